@@ -1,0 +1,61 @@
+"""``scrapy crawl``, with a backup tool's exit codes and one-line errors.
+
+0: everything listed was saved. 2: the run finished but some items failed (listed at the end
+and in ``logs/`` in the archive). 1: the run could not start or was stopped by Flickr refusing
+the credentials. 130: interrupted (resume with the same JOBDIR, or just run again).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+
+from flickr_crawl.preflight import ConfigError, preflight
+from flickr_crawl.report import RunReport
+
+if TYPE_CHECKING:
+    import argparse
+
+EXIT_OK, EXIT_CANNOT_RUN, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class Command(ScrapyCrawlCommand):
+    def short_desc(self) -> str:
+        return "Run a backup spider (photostream, ...); exit 0 done, 2 some failed, 1 cannot run"
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            super().run(args, opts)  # Scrapy's usage errors
+            return
+        assert self.crawler_process is not None
+        assert self.settings is not None
+        try:
+            preflight(self.settings, args[0], self.crawler_process.spider_loader.list())
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            self.exitcode = EXIT_CANNOT_RUN
+            return
+        crawler = self._create_crawler(args[0])
+        self.crawler_process.crawl(crawler, **opts.spargs)
+        self.crawler_process.start()
+        report = crawler.get_extension(RunReport) if crawler.extensions else None
+        reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+        if self.crawler_process.bootstrap_failed or report is None:
+            self.exitcode = EXIT_CANNOT_RUN
+        elif report.fatal_error:
+            print(f"error: {report.fatal_error}", file=sys.stderr)
+            self.exitcode = EXIT_CANNOT_RUN
+        elif reason != "finished":
+            print(
+                f"interrupted ({reason}); run the same command again to continue", file=sys.stderr
+            )
+            self.exitcode = EXIT_INTERRUPTED
+        elif report.failures:
+            print(
+                f"finished with {len(report.failures)} failed items; see "
+                f"{getattr(report, 'log_path', 'the log above')}",
+                file=sys.stderr,
+            )
+            self.exitcode = EXIT_SOME_FAILED

@@ -1,0 +1,101 @@
+"""Every on-disk path of the archive, derived from ids and sanitised titles.
+
+File names come from photo ids (stable across title edits); folder names from album titles,
+made safe for Linux, macOS and Windows file systems and unique (case-insensitively) within the
+archive. Nothing built here can point outside the archive root.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import Counter
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from flickr_crawl.items import PhotoItem
+
+LAYOUTS = ("albums", "date", "flat")
+ALBUMS_DIR = "Albums"
+UNSORTED_DIR = "Unsorted"
+DATES_DIR = "Dates"
+FLAT_DIR = "Photos"
+LOGS_DIR = "logs"
+
+_FORBIDDEN = set('<>:"/\\|?*')
+_RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(10)}
+MAX_NAME_BYTES = 120  # well under the 255-byte limit, leaving room for suffixes
+
+
+def safe_name(name: str, *, fallback: str = "Untitled", max_bytes: int = MAX_NAME_BYTES) -> str:
+    """A single path component that every common file system accepts."""
+    name = unicodedata.normalize("NFC", name)
+    chars = []
+    for ch in name:
+        if ch in _FORBIDDEN or unicodedata.category(ch) in ("Cc", "Cs", "Co", "Zl", "Zp"):
+            chars.append("_")
+        elif ch.isspace():
+            chars.append(" ")
+        else:
+            chars.append(ch)
+    cleaned = " ".join("".join(chars).split()).strip(" .")
+    encoded = cleaned.encode("utf-8")
+    if len(encoded) > max_bytes:
+        cleaned = encoded[:max_bytes].decode("utf-8", errors="ignore").rstrip(" .")
+    if not cleaned:
+        cleaned = fallback
+    if cleaned.split(".")[0].upper() in _RESERVED:
+        cleaned = f"{cleaned}_"
+    return cleaned
+
+
+def album_folders(albums: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Relative folder of each album (id, title): sanitised, and unique ignoring case.
+
+    Albums whose names collide all get their id appended, so a folder never changes because
+    another album with the same name was created or listed earlier.
+    """
+    albums = list(albums)
+    names = {album_id: safe_name(title) for album_id, title in albums}
+    counts = Counter(n.casefold() for n in names.values())
+    folders = {}
+    for album_id, name in names.items():
+        if counts[name.casefold()] > 1:
+            name = f"{name} [{album_id}]"
+        folders[album_id] = f"{ALBUMS_DIR}/{name}"
+    return folders
+
+
+def file_name(photo_id: str, extension: str) -> str:
+    """Media file name: the photo id and the real extension."""
+    return f"{safe_name(photo_id, fallback='photo')}.{safe_name(extension.lower(), fallback='bin')}"
+
+
+def photo_dirs(photo: PhotoItem, layout: str) -> list[str]:
+    """Folders (relative) a photo belongs in; the first holds the file, the others links."""
+    if layout == "flat":
+        return [FLAT_DIR]
+    if layout == "date":
+        stamp = photo.date_taken if photo.date_taken and not photo.date_taken_unknown else None
+        stamp = stamp if stamp and len(stamp) >= 10 else photo.date_posted or "0000-00-00"
+        return [f"{DATES_DIR}/{stamp[:4]}/{stamp[5:7]}/{stamp[8:10]}"]
+    return list(dict.fromkeys(ref.folder for ref in photo.albums)) or [UNSORTED_DIR]
+
+
+def inside(root: Path, relative: str) -> Path:
+    """``root / relative``, refusing anything that would land outside ``root``."""
+    rel = PurePosixPath(relative)
+    if rel.is_absolute() or ".." in rel.parts:
+        raise ValueError(f"unsafe archive path: {relative!r}")
+    path = root.joinpath(*rel.parts)
+    resolved_root = root.resolve()
+    if not path.resolve().is_relative_to(resolved_root):
+        raise ValueError(f"archive path leaves the archive: {relative!r}")
+    return path
+
+
+def sidecar_name(photo_id: str) -> str:
+    """The JSON sidecar beside a media file: ``<id>.json``, known even when the file is not."""
+    return f"{safe_name(photo_id, fallback='photo')}.json"

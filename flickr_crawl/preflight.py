@@ -1,0 +1,46 @@
+"""Checks made before a crawl starts, so bad input ends in one clear line, not a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flickr_crawl.auth import AuthError, auth_file_path, load_credentials
+from flickr_crawl.paths import LAYOUTS
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
+
+
+class ConfigError(Exception):
+    """The crawl cannot run as configured; the message says why and what to do."""
+
+
+def preflight(settings: BaseSettings, spider: str, known_spiders: list[str]) -> None:
+    if spider not in known_spiders:
+        raise ConfigError(f"no spider {spider!r}; choose one of {', '.join(sorted(known_spiders))}")
+    try:
+        load_credentials(auth_file_path(settings.get("FLICKR_AUTH_FILE")))
+    except AuthError as exc:
+        raise ConfigError(str(exc)) from None
+    layout = settings.get("FLICKR_LAYOUT")
+    if layout not in LAYOUTS:
+        raise ConfigError(f"FLICKR_LAYOUT={layout!r}; choose one of {', '.join(LAYOUTS)}")
+    if settings.get("FLICKR_LINK_MODE") not in ("hardlink", "copy"):
+        raise ConfigError("FLICKR_LINK_MODE must be hardlink or copy")
+    for name in ("FLICKR_API_URL", "FLICKR_OAUTH_URL", "FLICKR_WEB_URL"):
+        if not str(settings.get(name, "")).startswith(("http://", "https://")):
+            raise ConfigError(f"{name} must be an http(s) URL, got {settings.get(name)!r}")
+    for name in ("FLICKR_API_CALLS_PER_HOUR", "FLICKR_API_PER_PAGE"):
+        try:
+            if settings.getint(name) < 0:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number >= 0") from None
+    archive = Path(settings.get("FLICKR_ARCHIVE_DIR"))
+    if archive.exists() and not archive.is_dir():
+        raise ConfigError(f"FLICKR_ARCHIVE_DIR {archive} exists and is not a folder")
+    try:
+        archive.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the archive folder {archive}: {exc.strerror}") from None

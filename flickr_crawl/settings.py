@@ -1,0 +1,78 @@
+"""Scrapy settings for flickr-crawl: Scrapy's own knobs first, then ours (``FLICKR_*``).
+
+Every endpoint is a setting so the same code runs against Flickr and against the local sandbox.
+Nothing here is a secret: keys and tokens live in the auth file (see ``flickr_crawl.auth``).
+"""
+
+from __future__ import annotations
+
+BOT_NAME = "flickr_crawl"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+COMMANDS_MODULE = "flickr_crawl.commands"
+
+# --- Scrapy ---------------------------------------------------------------------------------
+# scrapy-playwright (cookie-gated videos) needs the asyncio reactor.
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# A backup tool holds OAuth tokens: no consoles that run code.
+TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
+ROBOTSTXT_OBEY = False  # an API client for the user's own account, not a web crawler
+USER_AGENT = "flickr-crawl/0.1 (+personal backup; scrapy)"
+LOG_LEVEL = "INFO"
+# Per-slot concurrency is broken in Scrapy 2.14-2.19; this downloader restores exact limits.
+DOWNLOADER = "flickr_crawl.downloader.ExactSlotDownloader"
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 16
+DOWNLOAD_DELAY = 0
+DOWNLOAD_TIMEOUT = 180
+# Originals and videos can be several GB; they stream to disk (see flickr_crawl.download).
+DOWNLOAD_MAXSIZE = 0
+DOWNLOAD_WARNSIZE = 0
+DOWNLOAD_HANDLERS = {
+    "http": "flickr_crawl.download.StreamingDownloadHandler",
+    "https": "flickr_crawl.download.StreamingDownloadHandler",
+}
+RETRY_ENABLED = True
+RETRY_TIMES = 5
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# API responses are small, and an API call is never worth caching between runs.
+HTTPCACHE_ENABLED = False
+COOKIES_ENABLED = True
+DOWNLOADER_MIDDLEWARES = {
+    "flickr_crawl.budget.ApiBudgetMiddleware": 940,
+    "flickr_crawl.middlewares.OAuthSigningMiddleware": 950,
+}
+ITEM_PIPELINES = {
+    "pipelines.media.MediaPipeline": 100,
+    "pipelines.sidecar.SidecarPipeline": 800,
+}
+EXTENSIONS = {
+    "flickr_crawl.report.RunReport": 500,
+}
+# One request slot per kind of host; the API slot is sequential, media runs in parallel.
+DOWNLOAD_SLOTS = {
+    "flickr-api": {"concurrency": 1, "delay": 0},
+    "flickr-media": {"concurrency": 8, "delay": 0},
+}
+FEED_EXPORT_ENCODING = "utf-8"
+
+# --- flickr-crawl: endpoints ---------------------------------------------------------------
+FLICKR_API_URL = "https://api.flickr.com/services/rest/"  # REST endpoint
+FLICKR_OAUTH_URL = "https://www.flickr.com/services/oauth/"  # request_token/authorize/access_token
+FLICKR_WEB_URL = "https://www.flickr.com/"  # web pages: photo pages, sign-in, video play URLs
+
+# --- flickr-crawl: credentials --------------------------------------------------------------
+# JSON file with api_key, api_secret, oauth_token, oauth_token_secret (mode 0600).
+# Empty means the per-user default, ~/.config/flickr-crawl/auth.json.
+FLICKR_AUTH_FILE = ""
+
+# --- flickr-crawl: API budget ---------------------------------------------------------------
+FLICKR_API_CALLS_PER_HOUR = 3600  # hard cap over any rolling hour; 0 disables the cap
+FLICKR_API_PER_PAGE = 500  # list page size (Flickr's maximum)
+
+# --- flickr-crawl: archive ------------------------------------------------------------------
+FLICKR_ARCHIVE_DIR = "archive"  # where the backup goes
+FLICKR_LAYOUT = "albums"  # albums (folder per album + Unsorted), date (YYYY/MM/DD) or flat
+FLICKR_LINK_MODE = "hardlink"  # how a photo appears in its second album: hardlink or copy
+FLICKR_MEDIA_CONCURRENCY = 8  # parallel media downloads

@@ -1,0 +1,67 @@
+"""Atomic writes into the archive: temp file + rename, links with a copy fallback.
+
+An interrupted run must never leave a file that looks complete but is not, so every file
+appears under its final name only by ``os.replace`` of a finished temp file in the same folder.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+PART_SUFFIX = ".part"
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write JSON through a temp file and a rename."""
+    payload = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    return write_bytes_atomic(path, payload.encode("utf-8"))
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).chmod(0o644)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def part_path(folder: Path, photo_id: str) -> Path:
+    """Where a download streams to before it is verified and renamed."""
+    return folder / f".{photo_id}{PART_SUFFIX}"
+
+
+def link_or_copy(source: Path, target: Path, *, mode: str = "hardlink") -> str:
+    """Make ``target`` show the same bytes as ``source``: a hard link, else a copy.
+
+    Returns "hardlink", "existing" or "copy". The target appears atomically either way.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists() and mode == "hardlink" and source.samefile(target):
+        return "existing"
+    tmp = target.with_name(f".{target.name}.link.tmp")
+    tmp.unlink(missing_ok=True)
+    if mode == "hardlink":
+        try:
+            os.link(source, tmp)
+            tmp.replace(target)
+            return "hardlink"
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
+                raise
+    shutil.copyfile(source, tmp)
+    tmp.replace(target)
+    return "copy"

@@ -1,0 +1,218 @@
+"""Downloads each photo's original (or best size) and video original into the archive.
+
+Not Scrapy's FilesPipeline: that one keeps bodies in memory, re-hashes the archive on every run,
+re-downloads after 90 days and writes in place. Here a body streams to a ``.part`` file
+(``flickr_crawl.download``), is verified (length, hash, and that the bytes are the kind of file
+expected: a video is a video), then renamed to ``<id>.<ext>``; further album folders get hard
+links. A failed or missing file never drops the item: its sidecar says what happened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import scrapy
+from scrapy.exceptions import NotConfigured
+
+from flickr_crawl.download import STREAM_RESULT, STREAM_TO
+from flickr_crawl.filetypes import extension_for, is_image, is_video, sniff
+from flickr_crawl.items import MediaFile, PhotoItem
+from flickr_crawl.paths import LAYOUTS, file_name, inside, photo_dirs, sidecar_name
+from flickr_crawl.report import RunReport
+from flickr_crawl.storage import link_or_copy, part_path
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+logger = logging.getLogger(__name__)
+
+MEDIA_SLOT = "flickr-media"
+NEEDS_WEB_SESSION = (
+    "Flickr serves video originals only to a signed-in web session "
+    "(HTTP {status} for play/orig); run `scrapy weblogin`, then redownload"
+)
+
+
+class MediaPipeline:
+    """Fetch, verify and place the media file of every PhotoItem."""
+
+    def __init__(self, crawler: Crawler, archive: Path, layout: str, link_mode: str):
+        self.crawler = crawler
+        self.archive = archive
+        self.layout = layout
+        self.link_mode = link_mode
+        assert crawler.stats is not None
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        layout = settings.get("FLICKR_LAYOUT", "albums")
+        if layout not in LAYOUTS:
+            raise NotConfigured(f"FLICKR_LAYOUT must be one of {', '.join(LAYOUTS)}")
+        link_mode = settings.get("FLICKR_LINK_MODE", "hardlink")
+        archive = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive"))
+        archive.mkdir(parents=True, exist_ok=True)
+        return cls(crawler, archive, layout, link_mode)
+
+    @property
+    def report(self) -> RunReport:
+        report = self.crawler.get_extension(RunReport)
+        assert report is not None
+        return report
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, PhotoItem):
+            return item
+        dirs = photo_dirs(item, self.layout)
+        if item.source is None:
+            item.file = self._nothing_to_fetch(item)
+            return item
+        previous = self.complete_file(item, dirs)
+        if previous is not None:
+            self.stats.inc_value("flickr/file/uptodate")
+            item.file = previous
+            item.file.status = "uptodate"
+            item.file.links = self._link_into(item, previous.path or "", dirs[1:])
+            return item
+        item.file = await self._download(item, dirs)
+        return item
+
+    def complete_file(self, item: PhotoItem, dirs: list[str]) -> MediaFile | None:
+        """The file a previous run verified, if it is still there with its size and source."""
+        sidecar = inside(self.archive, dirs[0]) / sidecar_name(item.id)
+        try:
+            record = json.loads(sidecar.read_text(encoding="utf-8"))
+            recorded = record["file"]
+            same_source = (record.get("source") or {}).get("url") == item.source.url  # type: ignore[union-attr]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not recorded or recorded.get("status") not in ("downloaded", "uptodate"):
+            return None
+        if not same_source or not recorded.get("path"):
+            return None
+        try:
+            size = inside(self.archive, recorded["path"]).stat().st_size
+        except (OSError, ValueError):
+            return None
+        if size != recorded.get("size"):
+            return None
+        known = set(MediaFile.__dataclass_fields__)
+        return MediaFile(**{k: v for k, v in recorded.items() if k in known})
+
+    def _nothing_to_fetch(self, item: PhotoItem) -> MediaFile:
+        if item.media == "video":
+            reason = "Flickr offers no video original for this video"
+            self.report.missing_video(item.id, reason)
+            return MediaFile(status="missing", reason=reason, label="Video Original")
+        reason = "Flickr lists no downloadable size for this photo"
+        self.report.failure("download", item.id, reason)
+        return MediaFile(status="failed", reason=reason)
+
+    async def _download(self, item: PhotoItem, dirs: list[str]) -> MediaFile:
+        source = item.source
+        assert source is not None
+        folder = inside(self.archive, dirs[0])
+        folder.mkdir(parents=True, exist_ok=True)
+        part = part_path(folder, item.id)
+        request = scrapy.Request(
+            source.url,
+            dont_filter=True,
+            meta={STREAM_TO: str(part), "download_slot": MEDIA_SLOT, "flickr_photo_id": item.id},
+        )
+        assert self.crawler.engine is not None
+        try:
+            response = await self.crawler.engine.download_async(request)
+        except Exception as exc:  # noqa: BLE001 - retries exhausted, network failures: recorded
+            part.unlink(missing_ok=True)
+            return self._failed(item, f"{exc.__class__.__name__}: {exc}")
+        result = response.meta.get(STREAM_RESULT) if response.status == 200 else None
+        if result is None:
+            part.unlink(missing_ok=True)
+            if item.media == "video" and response.status in (401, 403, 404, 410):
+                return self._missing(item, NEEDS_WEB_SESSION.format(status=response.status))
+            return self._failed(item, f"HTTP {response.status}")
+        return self._place(item, dirs, folder, part, result, response)
+
+    def _place(
+        self,
+        item: PhotoItem,
+        dirs: list[str],
+        folder: Path,
+        part: Path,
+        result: dict[str, Any],
+        response: Response,
+    ) -> MediaFile:
+        source = item.source
+        assert source is not None
+        kind = sniff(bytes.fromhex(result["head"]))
+        content_type = _header(response, b"Content-Type")
+        expected_ok = is_video(kind) if item.media == "video" else is_image(kind)
+        if not expected_ok:
+            part.unlink(missing_ok=True)
+            got = f"got {kind or 'unknown data'} ({content_type or 'no type'})"
+            if item.media == "video":
+                return self._missing(item, f"Flickr sent no video for the original: {got}")
+            return self._failed(item, f"not an image: {got}")
+        extension = (
+            extension_for(kind, content_type, _header(response, b"Content-Disposition"))
+            or source.extension
+            or "bin"
+        )
+        name = file_name(item.id, extension)
+        target = folder / name
+        part.replace(target)
+        relative = f"{dirs[0]}/{name}"
+        self.stats.inc_value("flickr/file/downloaded")
+        self.stats.inc_value("flickr/bytes/downloaded", result["size"])
+        logger.debug("File (downloaded): %(id)s -> %(path)s", {"id": item.id, "path": relative})
+        return MediaFile(
+            status="downloaded",
+            path=relative,
+            links=self._link_into(item, relative, dirs[1:]),
+            size=result["size"],
+            sha256=result["sha256"],
+            content_type=content_type or None,
+            label=source.label,
+            is_original=source.is_original,
+        )
+
+    def _link_into(self, item: PhotoItem, relative: str, others: list[str]) -> list[str]:
+        """Show the file in its further album folders; a failure here loses nothing."""
+        links = []
+        source = inside(self.archive, relative)
+        for folder in others:
+            link = f"{folder}/{source.name}"
+            try:
+                how = link_or_copy(source, inside(self.archive, link), mode=self.link_mode)
+            except OSError as exc:
+                logger.warning(
+                    "Photo %(id)s: cannot link into %(dir)s: %(err)s",
+                    {"id": item.id, "dir": folder, "err": exc},
+                )
+                self.stats.inc_value("flickr/file/link_failed")
+                continue
+            self.stats.inc_value(f"flickr/file/link/{how}")
+            links.append(link)
+        return links
+
+    def _failed(self, item: PhotoItem, reason: str) -> MediaFile:
+        self.stats.inc_value("flickr/file/failed")
+        self.report.failure("download", item.id, reason)
+        source = item.source
+        return MediaFile(status="failed", reason=reason, label=source.label if source else None)
+
+    def _missing(self, item: PhotoItem, reason: str) -> MediaFile:
+        self.report.missing_video(item.id, reason)
+        return MediaFile(status="missing", reason=reason, label="Video Original")
+
+
+def _header(response: Response, name: bytes) -> str:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else ""

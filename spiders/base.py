@@ -1,0 +1,146 @@
+"""FlickrSpider: what every spider of ours shares: API requests, envelopes, errors, pagination.
+
+Callbacks read an API answer with ``data = yield from self.api_data(response)``: transient
+failures (105, 201, non-JSON bodies) are retried through Scrapy's ``get_retry_request``,
+credential failures close the spider, anything else is counted, recorded and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import scrapy
+from scrapy.downloadermiddlewares.retry import get_retry_request
+from scrapy.exceptions import CloseSpider
+from scrapy.spidermiddlewares.httperror import HttpError
+
+from flickr_crawl.api import BadResponse, FlickrApiError, call_url, parse_envelope
+from flickr_crawl.auth import auth_file_path, load_credentials
+from flickr_crawl.middlewares import API_META
+from flickr_crawl.report import RunReport
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Generator
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+
+    from flickr_crawl.auth import Credentials
+
+logger = logging.getLogger(__name__)
+
+API_SLOT = "flickr-api"
+AUTH_FAILED = "flickr_auth_failed"
+
+
+class FlickrSpider(scrapy.Spider):
+    """Base spider: holds the credentials and endpoints, builds and reads API calls."""
+
+    creds: Credentials
+    api_url: str
+    web_url: str
+    per_page: int
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.creds = load_credentials(auth_file_path(settings.get("FLICKR_AUTH_FILE")))
+        spider.auth_file = str(auth_file_path(settings.get("FLICKR_AUTH_FILE")))
+        spider.api_url = settings.get("FLICKR_API_URL")
+        spider.web_url = settings.get("FLICKR_WEB_URL")
+        spider.per_page = min(max(settings.getint("FLICKR_API_PER_PAGE", 500), 1), 500)
+        return spider
+
+    @property
+    def report(self) -> RunReport:
+        report = self.crawler.get_extension(RunReport)
+        assert report is not None
+        return report
+
+    def api_request(
+        self,
+        method: str,
+        callback: Callable[..., Any],
+        *,
+        cb_kwargs: dict[str, Any] | None = None,
+        priority: int = 0,
+        **params: Any,
+    ) -> scrapy.Request:
+        """A signed GET of one REST method, in the sequential API slot."""
+        return scrapy.Request(
+            call_url(self.api_url, method, self.creds.api_key, **params),
+            callback=callback,
+            errback=self.api_failed,
+            cb_kwargs=cb_kwargs or {},
+            priority=priority,
+            dont_filter=True,
+            meta={API_META: True, "download_slot": API_SLOT, "flickr_method": method},
+        )
+
+    def api_data(
+        self, response: Response
+    ) -> Generator[scrapy.Request, None, dict[str, Any] | None]:
+        """The payload of an API answer; retries or records what went wrong and returns None."""
+        method = response.meta.get("flickr_method", "?")
+        try:
+            return parse_envelope(response.body)
+        except BadResponse as exc:
+            reason = "flickr_bad_response"
+            detail = str(exc)
+        except FlickrApiError as exc:
+            self.crawler.stats.inc_value(f"flickr/api/error/{exc.code}")  # type: ignore[union-attr]
+            if exc.auth:
+                self.auth_failed(f"{exc.message} (code {exc.code})")
+            if not exc.transient:
+                self.report.failure(
+                    method, _call_subject(response), f"API error {exc.code}: {exc.message}"
+                )
+                return None
+            reason = f"flickr_api_{exc.code}"
+            detail = exc.message
+        retry = get_retry_request(response.request, spider=self, reason=reason)  # type: ignore[arg-type]
+        if retry is not None:
+            yield retry
+        else:
+            self.report.failure(method, _call_subject(response), f"gave up: {detail}")
+        return None
+
+    def api_failed(self, failure: Failure) -> None:
+        """Errback of API calls: HTTP errors that outlived retries, network failures."""
+        request = failure.request  # type: ignore[attr-defined]
+        method = request.meta.get("flickr_method", "?")
+        if failure.check(HttpError):
+            response = failure.value.response
+            if response.status in (400, 401):
+                problem = parse_qs(response.text).get("oauth_problem", ["rejected"])[0]
+                self.auth_failed(f"OAuth {problem} (HTTP {response.status})")
+            reason = f"HTTP {response.status}"
+        else:
+            reason = f"{failure.type.__name__}: {failure.value}"  # type: ignore[union-attr]
+        self.report.failure(method, _query_subject(request.url), reason)
+
+    def auth_failed(self, why: str) -> None:
+        """Stop the crawl: nothing works with rejected credentials."""
+        self.report.fatal(
+            f"Flickr rejected the credentials in {self.auth_file}: {why}; "
+            "run `scrapy auth --reauth`"
+        )
+        raise CloseSpider(AUTH_FAILED)
+
+
+def _call_subject(response: Response) -> str:
+    return _query_subject(response.request.url if response.request else response.url)
+
+
+def _query_subject(url: str) -> str:
+    """The photo/album/page a call was about, for failure lists."""
+    query = parse_qs(url.partition("?")[2])
+    for key in ("photo_id", "photoset_id", "page"):
+        if key in query:
+            return f"{key}={query[key][0]}"
+    return ""
