@@ -34,10 +34,10 @@ def safe_name(name: str, *, fallback: str = "Untitled", max_bytes: int = MAX_NAM
     name = unicodedata.normalize("NFC", name)
     chars = []
     for ch in name:
-        if ch in _FORBIDDEN or unicodedata.category(ch) in ("Cc", "Cs", "Co", "Zl", "Zp"):
-            chars.append("_")
-        elif ch.isspace():
+        if ch.isspace():
             chars.append(" ")
+        elif ch in _FORBIDDEN or unicodedata.category(ch) in ("Cc", "Cs", "Co"):
+            chars.append("_")
         else:
             chars.append(ch)
     cleaned = " ".join("".join(chars).split()).strip(" .")
