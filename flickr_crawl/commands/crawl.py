@@ -1,8 +1,8 @@
 """``scrapy crawl``, with a backup tool's exit codes and one-line errors.
 
-0: everything listed was saved. 2: the run finished but some items failed (listed at the end
-and in ``logs/`` in the archive). 1: the run could not start or was stopped by Flickr refusing
-the credentials. 130: interrupted (resume with the same JOBDIR, or just run again).
+0: everything listed was saved. 2: the run finished but some items failed or some video
+originals are missing (listed at the end and in ``logs/`` in the archive). 1: the run could
+not start, or Flickr refused the credentials. 130: interrupted (run the same command again).
 """
 
 from __future__ import annotations
@@ -52,9 +52,10 @@ class Command(ScrapyCrawlCommand):
                 f"interrupted ({reason}); run the same command again to continue", file=sys.stderr
             )
             self.exitcode = EXIT_INTERRUPTED
-        elif report.failures:
+        elif report.failures or report.missing_videos:
             print(
-                f"finished with {len(report.failures)} failed items; see "
+                f"finished, but {len(report.failures)} items failed and "
+                f"{len(report.missing_videos)} videos are missing; see "
                 f"{getattr(report, 'log_path', 'the log above')}",
                 file=sys.stderr,
             )
