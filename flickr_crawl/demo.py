@@ -13,8 +13,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from flickr_crawl.sandbox.process import Sandbox
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -32,6 +30,8 @@ def sandbox_settings(url: str, auth_file: Path, archive: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from flickr_crawl.sandbox.process import Sandbox
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--archive", type=Path, default=ROOT / "demo-archive")
     parser.add_argument("--photos", type=int, default=60)
