@@ -1,0 +1,110 @@
+"""Command line entry point: ``python -m flickr_crawl.sandbox``.
+
+Builds the world from the flags, optionally writes a ready OAuth token file for the demo
+account (mode 0600), starts the server on 127.0.0.1, prints exactly one
+``sandbox ready http://127.0.0.1:PORT`` line and serves until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flickr_crawl.sandbox.server import Config, SandboxServer
+from flickr_crawl.sandbox.world import World
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+logger = logging.getLogger(__name__)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The sandbox's command-line flags."""
+    p = argparse.ArgumentParser(prog="python -m flickr_crawl.sandbox", description=__doc__)
+    p.add_argument("--port", type=int, default=0, help="0 = pick a free port")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--photos", type=int, default=60)
+    p.add_argument("--videos", type=int, default=4)
+    p.add_argument("--albums", type=int, default=8)
+    p.add_argument("--auth-file", help="write a ready token file for the demo account (0600)")
+    p.add_argument("--fault-rate", type=float, default=0.0)
+    p.add_argument("--api-limit", type=int, default=0, help="API calls per hour per key; 0 = off")
+    p.add_argument("--image-size", choices=("small", "realistic"), default="realistic")
+    p.add_argument("--video-size", type=int, default=3_000_000)
+    p.add_argument("--big-video", type=int, default=0, help="add one video of this many bytes")
+    p.add_argument("--video-url-ttl", type=int, default=180)
+    p.add_argument("--slow", type=float, default=0.0, help="added latency per API call (s)")
+    p.add_argument("--web-password", default="sandbox-password")
+    p.add_argument("--log-level", default="WARNING")
+    args = p.parse_args(argv)
+    if not 0.0 <= args.fault_rate <= 1.0:
+        p.error("--fault-rate must be between 0 and 1")
+    return args
+
+
+def write_auth_file(path: str, world: World) -> None:
+    """Write the demo account's token file, created with mode 0600."""
+    data = {
+        "api_key": world.api_key,
+        "api_secret": world.api_secret,
+        "oauth_token": world.oauth_token,
+        "oauth_token_secret": world.oauth_token_secret,
+        "user_nsid": world.owner.nsid,
+        "username": world.owner.username,
+        "fullname": world.owner.realname,
+        "perms": "read",
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+    Path(path).chmod(0o600)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the sandbox until signalled."""
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr)
+    world = World(
+        seed=args.seed,
+        photos=args.photos,
+        videos=args.videos,
+        albums=args.albums,
+        video_size=args.video_size,
+        big_video=args.big_video,
+        web_password=args.web_password,
+    )
+    if args.auth_file:
+        write_auth_file(args.auth_file, world)
+    config = Config(
+        seed=args.seed,
+        fault_rate=args.fault_rate,
+        api_limit=args.api_limit,
+        video_url_ttl=args.video_url_ttl,
+        slow=args.slow,
+        image_size=args.image_size,
+    )
+    server = SandboxServer(world, config, args.port)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"sandbox ready {server.base}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
