@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 from oauthlib.oauth1.rfc5849 import signature, utils
 
@@ -94,7 +94,7 @@ class OAuthProvider:
         if auth_header and auth_header.lower().startswith("oauth "):
             for k, v in utils.parse_authorization_header(auth_header):
                 if k.startswith("oauth_"):
-                    found[k] = v
+                    found[k] = utils.unescape(v)
         for k, v in [*query, *body]:
             if k.startswith("oauth_"):
                 found[k] = v
@@ -112,7 +112,7 @@ class OAuthProvider:
         extra_required: tuple[str, ...] = (),
     ) -> Signed:
         """Check a signed request; ``token_kind`` is "access", "request" or "none"."""
-        query_pairs = utils.urlparse.parse_qsl(query, keep_blank_values=True)
+        query_pairs = parse_qsl(query, keep_blank_values=True)
         params = self.oauth_params(auth_header, query_pairs, body)
         required = list(REQUIRED) + list(extra_required)
         if token_kind != "none":

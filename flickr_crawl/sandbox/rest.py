@@ -679,6 +679,7 @@ class Rest:
                 "accuracy": mix(geo.accuracy, "gacc", pid),
                 "context": mix(0, "gctx", pid),
                 "locality": self._place(geo.locality),
+                "county": self._place(geo.county),
                 "region": self._place(geo.region),
                 "country": self._place(geo.country),
                 "place_id": geo.locality.place_id,

@@ -102,7 +102,7 @@ class SandboxServer(ThreadingHTTPServer):
         )
         self.video_key = hashlib.sha256(f"video:{world.seed}".encode()).digest()
         self.web_sessions: set[str] = set()
-        self.state_lock = threading.Lock()
+        self.state_lock = threading.RLock()
         self.fault_rng = random.Random(f"faults:{world.seed}")
         self.faults: dict[str, Any] = {
             "rate": config.fault_rate,
@@ -395,7 +395,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
     server: SandboxServer
     protocol_version = "HTTP/1.1"
     server_version = "Jubilee"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        """The CDN's ``Server`` header."""
+        return self.server_version
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet by default; debug-level access log."""
@@ -500,6 +503,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 self.send(404, "<html><body><h1>404 Not Found</h1></body></html>")
         except (BrokenPipeError, ConnectionResetError):
             logger.debug("client went away: %s", path)
+        except Exception:
+            # A sandbox bug must surface as a visible 500, not a silent disconnect.
+            logger.exception("Sandbox error on %(path)s", {"path": path})
+            self.send(500, "<html><body><h1>500 sandbox error</h1></body></html>")
 
     # -- REST ---------------------------------------------------------------------------------
     def _params(

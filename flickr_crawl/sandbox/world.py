@@ -214,6 +214,7 @@ class Geo:
     longitude: float
     accuracy: int
     locality: Place
+    county: Place
     region: Place
     country: Place
 
@@ -454,6 +455,7 @@ class World:
             longitude=round(lon + rng.uniform(-0.05, 0.05), 6),
             accuracy=rng.choice((16, 16, 15, 11, 6, 3)),
             locality=pl(loc),
+            county=pl(f"{loc} County"),
             region=pl(reg),
             country=pl(country),
         )
