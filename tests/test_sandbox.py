@@ -363,6 +363,45 @@ def test_people_and_login_shapes(sandbox: Sandbox, truth: dict[str, Any]) -> Non
     assert body == {"stat": "fail", "code": 5, "message": "User deleted"}
 
 
+def test_unrecorded_methods_follow_documented_shapes(
+    sandbox: Sandbox, truth: dict[str, Any]
+) -> None:
+    loner = next(p for p in truth["photos"] if not p["album_ids"] and p["ispublic"])
+    body = signed(sandbox, "flickr.photos.getAllContexts", photo_id=loner["id"]).json()
+    assert set(body) <= {"stat", "pool"}
+    member = next(p for p in truth["photos"] if len(p["album_ids"]) > 1)
+    body = signed(sandbox, "flickr.photos.getAllContexts", photo_id=member["id"]).json()
+    assert sorted(s["id"] for s in body["set"]) == sorted(member["album_ids"])
+    assert isinstance(body["set"][0]["title"], str)
+    faves = signed(sandbox, "flickr.favorites.getList", extras="url_o").json()["photos"]
+    assert [p["id"] for p in faves["photo"]] == [f["photo_id"] for f in truth["owner_faves"]]
+    assert all(p["date_faved"].isdigit() for p in faves["photo"])
+    others = {p["id"]: p for p in truth["other_photos"]}
+    for p in faves["photo"]:
+        assert ("url_o" in p) == (others[p["id"]]["can_download"])
+    public = api(sandbox, "flickr.favorites.getList", user_id=truth["owner"]["nsid"]).json()
+    assert int(public["photos"]["total"]) < len(truth["owner_faves"])
+    tree = signed(sandbox, "flickr.collections.getTree").json()["collections"]["collection"]
+    assert (
+        tree[0]["collection"][0]["set"][0]["id"]
+        == truth["collections"][0]["collections"][0]["album_ids"][0]
+    )
+    assert isinstance(tree[0]["title"], str)
+    gals = signed(sandbox, "flickr.galleries.getList").json()["galleries"]
+    assert "per_page" in gals
+    assert "perpage" not in gals
+    gid = gals["gallery"][0]["id"]
+    photos = signed(sandbox, "flickr.galleries.getPhotos", gallery_id=gid).json()["photos"]
+    assert [p["id"] for p in photos["photo"]] == truth["galleries"][0]["photo_ids"]
+    assert {p["has_comment"] for p in photos["photo"]} == {0, 1}
+    bad = api(sandbox, "flickr.galleries.getPhotos", gallery_id="123").json()
+    assert bad == {"stat": "fail", "code": 1, "message": "Invalid gallery ID"}
+    notin = signed(sandbox, "flickr.photos.getNotInSet", per_page=500).json()["photos"]
+    assert {p["id"] for p in notin["photo"]} == {
+        p["id"] for p in truth["photos"] if not p["album_ids"]
+    }
+
+
 def test_mixed_int_and_str_types(sandbox: Sandbox) -> None:
     body = signed(
         sandbox, "flickr.people.getPhotos", user_id="me", extras=ALL_EXTRAS, per_page=500
@@ -773,6 +812,8 @@ def test_expired_video_url_and_api_limit(tmp_path: Path) -> None:
         assert b"429 Too Many Requests" in r.body
         assert r.headers["Content-Type"].startswith("text/html")
         assert sb.stats()["rate_limited"] == 3
+    assert sb.proc is not None
+    assert sb.proc.returncode == 0  # SIGTERM is a clean exit
 
 
 def test_search_4000_cap(tmp_path: Path) -> None:

@@ -784,7 +784,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         m = VIDEO_RE.match(path)
         photo = srv.world.photos.get(m.group(1)) if m else None
         if m is None or photo is None or photo.video is None:
-            self.send(404, "", headers=[("content-length", "0")][:0])
+            self.send(404, "")
             return
         pid, secret, name, ext = m.groups()
         want_secret = photo.originalsecret if name == "orig" else photo.secret
@@ -888,7 +888,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 (r for r in renditions(photo, with_original=True) if r.spec.suffix == suffix), None
             )
         if rendition is None or rendition.secret != secret or rendition.ext != ext:
-            self.send(404, b"", "text/html; charset=utf-8", headers=[("Server", "nginx")][:0])
+            self.send(404, b"", "text/html; charset=utf-8")
             return
         assert photo is not None
         if pid in {str(x) for x in srv.faults.get("permanent_photo_ids", [])}:

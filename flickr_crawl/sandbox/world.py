@@ -732,7 +732,6 @@ class World:
             )
 
     def _make_collections(self) -> None:
-        rng = self.rng
         prefix = self.owner.nsid.split("@")[0][-6:]
         ids = [a.id for a in self.albums]
         if not ids:
@@ -747,7 +746,6 @@ class World:
         top1 = Collection(cid(), "Travel", "All my <b>trips</b>", children=[sub1, sub2])
         top2 = Collection(cid(), "Everything else", "", album_ids=ids[2 * third :])
         self.collections = [top1, top2]
-        rng.random()
 
     # -- queries ------------------------------------------------------------------------------
     def own_photos(self) -> list[Photo]:
