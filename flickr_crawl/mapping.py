@@ -5,6 +5,7 @@ Pure functions over the JSON Flickr returns; the input dict is never modified.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from flickr_crawl.api import (
 )
 from flickr_crawl.items import AlbumItem, PhotoItem, Source
 
+_MACHINE_TAG = re.compile(r"^[a-z_][a-z0-9_]*:[a-z_][a-z0-9_]*=.+$", re.IGNORECASE)
 GRANULARITY_CUT = {0: 19, 4: 7, 6: 4, 8: 4}  # how many chars of "YYYY-MM-DDTHH:MM:SS" to keep
 
 
@@ -98,6 +100,12 @@ def photo_from_list(raw: dict[str, Any], *, method: str, owner: str, web_url: st
     path_alias = optional(raw.get("pathalias")) or optional(raw.get("path_alias"))
     media = text(raw.get("media")) or "photo"
     source = best_photo_source(raw) if media == "photo" else None
+    # The tags extra holds every tag, machine tags included; the machine_tags extra is often
+    # empty even then (recorded 2013), so machine tags are recognised by their shape too.
+    tags = text(raw.get("tags")).split()
+    machine_tags = list(dict.fromkeys(
+        [*text(raw.get("machine_tags")).split(), *(t for t in tags if _MACHINE_TAG.match(t))]
+    ))  # fmt: skip
     return PhotoItem(
         id=photo_id,
         owner=owner,
@@ -105,8 +113,8 @@ def photo_from_list(raw: dict[str, Any], *, method: str, owner: str, web_url: st
         media=media,
         title=text(raw.get("title")),
         description=text(raw.get("description")),
-        tags=text(raw.get("tags")).split(),
-        machine_tags=text(raw.get("machine_tags")).split(),
+        tags=tags,
+        machine_tags=machine_tags,
         date_posted=iso_from_unix(raw.get("dateupload")),
         date_taken=iso_taken(raw.get("datetaken"), granularity),
         date_taken_granularity=granularity,

@@ -11,6 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.spiderloader import get_spider_loader
 
 from flickr_crawl.preflight import ConfigError, preflight
 from flickr_crawl.report import RunReport
@@ -25,18 +26,23 @@ class Command(ScrapyCrawlCommand):
     def short_desc(self) -> str:
         return "Run a backup spider (photostream, ...); exit 0 done, 2 some failed, 1 cannot run"
 
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        """Check settings and credentials before Scrapy starts (and logs) anything."""
+        super().process_options(args, opts)
+        if len(args) != 1:
+            return  # Scrapy's own usage error follows
+        assert self.settings is not None
+        try:
+            preflight(self.settings, args[0], get_spider_loader(self.settings).list())
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sys.exit(EXIT_CANNOT_RUN)
+
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             super().run(args, opts)  # Scrapy's usage errors
             return
         assert self.crawler_process is not None
-        assert self.settings is not None
-        try:
-            preflight(self.settings, args[0], self.crawler_process.spider_loader.list())
-        except ConfigError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            self.exitcode = EXIT_CANNOT_RUN
-            return
         crawler = self._create_crawler(args[0])
         self.crawler_process.crawl(crawler, **opts.spargs)
         self.crawler_process.start()

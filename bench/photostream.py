@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Benchmark: API calls per photo and wall time of a full photostream backup.
+
+    .venv/bin/python bench/photostream.py --photos 1000 --videos 20 --albums 30
+
+Starts a sandbox with realistic image sizes, runs ``scrapy crawl photostream`` (API pacing
+off, so the number is the crawler's own speed; with Flickr's 3600/hour the calls still fit
+in the first minute), and prints the sandbox's own count of API calls, the wall time and the
+throughput. A second, no-change run is measured too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from flickr_crawl.sandbox.process import Sandbox  # noqa: E402
+from tests.helpers import crawl  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--photos", type=int, default=1000)
+    parser.add_argument("--videos", type=int, default=20)
+    parser.add_argument("--albums", type=int, default=30)
+    parser.add_argument("--image-size", default="realistic", choices=("small", "realistic"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-photostream-") as tmp:
+        auth = Path(tmp) / "auth.json"
+        sandbox_args = ("--photos", str(args.photos), "--videos", str(args.videos),
+                        "--albums", str(args.albums), "--image-size", args.image_size,
+                        "--auth-file", str(auth))  # fmt: skip
+        with Sandbox(*sandbox_args) as sandbox:
+            sandbox.auth_file = auth
+            archive = Path(tmp) / "archive"
+            rows = []
+            for run in ("full", "no-change"):
+                sandbox.reset_stats()
+                start = time.monotonic()
+                result = crawl(sandbox, archive)
+                elapsed = time.monotonic() - start
+                stats = sandbox.stats()
+                rows.append((run, result.returncode, stats, elapsed))
+        total = args.photos + args.videos
+        print(f"account: {args.photos} photos, {args.videos} videos, {args.albums} albums "
+              f"({args.image_size} images)")  # fmt: skip
+        print("| run | exit | API calls | calls/photo | wall s | MB | MB/s |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for run, code, stats, elapsed in rows:
+            calls = stats["api_calls"]["total"]
+            mb = stats["bytes_served"] / 1e6
+            print(f"| {run} | {code} | {calls} | {calls / total:.4f} | {elapsed:.1f} | "
+                  f"{mb:.1f} | {mb / elapsed:.1f} |")  # fmt: skip
+        print("calls by method (full run):", rows[0][2]["api_calls"]["by_method"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

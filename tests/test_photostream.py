@@ -1,0 +1,283 @@
+"""End to end: ``scrapy crawl photostream`` against the sandbox, checked against its ground truth.
+
+Each module fixture starts its own sandbox (real HTTP on 127.0.0.1) and runs the real command in
+a subprocess, so these tests see what a user sees: exit codes, files, bytes, sidecars, links.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from flickr_crawl.paths import MAX_NAME_BYTES
+from flickr_crawl.sandbox.process import Sandbox
+from tests.helpers import crawl, sidecars
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _media_files(archive: Path) -> list[Path]:
+    return [
+        p for p in archive.rglob("*")
+        if p.is_file() and p.suffix != ".json" and "logs" not in p.parts
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stream(tmp_path_factory) -> Any:
+    """A 80-photo, 3-video account backed up once (and a second time, for the re-run tests)."""
+    tmp = tmp_path_factory.mktemp("photostream")
+    auth = tmp / "auth.json"
+    args = ("--photos", "80", "--videos", "3", "--albums", "10", "--image-size", "small",
+            "--auth-file", str(auth), "--seed", "7")  # fmt: skip
+    with Sandbox(*args) as sandbox:
+        sandbox.auth_file = auth
+        archive = tmp / "archive"
+        first = crawl(sandbox, archive)
+        records = sidecars(archive)
+        stats = sandbox.stats()
+        account = sandbox.account()
+        mtimes = {p: p.stat().st_mtime_ns for p in _media_files(archive)}
+        sandbox.reset_stats()
+        second = crawl(sandbox, archive)
+        second_stats = sandbox.stats()
+    return SimpleNamespace(
+        result=first, records=records, stats=stats, account=account, archive=archive, mtimes=mtimes,
+        second=second, second_stats=second_stats,
+    )  # fmt: skip
+
+
+def _own(account: dict[str, Any], media: str) -> list[dict[str, Any]]:
+    return [p for p in account["photos"] if p["media"] == media]
+
+
+def test_exit_code_says_videos_are_missing(stream):
+    assert stream.result.returncode == 2, stream.result.stderr[-2000:]
+    assert "Traceback" not in stream.result.stderr
+    last = stream.result.stderr.strip().splitlines()[-1]
+    assert "0 items failed and 3 videos are missing" in last
+
+
+def test_every_photo_original_is_byte_identical(stream):
+    records = stream.records
+    photos = _own(stream.account, "photo")
+    assert len(photos) == 80
+    for photo in photos:
+        record = records[photo["id"]][0]
+        file = record["file"]
+        assert file["status"] == "downloaded", (photo["id"], file)
+        path = stream.archive / file["path"]
+        if photo["original"]:
+            assert file["is_original"] is True
+            assert file["label"] == "Original"
+            assert path.stat().st_size == photo["original"]["size"]
+            assert _sha256(path) == photo["original"]["sha256"] == file["sha256"]
+            assert path.suffix == "." + photo["original"]["format"].replace("jpeg", "jpg")
+        else:  # the owner's original is not offered: the best size, recorded as such
+            assert file["is_original"] is False
+            assert file["label"] != "Original"
+            assert _sha256(path) == file["sha256"]
+
+
+def test_album_folders_and_hard_links(stream):
+    records = sidecars(stream.archive)
+    albums = {a["id"]: a for a in stream.account["albums"]}
+    order = [a["id"] for a in stream.account["albums"]]
+    linked = 0
+    for photo in _own(stream.account, "photo"):
+        record = records[photo["id"]][0]
+        in_albums = sorted(photo["album_ids"], key=order.index)
+        path = stream.archive / record["file"]["path"]
+        if not in_albums:
+            assert path.parent == stream.archive / "Unsorted"
+            continue
+        folders = [ref["folder"] for ref in record["albums"]]
+        assert [ref["id"] for ref in record["albums"]] == in_albums
+        assert path.parent == stream.archive / folders[0]
+        for ref in record["albums"]:
+            position = albums[ref["id"]]["photo_ids"].index(photo["id"]) + 1
+            assert ref["position"] == position
+        for folder in folders[1:]:
+            link = stream.archive / folder / path.name
+            assert link.stat().st_ino == path.stat().st_ino
+            assert (stream.archive / folder / f"{photo['id']}.json").exists()
+            linked += 1
+    assert linked > 0, "the account should have photos in several albums"
+
+
+def test_album_records_keep_the_owner_order(stream):
+    for album in stream.account["albums"]:
+        found = [p for p in (stream.archive / "Albums").glob("*/album.json")
+                 if json.loads(p.read_text())["id"] == album["id"]]  # fmt: skip
+        assert len(found) == 1, album["title"]
+        record = json.loads(found[0].read_text())
+        assert record["title"] == album["title"]
+        assert record["photo_ids"] == album["photo_ids"]
+
+
+def test_hostile_names_stay_safe_and_inside(stream):
+    root = stream.archive.resolve()
+    names = [p.name for p in (stream.archive / "Albums").iterdir()]
+    assert len(names) == len(stream.account["albums"])
+    assert len({n.casefold() for n in names}) == len(names)
+    for name in names:
+        assert name not in (".", "..", "")
+        assert not set(name) & set('<>:"/\\|?*')
+        assert not name.endswith((".", " "))
+        assert name.split(".")[0].upper() not in {"CON", "PRN", "AUX", "NUL"}
+        assert len(name.encode()) <= MAX_NAME_BYTES + 24  # + " [album id]"
+    for path in stream.archive.rglob("*"):
+        assert path.resolve().is_relative_to(root)
+    titles = [a["title"] for a in stream.account["albums"]]
+    assert len(set(titles)) < len(titles), "the sandbox should have duplicate album names"
+
+
+def test_sidecars_carry_the_metadata(stream):
+    records = sidecars(stream.archive)
+    for photo in stream.account["photos"]:
+        record = records[photo["id"]][0]
+        assert record["title"] == photo["title"]
+        assert record["description"] == photo["description"]
+        assert record["license"] == photo["license"]
+        assert record["views"] == photo["views"]
+        assert record["is_public"] == bool(photo["ispublic"])
+        assert record["media"] == photo["media"]
+        assert sorted(record["tags"]) == sorted(t["content"] for t in photo["tags"])
+        machine = sorted(t["content"] for t in photo["tags"] if t["machine"])
+        assert sorted(record["machine_tags"]) == machine
+        assert record["date_taken_granularity"] == photo["takengranularity"]
+        assert "flickr.people.getPhotos" in record["raw"]
+        if photo["geo"]:
+            assert record["geo"]["latitude"] == pytest.approx(photo["geo"]["latitude"])
+        else:
+            assert record["geo"] is None
+
+
+def test_missing_videos_are_reported_never_faked(stream):
+    records = sidecars(stream.archive)
+    videos = _own(stream.account, "video")
+    assert len(videos) == 3
+    media_names = {p.stem for p in _media_files(stream.archive)}
+    for video in videos:
+        file = records[video["id"]][0]["file"]
+        assert file["status"] == "missing"
+        assert "weblogin" in file["reason"]
+        assert video["id"] not in media_names  # no poster JPEG under the video's name
+    logs = list((stream.archive / "logs").glob("*-photostream.json"))
+    summary = json.loads(logs[0].read_text())
+    assert {p["subject"] for p in summary["missing_videos"]} == {v["id"] for v in videos}
+    assert "3 videos missing" in stream.result.stderr
+
+
+def test_no_secret_in_the_logs(stream):
+    account = stream.account
+    for secret in (account["api_secret"], account["oauth_token"], account["oauth_token_secret"]):
+        assert secret not in stream.result.stderr
+        assert secret not in stream.result.stdout
+        for path in stream.archive.rglob("*.json"):
+            assert secret not in path.read_text()
+
+
+def test_api_calls_are_list_calls_only(stream):
+    by_method = stream.stats["api_calls"]["by_method"]
+    n_albums = len(stream.account["albums"])
+    pages = math.ceil(len(stream.account["photos"]) / 500)
+    assert by_method == {
+        "flickr.photosets.getList": 1,
+        "flickr.photosets.getPhotos": n_albums,
+        "flickr.people.getPhotos": pages,
+    }
+
+
+def test_rerun_downloads_nothing_again(stream):
+    assert stream.second.returncode == 2
+    assert {p: p.stat().st_mtime_ns for p in _media_files(stream.archive)} == stream.mtimes
+    records = sidecars(stream.archive)
+    statuses = {r[0]["file"]["status"] for r in records.values() if r[0]["media"] == "photo"}
+    assert statuses == {"uptodate"}
+    # no media fetched again; only the three video originals are asked for (still missing)
+    assert stream.second_stats["media_requests"] == 0
+    assert stream.second_stats["web_requests"] == 3
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> Any:
+    tmp = tmp_path_factory.mktemp("small")
+    auth = tmp / "auth.json"
+    args = ("--photos", "12", "--videos", "0", "--albums", "3", "--image-size", "small",
+            "--auth-file", str(auth), "--seed", "3")  # fmt: skip
+    with Sandbox(*args) as sandbox:
+        sandbox.auth_file = auth
+        yield sandbox
+
+
+def test_exit_0_when_everything_is_saved(small, tmp_path):
+    result = crawl(small, tmp_path / "a")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(sidecars(tmp_path / "a")) == len(small.account()["photos"])
+
+
+def test_exit_2_lists_the_failed_photo(small, tmp_path):
+    victim = small.account()["photos"][0]["id"]
+    small.faults(rate=0, permanent_photo_ids=[victim])
+    try:
+        result = crawl(small, tmp_path / "a", "-s", "RETRY_TIMES=1")
+    finally:
+        small.faults(rate=0, permanent_photo_ids=[])
+    assert result.returncode == 2
+    assert "1 items failed" in result.stderr
+    summary = json.loads(next((tmp_path / "a" / "logs").glob("*.json")).read_text())
+    assert [p["subject"] for p in summary["failed"]] == [victim]
+    records = sidecars(tmp_path / "a")
+    assert records[victim][0]["file"]["status"] == "failed"
+    assert records[victim][0]["title"] == small.account()["photos"][0]["title"]
+    others = [r[0]["file"]["status"] for k, r in records.items() if k != victim]
+    assert set(others) == {"downloaded"}
+
+
+def test_exit_1_without_credentials(small, tmp_path):
+    result = crawl(small, tmp_path / "a", auth_file=tmp_path / "none.json")
+    assert result.returncode == 1
+    expected = (
+        "error: no Flickr API key: run `scrapy auth` (or set FLICKR_API_KEY and "
+        f"FLICKR_API_SECRET); looked in {tmp_path / 'none.json'}"
+    )
+    assert result.stderr.strip().splitlines() == [expected]
+
+
+def test_exit_1_when_flickr_rejects_the_token(small, tmp_path):
+    creds = json.loads(small.auth_file.read_text())
+    creds["oauth_token_secret"] = "0" * 16
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(creds))
+    result = crawl(small, tmp_path / "a", auth_file=bad)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: Flickr rejected the credentials")
+    assert "scrapy auth --reauth" in last
+
+
+def test_exit_1_on_a_bad_setting(small, tmp_path):
+    result = crawl(small, tmp_path / "a", "-s", "FLICKR_LAYOUT=shoebox")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: FLICKR_LAYOUT='shoebox'; choose one of albums, date, flat"
+    )
+
+
+def test_date_layout(small, tmp_path):
+    result = crawl(small, tmp_path / "a", "-s", "FLICKR_LAYOUT=date")
+    assert result.returncode == 0, result.stderr[-2000:]
+    for record in (r[0] for r in sidecars(tmp_path / "a").values()):
+        parts = Path(record["file"]["path"]).parts
+        assert parts[0] == "Dates"
+        assert len(parts) == 5
