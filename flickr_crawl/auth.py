@@ -107,7 +107,7 @@ def oauth_dance(
     perms: str = "read",
 ) -> Credentials:
     """Run the out-of-band OAuth 1.0a flow; ``ask_verifier(authorize_url)`` returns the code."""
-    from oauthlib.oauth1 import Client
+    from oauthlib.oauth1 import SIGNATURE_TYPE_AUTH_HEADER
     from requests_oauthlib import OAuth1Session
     from requests_oauthlib.oauth1_session import TokenRequestDenied
 
@@ -117,7 +117,7 @@ def oauth_dance(
         client_secret=creds.api_secret,
         callback_uri="oob",
         signature_method="HMAC-SHA1",
-        signature_type=Client.SIGNATURE_TYPE_AUTH_HEADER,
+        signature_type=SIGNATURE_TYPE_AUTH_HEADER,
     )
     try:
         session.fetch_request_token(base + "request_token")
