@@ -126,7 +126,8 @@ def test_a_bad_key_pair_is_a_clear_error(sandbox, tmp_path, env, message):
     result = scrapy("auth", "--no-browser", *_settings(sandbox, tmp_path / "auth.json"),
                     env=full, input="")  # fmt: skip
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == [f"{message}; check the API key and secret"]
+    expected = f"error: Flickr refused the OAuth request {message}; check the API key and secret"
+    assert result.stderr.strip().splitlines() == [expected]
     assert not (tmp_path / "auth.json").exists()
 
 
