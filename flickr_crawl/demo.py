@@ -56,8 +56,12 @@ def main(argv: list[str] | None = None) -> int:
             calls = sandbox.stats()["api_calls"]["total"]
     files = [p for p in archive.rglob("*") if p.is_file() and not p.name.endswith(".json")]
     print(f"demo: crawl exit code {code}; {calls} API calls; {len(files)} media files")
+    if code == 2:
+        print("demo: exit code 2 means the backup finished but is not complete; here the "
+              "sandbox's video originals need a signed-in web session, as on Flickr, so they "
+              "are listed as missing instead of being faked")  # fmt: skip
     print(f"demo: archive at {archive}")
-    return code
+    return 0 if code in (0, 2) else code
 
 
 if __name__ == "__main__":

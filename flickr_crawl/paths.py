@@ -7,6 +7,7 @@ archive. Nothing built here can point outside the archive root.
 
 from __future__ import annotations
 
+import html
 import unicodedata
 from collections import Counter
 from pathlib import Path, PurePosixPath
@@ -57,8 +58,8 @@ def album_folders(albums: Iterable[tuple[str, str]]) -> dict[str, str]:
     Albums whose names collide all get their id appended, so a folder never changes because
     another album with the same name was created or listed earlier.
     """
-    albums = list(albums)
-    names = {album_id: safe_name(title) for album_id, title in albums}
+    # Flickr sends some titles HTML-escaped ("Rock &amp; Roll"); folders show them as read.
+    names = {album_id: safe_name(html.unescape(title)) for album_id, title in albums}
     counts = Counter(n.casefold() for n in names.values())
     folders = {}
     for album_id, name in names.items():
