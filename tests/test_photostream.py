@@ -281,3 +281,17 @@ def test_date_layout(small, tmp_path):
         parts = Path(record["file"]["path"]).parts
         assert parts[0] == "Dates"
         assert len(parts) == 5
+
+
+def test_copy_link_mode(small, tmp_path):
+    result = crawl(small, tmp_path / "a", "-s", "FLICKR_LINK_MODE=copy")
+    assert result.returncode == 0, result.stderr[-2000:]
+    copies = 0
+    for record in (r[0] for r in sidecars(tmp_path / "a").values()):
+        primary = tmp_path / "a" / record["file"]["path"]
+        for link in record["file"]["links"]:
+            other = tmp_path / "a" / link
+            assert other.read_bytes() == primary.read_bytes()
+            assert other.stat().st_ino != primary.stat().st_ino
+            copies += 1
+    assert copies > 0, "the small account should have a photo in two albums"
