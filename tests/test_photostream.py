@@ -212,7 +212,7 @@ def test_rerun_downloads_nothing_again(stream):
 def small(tmp_path_factory) -> Any:
     tmp = tmp_path_factory.mktemp("small")
     auth = tmp / "auth.json"
-    args = ("--photos", "12", "--videos", "0", "--albums", "3", "--image-size", "small",
+    args = ("--photos", "16", "--videos", "0", "--albums", "3", "--image-size", "small",
             "--auth-file", str(auth), "--seed", "3")  # fmt: skip
     with Sandbox(*args) as sandbox:
         sandbox.auth_file = auth
