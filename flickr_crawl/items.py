@@ -30,11 +30,14 @@ class MediaFile:
     path: str | None = None  # relative to the archive root
     links: list[str] = field(default_factory=list)  # further album folders it appears in
     size: int | None = None
-    sha256: str | None = None
+    sha256: str | None = None  # of the file as it is on disk (after metadata was embedded)
+    original_sha256: str | None = None  # of the bytes exactly as Flickr served them
+    original_size: int | None = None
     content_type: str | None = None
     label: str | None = None  # the size that was taken
     is_original: bool = False
     reason: str | None = None  # why it is missing or failed
+    metadata: str | None = None  # "embedded", or "skipped: <why>" (EXIF written into the file)
 
 
 @dataclass(kw_only=True)
@@ -80,6 +83,7 @@ class PhotoItem:
     path_alias: str | None = None
     page_url: str = ""
     albums: list[AlbumRef] = field(default_factory=list)
+    galleries: list[str] = field(default_factory=list)  # ids of the owner's galleries
     source: Source | None = None
     file: MediaFile | None = None
     raw: dict[str, Any] = field(default_factory=dict)
@@ -95,8 +99,139 @@ class AlbumItem:
     primary: str | None = None
     count_photos: int = 0
     count_videos: int = 0
+    collection_ids: list[str] = field(default_factory=list)
     date_create: str | None = None
     date_update: str | None = None
     photo_ids: list[str] = field(default_factory=list)
     folder: str | None = None  # relative folder in the "albums" layout
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class User:
+    """Someone who appears (commenter, faver, person in a photo, gallery owner)."""
+
+    nsid: str
+    username: str = ""
+    realname: str = ""
+    path_alias: str | None = None
+    buddy_icon_url: str = ""
+    profile_url: str = ""
+    deleted: bool = False
+
+
+@dataclass(kw_only=True)
+class Comment:
+    id: str
+    author: str  # nsid
+    author_name: str = ""
+    realname: str = ""
+    date: str | None = None  # ISO 8601, UTC
+    permalink: str = ""
+    html: str = ""  # the comment as Flickr gives it (HTML, links, emoji)
+    author_is_deleted: bool = False
+
+
+@dataclass(kw_only=True)
+class CommentsItem:
+    """All comments of one photo (photos.comments.getList is not paginated)."""
+
+    photo_id: str
+    comments: list[Comment] = field(default_factory=list)
+    users: list[User] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class Fave:
+    nsid: str
+    username: str = ""
+    realname: str = ""
+    date_faved: str | None = None  # ISO 8601, UTC
+
+
+@dataclass(kw_only=True)
+class FavesItem:
+    """Everyone who faved one photo, from all pages of photos.getFavorites."""
+
+    photo_id: str
+    total: int = 0
+    faves: list[Fave] = field(default_factory=list)
+    users: list[User] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class Tag:
+    id: str = ""
+    content: str  # normalised, as in URLs
+    raw: str = ""  # as the author typed it
+    author: str = ""  # nsid
+    author_name: str = ""
+    machine: bool = False
+
+
+@dataclass(kw_only=True)
+class Note:
+    id: str
+    author: str = ""
+    author_name: str = ""
+    x: int = 0  # pixels on the 500 px ("Medium") rendering
+    y: int = 0
+    w: int = 0
+    h: int = 0
+    html: str = ""
+
+
+@dataclass(kw_only=True)
+class Person:
+    """A person tagged in a photo, optionally with a box on the 500 px rendering."""
+
+    nsid: str
+    username: str = ""
+    realname: str = ""
+    added_by: str = ""
+    x: int | None = None
+    y: int | None = None
+    w: int | None = None
+    h: int | None = None
+
+
+@dataclass(kw_only=True)
+class PhotoInfoItem:
+    """The deep pass for one photo: photos.getInfo (+ photos.people.getList where needed)."""
+
+    photo_id: str
+    tags: list[Tag] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    people: list[Person] = field(default_factory=list)
+    location: dict[str, Any] | None = None  # geo plus place names (locality, region, ...)
+    users: list[User] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class GalleryItem:
+    """One of the owner's galleries, with its photos (the owner's and others') in order."""
+
+    id: str
+    title: str = ""
+    description: str = ""
+    url: str = ""
+    date_create: str | None = None
+    date_update: str | None = None
+    photo_ids: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class CollectionItem:
+    """A collection: albums or sub-collections, as collections.getTree nests them."""
+
+    id: str
+    title: str = ""
+    description: str = ""
+    parent_id: str | None = None
+    position: int = 0  # place among its siblings
+    album_ids: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
