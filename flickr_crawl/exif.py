@@ -1,0 +1,456 @@
+"""Flickr metadata -> EXIF, embedded into a JPEG original without touching its image data.
+
+The original from Flickr is the only copy we keep, so embedding must lose nothing: only the
+EXIF APP1 segment is replaced (JFIF, XMP, ICC, quantisation tables and scan data stay byte for
+byte), the camera's own tags are kept (Make, Model, dates, MakerNote, GPS, Orientation...), and
+Flickr's values only fill what the camera left empty, except for the descriptive fields (title,
+description, keywords), which are the owner's latest words on Flickr.
+
+piexif drives the EXIF side, with three guards around its known weaknesses: it silently drops
+tags missing from its table, it can fail on odd MakerNotes or thumbnails, and it always writes
+big-endian with new offsets. A file is therefore only rewritten when piexif loaded every tag and
+the dumped block reads back with every camera value identical; otherwise it is left alone and
+the result says why ("skipped: ..."). Everything written here is also in the XMP sidecar
+(``xmp.py``) and the JSON sidecar, so a skipped file loses no Flickr metadata.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import re
+import struct
+from html.parser import HTMLParser
+from typing import TYPE_CHECKING, Any
+
+import piexif
+
+from flickr_crawl.storage import write_bytes_atomic
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from flickr_crawl.items import PhotoItem
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "build_exif",
+    "clean_text",
+    "embed_exif",
+    "exif_datetime",
+    "html_to_text",
+    "is_public_domain",
+    "rights_text",
+]
+
+EMBEDDED = "embedded"
+
+# Licences (api.LICENSES ids) under which nobody claims copyright: no "©" and xmpRights:Marked
+# False for them.
+PUBLIC_DOMAIN_LICENSES = frozenset({7, 8, 9, 10})
+
+# Tags piexif may drop without loss: Microsoft's padding and the offset fix-up that goes with it.
+_DROPPABLE_TAGS = frozenset({0xEA1C, 0xEA1D})
+# Offsets piexif recomputes itself; their values are expected to change.
+_POINTER_TAGS = frozenset({0x8769, 0x8825, 0xA005, 0x0201, 0x0202})
+_IFD_NAMES = ("0th", "Exif", "GPS", "Interop", "1st")
+_MAX_APP1_PAYLOAD = 0xFFFF - 2  # the segment length field counts itself
+# Errors piexif raises on data it cannot handle (InvalidImageDataError is a ValueError).
+_PIEXIF_ERRORS = (ValueError, KeyError, IndexError, TypeError, struct.error)
+
+_NOT_XML = re.compile("[^\t\n\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?)?)?")
+_EXIF_DATE = re.compile(rb"^(?!0000)\d{4}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}")
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "blockquote", "pre", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr"}
+)
+
+
+class _Skip(Exception):
+    """Leave the file as it is, for the reason given."""
+
+
+# -- text -------------------------------------------------------------------------------------
+
+
+def clean_text(text: str) -> str:
+    """``text`` with Unix line breaks and without what XML 1.0 and EXIF cannot hold.
+
+    Drops NUL and other control characters (a NUL would end an EXIF ASCII value early), lone
+    surrogates and U+FFFE/U+FFFF; keeps tabs, line breaks and everything printable.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _NOT_XML.sub("", text)
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip_depth = 0
+        self._links: list[tuple[str, int]] = []  # (href, index of the first part inside)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self._skip_depth += 1
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n\n" if tag == "p" else "\n")
+            if tag == "li":
+                self.parts.append("- ")
+        elif tag == "a":
+            self._links.append((dict(attrs).get("href") or "", len(self.parts)))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br":
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n\n" if tag == "p" else "\n")
+        elif tag == "a" and self._links:
+            href, start = self._links.pop()
+            label = "".join(self.parts[start:]).strip()
+            # Keep where a link pointed unless its text already says it (Flickr's auto-links).
+            if href.startswith(("http://", "https://")) and href.rstrip("/") not in label:
+                self.parts.append(f" ({href})" if label else href)
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip_depth:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Plain text from a Flickr description: tags stripped, entities unescaped.
+
+    Line breaks survive: Flickr keeps the owner's newlines in the text, and ``<br>``, ``<p>``
+    and other block tags add their own. Link targets are kept in brackets after the link text
+    when the text does not already show them.
+    """
+    parser = _TextExtractor()
+    parser.feed(html)
+    parser.close()
+    text = clean_text("".join(parser.parts))
+    lines = [line.rstrip() for line in text.split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def is_public_domain(photo: PhotoItem) -> bool:
+    """Whether the photo's licence claims no copyright (Commons, US Gov, CC0, PD Mark)."""
+    return photo.license in PUBLIC_DOMAIN_LICENSES
+
+
+def _rights_year(photo: PhotoItem) -> str:
+    for value in (None if photo.date_taken_unknown else photo.date_taken, photo.date_posted):
+        if value and _ISO_DATE.match(value):
+            return value[:4]
+    return ""
+
+
+def rights_text(photo: PhotoItem) -> str:
+    """The copyright notice: "© 2019 Jane Doe. Attribution License https://...".
+
+    Public-domain licences get no "©"; "All Rights Reserved" has no URL. The year is the year
+    taken when known, else the year posted.
+    """
+    name = clean_text(photo.owner_name or photo.owner).strip()
+    holder = " ".join(p for p in (_rights_year(photo), name) if p)
+    licence = clean_text(photo.license_name).strip() or "All Rights Reserved"
+    terms = " ".join(p for p in (licence, clean_text(photo.license_url).strip()) if p)
+    if is_public_domain(photo):
+        return f"{holder}. {terms}" if holder else terms
+    return f"© {holder}. {terms}" if holder else f"© {terms}"
+
+
+# -- dates and places -----------------------------------------------------------------------
+
+
+def exif_datetime(photo: PhotoItem) -> str | None:
+    """The taken date as EXIF "YYYY:MM:DD HH:MM:SS", or None when unknown.
+
+    Month and year granularity fill the missing parts with 01 and 00:00:00.
+    """
+    if photo.date_taken_unknown or not photo.date_taken:
+        return None
+    match = _ISO_DATE.match(photo.date_taken)
+    if not match or match[1] == "0000":
+        return None
+    year, month, day, hour, minute, second = (g or "" for g in match.groups())
+    return f"{year}:{month or '01'}:{day or '01'} {hour or '00'}:{minute or '00'}:{second or '00'}"
+
+
+def geo_coordinates(photo: PhotoItem) -> tuple[float, float] | None:
+    """(latitude, longitude) from ``photo.geo`` when both are real coordinates."""
+    if not photo.geo:
+        return None
+    try:
+        lat = float(photo.geo["latitude"])
+        lon = float(photo.geo["longitude"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180:
+        return None
+    return lat, lon
+
+
+def _dms(value: float) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Degrees, minutes and seconds (to 1/10000") as EXIF rationals; never 60 seconds."""
+    total = round(abs(value) * 3600 * 10000)
+    degrees, rest = divmod(total, 3600 * 10000)
+    minutes, seconds = divmod(rest, 60 * 10000)
+    return ((degrees, 1), (minutes, 1), (seconds, 10000))
+
+
+def _has_camera_gps(gps: dict[int, Any]) -> bool:
+    coords = [gps.get(piexif.GPSIFD.GPSLatitude), gps.get(piexif.GPSIFD.GPSLongitude)]
+    if not all(isinstance(c, tuple) and len(c) == 3 for c in coords):
+        return False
+    rationals = [r for c in coords for r in c]
+    if not all(isinstance(r, tuple) and len(r) == 2 and r[1] for r in rationals):
+        return False
+    return any(r[0] for r in rationals)  # 0°0'0" N 0°0'0" E is a camera without a fix
+
+
+# -- the EXIF dictionary ---------------------------------------------------------------------
+
+
+def _xp(text: str) -> bytes:
+    """A Windows XP* value: UTF-16LE, NUL-terminated."""
+    return text.encode("utf-16-le") + b"\x00\x00"
+
+
+def _user_comment(text: str) -> bytes:
+    """UserComment with its charset prefix; UCS-2 in piexif's (big-endian) byte order."""
+    if text.isascii():
+        return b"ASCII\x00\x00\x00" + text.encode("ascii")
+    return b"UNICODE\x00" + text.encode("utf-16-be")
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, tuple):
+        value = bytes(v for v in value if isinstance(v, int) and 0 <= v < 256)
+    if isinstance(value, bytes):
+        return not value.replace(b"\x00", b"").strip()
+    return False
+
+
+def build_exif(existing: dict[str, Any], photo: PhotoItem, *, compact: int = 0) -> dict[str, Any]:
+    """A new piexif dict: ``existing`` (as piexif.load gave it) plus Flickr's metadata.
+
+    Camera values are kept; Flickr fills Artist, Copyright, DateTimeOriginal/CreateDate and GPS
+    only where the camera left them empty. Title, description and keywords come from Flickr
+    whenever Flickr has them. ``compact`` drops redundant copies of the description when the
+    block would not fit in a JPEG segment: 1 drops UserComment, 2 also XPComment, 3 also cuts
+    ImageDescription to 2,000 characters.
+    """
+    result: dict[str, Any] = {name: dict(existing.get(name) or {}) for name in _IFD_NAMES}
+    result["thumbnail"] = existing.get("thumbnail")
+    zeroth, exif, gps = result["0th"], result["Exif"], result["GPS"]
+
+    title = clean_text(photo.title).strip()
+    description = html_to_text(photo.description)
+    tags = [t for t in (clean_text(t).strip() for t in photo.tags) if t]
+
+    caption = description or title
+    if compact >= 3 and len(caption) > 2000:
+        caption = caption[:1999] + "…"
+    if caption:
+        zeroth[piexif.ImageIFD.ImageDescription] = caption.encode("utf-8")
+    if title:
+        zeroth[piexif.ImageIFD.XPTitle] = _xp(title)
+        zeroth[piexif.ImageIFD.XPSubject] = _xp(title)
+    if description and compact < 2:
+        zeroth[piexif.ImageIFD.XPComment] = _xp(description)
+    if description and compact < 1:
+        exif[piexif.ExifIFD.UserComment] = _user_comment(description)
+    if tags:
+        zeroth[piexif.ImageIFD.XPKeywords] = _xp(";".join(tags))
+
+    artist = clean_text(photo.owner_name or photo.owner).strip()
+    if artist and _blank(zeroth.get(piexif.ImageIFD.Artist)):
+        zeroth[piexif.ImageIFD.Artist] = artist.encode("utf-8")
+    if _blank(zeroth.get(piexif.ImageIFD.Copyright)):
+        zeroth[piexif.ImageIFD.Copyright] = rights_text(photo).encode("utf-8")
+
+    taken = exif_datetime(photo)
+    original = exif.get(piexif.ExifIFD.DateTimeOriginal)
+    if taken and not (isinstance(original, bytes) and _EXIF_DATE.match(original)):
+        exif[piexif.ExifIFD.DateTimeOriginal] = taken.encode("ascii")
+        digitized = exif.get(piexif.ExifIFD.DateTimeDigitized)
+        if not (isinstance(digitized, bytes) and _EXIF_DATE.match(digitized)):
+            exif[piexif.ExifIFD.DateTimeDigitized] = taken.encode("ascii")
+
+    coordinates = geo_coordinates(photo)
+    if coordinates and not _has_camera_gps(gps):
+        lat, lon = coordinates
+        gps.setdefault(piexif.GPSIFD.GPSVersionID, (2, 3, 0, 0))
+        gps[piexif.GPSIFD.GPSLatitudeRef] = b"N" if lat >= 0 else b"S"
+        gps[piexif.GPSIFD.GPSLatitude] = _dms(lat)
+        gps[piexif.GPSIFD.GPSLongitudeRef] = b"E" if lon >= 0 else b"W"
+        gps[piexif.GPSIFD.GPSLongitude] = _dms(lon)
+        gps.setdefault(piexif.GPSIFD.GPSMapDatum, b"WGS-84")
+    return result
+
+
+# -- the JPEG file ---------------------------------------------------------------------------
+
+
+def _segments(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
+    """The (marker, start, end) of each segment before the scan, and where the scan starts.
+
+    Raises _Skip when the bytes are not a JPEG, or a JPEG cut short or mangled.
+    """
+    if data[:3] != b"\xff\xd8\xff":
+        raise _Skip("not a JPEG")
+    segments: list[tuple[int, int, int]] = []
+    pos = 2
+    while True:
+        if pos + 4 > len(data) or data[pos] != 0xFF:
+            raise _Skip("corrupt JPEG")
+        while data[pos + 1] == 0xFF:  # fill bytes
+            pos += 1
+            if pos + 4 > len(data):
+                raise _Skip("corrupt JPEG")
+        marker = data[pos + 1]
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
+            segments.append((marker, pos, pos + 2))
+            pos += 2
+            continue
+        if marker == 0xD9:
+            raise _Skip("corrupt JPEG")  # EOI before any scan
+        end = pos + 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        if end > len(data):
+            raise _Skip("corrupt JPEG")
+        segments.append((marker, pos, end))
+        if marker == 0xDA:  # SOS: entropy-coded data follows
+            break
+        pos = end
+    if data.rfind(b"\xff\xd9") < end:
+        raise _Skip("corrupt JPEG")  # no EOI after the scan: truncated
+    return segments[:-1], segments[-1][1]
+
+
+def _raw_tags(tiff: bytes) -> dict[str, set[int]]:
+    """Tag numbers per IFD, read straight from the TIFF structure (what piexif may miss)."""
+    order = "<" if tiff[:2] == b"II" else ">"
+
+    def ifd(offset: int) -> tuple[dict[int, int], int]:
+        (count,) = struct.unpack_from(order + "H", tiff, offset)
+        entries = {}
+        for i in range(count):
+            tag, _type, _count, value = struct.unpack_from(
+                order + "HHLL", tiff, offset + 2 + 12 * i
+            )
+            entries[tag] = value
+        (next_ifd,) = struct.unpack_from(order + "L", tiff, offset + 2 + 12 * count)
+        return entries, next_ifd
+
+    found: dict[str, set[int]] = {}
+    zeroth, first = ifd(struct.unpack_from(order + "L", tiff, 4)[0])
+    found["0th"] = set(zeroth)
+    if 0x8769 in zeroth:
+        exif, _ = ifd(zeroth[0x8769])
+        found["Exif"] = set(exif)
+        if 0xA005 in exif:
+            found["Interop"] = set(ifd(exif[0xA005])[0])
+    if 0x8825 in zeroth:
+        found["GPS"] = set(ifd(zeroth[0x8825])[0])
+    if first:
+        found["1st"] = set(ifd(first)[0])
+    return found
+
+
+def _load_existing(tiff: bytes | None) -> dict[str, Any]:
+    """piexif's dict of the camera EXIF; raises _Skip if piexif would lose any of it."""
+    if tiff is None:
+        return {name: {} for name in _IFD_NAMES} | {"thumbnail": None}
+    try:
+        existing: dict[str, Any] = piexif.load(b"Exif\x00\x00" + tiff)
+        raw = _raw_tags(tiff)
+    except _PIEXIF_ERRORS as exc:
+        raise _Skip("unreadable EXIF") from exc
+    for name, tags in raw.items():
+        lost = tags - set(existing.get(name) or {}) - _POINTER_TAGS - _DROPPABLE_TAGS
+        if lost:
+            raise _Skip("EXIF tags piexif cannot keep", sorted(lost))
+    return existing
+
+
+def _dump(existing: dict[str, Any], photo: PhotoItem) -> bytes:
+    """The new APP1 payload ("Exif\\0\\0" + TIFF), checked to keep every camera value."""
+    for compact in range(4):
+        built = build_exif(existing, photo, compact=compact)
+        try:
+            payload: bytes = piexif.dump(copy.deepcopy(built))
+            readback = piexif.load(payload)
+        except _PIEXIF_ERRORS as exc:
+            raise _Skip("EXIF piexif cannot write") from exc
+        if len(payload) <= _MAX_APP1_PAYLOAD:
+            break
+    else:
+        raise _Skip("EXIF too large")
+    for name in _IFD_NAMES:
+        for tag, value in (existing.get(name) or {}).items():
+            if tag in _POINTER_TAGS or built[name].get(tag) is not value:
+                continue  # recomputed by piexif, or replaced by us on purpose
+            if readback[name].get(tag) != value:
+                raise _Skip("EXIF would not read back", [name, tag])
+    if readback.get("thumbnail") != existing.get("thumbnail"):
+        raise _Skip("EXIF would not read back", ["thumbnail"])
+    return payload
+
+
+def _embed_bytes(data: bytes, photo: PhotoItem) -> bytes:
+    """``data`` (a JPEG) with Flickr's metadata in its EXIF segment; raises _Skip if not."""
+    segments, _scan = _segments(data)
+    exif_segment = next(
+        ((start, end) for marker, start, end in segments
+         if marker == 0xE1 and data[start + 4 : start + 10] == b"Exif\x00\x00"),
+        None,
+    )  # fmt: skip
+    tiff = data[exif_segment[0] + 10 : exif_segment[1]] if exif_segment else None
+    payload = _dump(_load_existing(tiff), photo)
+    app1 = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    if exif_segment:
+        start, end = exif_segment
+    else:
+        # After SOI and any JFIF/JFXX APP0 segments, which must come first.
+        start = end = 2
+        for marker, _start, seg_end in segments:
+            if marker != 0xE0:
+                break
+            start = end = seg_end
+    return data[:start] + app1 + data[end:]
+
+
+def embed_exif(path: Path, photo: PhotoItem) -> str:
+    """Write Flickr's metadata into the JPEG at ``path`` (any name); "embedded" or "skipped: why".
+
+    Only the EXIF segment changes; the file is replaced atomically, or not at all. Files that
+    are not JPEGs, are damaged, or whose EXIF piexif cannot carry over intact are left as they
+    are. I/O errors propagate.
+    """
+    data = path.read_bytes()
+    try:
+        new_data = _embed_bytes(data, photo)
+    except _Skip as skip:
+        reason = str(skip.args[0])
+        logger.info(
+            "Photo %(id)s: EXIF not embedded (%(reason)s) %(detail)s %(cause)s",
+            {
+                "id": photo.id,
+                "reason": reason,
+                "detail": skip.args[1] if len(skip.args) > 1 else "",
+                "cause": repr(skip.__cause__) if skip.__cause__ else "",
+            },
+        )
+        return f"skipped: {reason}"
+    write_bytes_atomic(path, new_data)
+    return EMBEDDED

@@ -1,0 +1,160 @@
+"""Flickr metadata -> an XMP sidecar (``<media file name>.xmp``) beside every photo and video.
+
+The sidecar is where photo managers (digiKam, darktable, Lightroom, Immich, exiftool) look for
+metadata they cannot or may not write into the media file itself: it works the same for JPEG,
+PNG, GIF and video, and never touches the media bytes. Values are the ones ``exif.py`` embeds
+(plain-text description, licence notice), in the XMP properties the Metadata Working Group
+maps them to: dc:title, dc:description, dc:subject, dc:creator, dc:rights,
+xmpRights:WebStatement/Marked/UsageTerms, photoshop:DateCreated, exif:GPSLatitude/Longitude.
+
+Every string passes through ``clean_text`` (no control characters or lone surrogates) and XML
+escaping, so no title or description can make the file ill-formed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape
+
+from flickr_crawl.exif import (
+    clean_text,
+    geo_coordinates,
+    html_to_text,
+    is_public_domain,
+    rights_text,
+)
+from flickr_crawl.storage import write_bytes_atomic
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from flickr_crawl.items import PhotoItem
+
+__all__ = ["sidecar_path", "write_xmp", "xmp_date", "xmp_gps", "xmp_packet"]
+
+NAMESPACES = {
+    "x": "adobe:ns:meta/",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "xmp": "http://ns.adobe.com/xap/1.0/",
+    "xmpRights": "http://ns.adobe.com/xap/1.0/rights/",
+    "photoshop": "http://ns.adobe.com/photoshop/1.0/",
+    "exif": "http://ns.adobe.com/exif/1.0/",
+}
+_ISO_PREFIX = re.compile(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2})?)?)?)?$")
+_XMP_TOOLKIT = "flickr-crawl"
+
+
+def _text(value: str) -> str:
+    return escape(clean_text(value))
+
+
+def xmp_date(photo: PhotoItem) -> str | None:
+    """The taken date in XMP form, as precise as Flickr knows it ("2011-03" for a month)."""
+    if photo.date_taken_unknown or not photo.date_taken:
+        return None
+    value = photo.date_taken.strip()
+    if not _ISO_PREFIX.match(value) or value.startswith("0000"):
+        return None
+    return value
+
+
+def _gps_value(value: float, positive: str, negative: str) -> str:
+    """XMP's GPSCoordinate "DDD,MM.mmmmmmK" (degrees, decimal minutes, direction)."""
+    micro_minutes = round(abs(value) * 60 * 1_000_000)
+    degrees, rest = divmod(micro_minutes, 60 * 1_000_000)
+    return f"{degrees},{rest / 1_000_000:09.6f}{positive if value >= 0 else negative}"
+
+
+def xmp_gps(photo: PhotoItem) -> tuple[str, str] | None:
+    """(exif:GPSLatitude, exif:GPSLongitude) in XMP form, or None without a location."""
+    coordinates = geo_coordinates(photo)
+    if coordinates is None:
+        return None
+    lat, lon = coordinates
+    return _gps_value(lat, "N", "S"), _gps_value(lon, "E", "W")
+
+
+def _alt(name: str, value: str) -> list[str]:
+    return [
+        f"   <{name}>",
+        "    <rdf:Alt>",
+        f'     <rdf:li xml:lang="x-default">{_text(value)}</rdf:li>',
+        "    </rdf:Alt>",
+        f"   </{name}>",
+    ]
+
+
+def _array(name: str, kind: str, values: list[str]) -> list[str]:
+    items = [f"     <rdf:li>{_text(v)}</rdf:li>" for v in values]
+    return [f"   <{name}>", f"    <rdf:{kind}>", *items, f"    </rdf:{kind}>", f"   </{name}>"]
+
+
+def _simple(name: str, value: str) -> list[str]:
+    return [f"   <{name}>{_text(value)}</{name}>"]
+
+
+def xmp_packet(photo: PhotoItem) -> bytes:
+    """A complete XMP packet (UTF-8) with everything Flickr says about the photo's content."""
+    lines: list[str] = []
+    title = clean_text(photo.title).strip()
+    description = html_to_text(photo.description)
+    tags = [t for t in (clean_text(t).strip() for t in photo.tags) if t]
+    creator = clean_text(photo.owner_name or photo.owner).strip()
+    if title:
+        lines += _alt("dc:title", title)
+    if description:
+        lines += _alt("dc:description", description)
+    if tags:
+        lines += _array("dc:subject", "Bag", tags)
+    if creator:
+        lines += _array("dc:creator", "Seq", [creator])
+    lines += _alt("dc:rights", rights_text(photo))
+    if photo.page_url:
+        lines += _simple("dc:source", photo.page_url)
+    lines += _simple("xmpRights:Marked", "False" if is_public_domain(photo) else "True")
+    licence = clean_text(photo.license_name).strip() or "All Rights Reserved"
+    licence_url = clean_text(photo.license_url).strip()
+    lines += _alt("xmpRights:UsageTerms", f"{licence} {licence_url}".strip())
+    if licence_url:
+        lines += _simple("xmpRights:WebStatement", licence_url)
+    taken = xmp_date(photo)
+    if taken:
+        lines += _simple("photoshop:DateCreated", taken)
+        lines += _simple("exif:DateTimeOriginal", taken)
+        lines += _simple("xmp:CreateDate", taken)
+    gps = xmp_gps(photo)
+    if gps:
+        lines += _simple("exif:GPSVersionID", "2.3.0.0")
+        lines += _simple("exif:GPSLatitude", gps[0])
+        lines += _simple("exif:GPSLongitude", gps[1])
+        lines += _simple("exif:GPSMapDatum", "WGS-84")
+    namespaces = "".join(
+        f'\n    xmlns:{prefix}="{uri}"' for prefix, uri in NAMESPACES.items() if prefix != "x"
+    )
+    packet = "\n".join(
+        [
+            '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>',
+            f'<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="{_XMP_TOOLKIT}">',
+            f" <rdf:RDF{namespaces}>",
+            '  <rdf:Description rdf:about="">',
+            *lines,
+            "  </rdf:Description>",
+            " </rdf:RDF>",
+            "</x:xmpmeta>",
+            '<?xpacket end="w"?>',
+            "",
+        ]
+    )
+    return packet.encode("utf-8")
+
+
+def sidecar_path(media_path: Path) -> Path:
+    """``123.jpg`` -> ``123.jpg.xmp`` (the name digiKam, darktable and Immich look for)."""
+    return media_path.with_name(media_path.name + ".xmp")
+
+
+def write_xmp(media_path: Path, photo: PhotoItem) -> Path:
+    """Write the sidecar beside ``media_path`` atomically; returns its path."""
+    return write_bytes_atomic(sidecar_path(media_path), xmp_packet(photo))

@@ -1,0 +1,364 @@
+"""EXIF embedding on real JPEGs, read back with exiftool as photo managers would.
+
+Each case writes a JPEG with Pillow (camera EXIF from piexif, or a hand-made little-endian
+TIFF block), runs ``embed_exif`` on a ``.part`` file, and checks what exiftool reads, that the
+camera's tags and MakerNote bytes survive, and that every byte outside the EXIF segment
+(JFIF, tables, scan data) is unchanged.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import struct
+import subprocess
+from typing import TYPE_CHECKING, Any
+
+import piexif
+import pytest
+from PIL import Image
+
+from flickr_crawl.exif import build_exif, embed_exif, html_to_text, rights_text
+from flickr_crawl.items import PhotoItem
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+MAKERNOTE = b"SBXMN\x00" + bytes(range(256)) * 3
+CC_BY = "https://creativecommons.org/licenses/by/2.0/"
+
+
+def exiftool(path: Path) -> dict[str, Any]:
+    """What exiftool reads from ``path`` (-G1 group names, -n numeric values)."""
+    binary = shutil.which("exiftool")
+    if binary is None:
+        pytest.fail("exiftool is required: apt-get install libimage-exiftool-perl")
+    out = subprocess.run(
+        [binary, "-j", "-G1", "-a", "-n", str(path)], capture_output=True, check=True, text=True
+    )
+    result: dict[str, Any] = json.loads(out.stdout)[0]
+    return result
+
+
+def make_photo(**overrides: Any) -> PhotoItem:
+    values: dict[str, Any] = {
+        "id": "123",
+        "owner": "12345678@N01",
+        "owner_name": "Jane Doe",
+        "title": "Harbour at dusk",
+        "description": 'Boats<br />in the <b>harbour</b> &amp; gulls\n<a href="https://x.org/p">more</a>',
+        "tags": ["harbour", "boats", "sea"],
+        "date_taken": "2019-06-01T20:15:30",
+        "license": 4,
+        "license_name": "Attribution License",
+        "license_url": CC_BY,
+        "geo": {"latitude": 51.5007, "longitude": -0.1246, "accuracy": 16},
+    }
+    values.update(overrides)
+    return PhotoItem(**values)
+
+
+def camera_exif(*, gps: bool = False, date: bytes | None = b"2019:06:01 20:15:29") -> bytes:
+    zeroth: dict[int, Any] = {
+        piexif.ImageIFD.Make: b"Canon",
+        piexif.ImageIFD.Model: b"Canon EOS 5D Mark III",
+        piexif.ImageIFD.Orientation: 6,
+    }
+    exif: dict[int, Any] = {piexif.ExifIFD.MakerNote: MAKERNOTE}
+    if date:
+        exif[piexif.ExifIFD.DateTimeOriginal] = date
+    gps_ifd: dict[int, Any] = {}
+    if gps:
+        gps_ifd = {
+            piexif.GPSIFD.GPSVersionID: (2, 2, 0, 0),
+            piexif.GPSIFD.GPSLatitudeRef: b"S",
+            piexif.GPSIFD.GPSLatitude: ((33, 1), (52, 1), (768, 100)),
+            piexif.GPSIFD.GPSLongitudeRef: b"E",
+            piexif.GPSIFD.GPSLongitude: ((151, 1), (12, 1), (3348, 100)),
+        }
+    return piexif.dump({"0th": zeroth, "Exif": exif, "GPS": gps_ifd, "1st": {}, "thumbnail": None})
+
+
+def make_jpeg(path: Path, exif: bytes | None = None) -> bytes:
+    image = Image.new("RGB", (96, 64))
+    image.putdata([(x * 2, y * 3, (x * y) % 256) for y in range(64) for x in range(96)])
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90, **({"exif": exif} if exif else {}))
+    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+def split(data: bytes) -> tuple[list[bytes], bytes]:
+    """(segments before the scan except EXIF APP1, everything from SOS on): our own parser."""
+    pos, kept = 2, []
+    while data[pos + 1] != 0xDA:
+        end = pos + 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
+        if not (data[pos + 1] == 0xE1 and data[pos + 4 : pos + 10] == b"Exif\x00\x00"):
+            kept.append(data[pos:end])
+        pos = end
+    return kept, data[pos:]
+
+
+def assert_only_exif_changed(before: bytes, after: bytes) -> None:
+    assert split(after) == split(before)
+    with Image.open(io.BytesIO(before)) as a, Image.open(io.BytesIO(after)) as b:
+        assert a.tobytes() == b.tobytes()
+
+
+@pytest.fixture
+def part(tmp_path: Path) -> Path:
+    return tmp_path / "123.jpg.part"
+
+
+def test_camera_exif_kept_flickr_metadata_added(part: Path) -> None:
+    before = make_jpeg(part, camera_exif())
+    assert embed_exif(part, make_photo()) == "embedded"
+    after = part.read_bytes()
+    assert_only_exif_changed(before, after)
+    assert not list(part.parent.glob(".*.tmp"))
+
+    meta = exiftool(part)
+    assert meta["IFD0:Make"] == "Canon"
+    assert meta["IFD0:Model"] == "Canon EOS 5D Mark III"
+    assert meta["IFD0:Orientation"] == 6
+    assert meta["ExifIFD:DateTimeOriginal"] == "2019:06:01 20:15:29"  # the camera's, not Flickr's
+    text = "Boats\nin the harbour & gulls\nmore (https://x.org/p)"
+    assert meta["IFD0:ImageDescription"] == text
+    assert meta["IFD0:XPComment"] == text
+    assert meta["ExifIFD:UserComment"] == text
+    assert meta["IFD0:XPTitle"] == "Harbour at dusk"
+    assert meta["IFD0:XPSubject"] == "Harbour at dusk"
+    assert meta["IFD0:XPKeywords"] == "harbour;boats;sea"
+    assert meta["IFD0:Artist"] == "Jane Doe"
+    assert meta["IFD0:Copyright"] == f"© 2019 Jane Doe. Attribution License {CC_BY}"
+    assert meta["Composite:GPSLatitude"] == pytest.approx(51.5007, abs=1e-6)
+    assert meta["Composite:GPSLongitude"] == pytest.approx(-0.1246, abs=1e-6)
+    assert meta["GPS:GPSVersionID"] == "2 3 0 0"
+
+    loaded = piexif.load(after)
+    assert loaded["Exif"][piexif.ExifIFD.MakerNote] == MAKERNOTE
+    assert loaded["0th"][piexif.ImageIFD.Make] == b"Canon"
+    assert loaded["0th"][piexif.ImageIFD.Model] == b"Canon EOS 5D Mark III"
+
+
+def test_camera_gps_kept(part: Path) -> None:
+    before = make_jpeg(part, camera_exif(gps=True))
+    assert embed_exif(part, make_photo()) == "embedded"
+    assert_only_exif_changed(before, part.read_bytes())
+    meta = exiftool(part)
+    assert meta["Composite:GPSLatitude"] == pytest.approx(-(33 + 52 / 60 + 7.68 / 3600))
+    assert meta["Composite:GPSLongitude"] == pytest.approx(151 + 12 / 60 + 33.48 / 3600)
+    assert meta["GPS:GPSVersionID"] == "2 2 0 0"
+
+
+def test_no_exif_at_all(part: Path) -> None:
+    before = make_jpeg(part)
+    assert b"Exif\x00\x00" not in before
+    assert embed_exif(part, make_photo(geo=None)) == "embedded"
+    after = part.read_bytes()
+    assert_only_exif_changed(before, after)
+    assert after[2:4] == b"\xff\xe0"  # JFIF APP0 still first, EXIF right after it
+    meta = exiftool(part)
+    assert meta["ExifIFD:DateTimeOriginal"] == "2019:06:01 20:15:30"
+    assert meta["ExifIFD:CreateDate"] == "2019:06:01 20:15:30"
+    assert meta["IFD0:XPTitle"] == "Harbour at dusk"
+    assert "GPS:GPSLatitude" not in meta
+    assert "IFD0:Make" not in meta
+
+
+def test_unknown_taken_date_adds_no_date(part: Path) -> None:
+    make_jpeg(part, camera_exif(date=None))
+    photo = make_photo(date_taken="2019-06-01T00:00:00", date_taken_unknown=True)
+    assert embed_exif(part, photo) == "embedded"
+    meta = exiftool(part)
+    assert "ExifIFD:DateTimeOriginal" not in meta
+    assert "ExifIFD:CreateDate" not in meta
+    assert meta["IFD0:Copyright"] == f"© Jane Doe. Attribution License {CC_BY}"
+
+
+@pytest.mark.parametrize(
+    ("date_taken", "granularity", "expected"),
+    [("2011-03", 4, "2011:03:01 00:00:00"), ("1950", 8, "1950:01:01 00:00:00")],
+)
+def test_partial_taken_date(part: Path, date_taken: str, granularity: int, expected: str) -> None:
+    make_jpeg(part, camera_exif(date=None))
+    photo = make_photo(date_taken=date_taken, date_taken_granularity=granularity)
+    assert embed_exif(part, photo) == "embedded"
+    assert exiftool(part)["ExifIFD:DateTimeOriginal"] == expected
+
+
+def test_emoji_and_html_survive(part: Path) -> None:
+    make_jpeg(part, camera_exif())
+    photo = make_photo(
+        owner_name="Jürgen Müller",
+        title="Grüße 🎉",
+        description="<p>Schöne Grüße 🎈</p><p>&lt;zweite&gt; Zeile&nbsp;&#x1F600;</p>",
+        tags=["grüße", "🎉"],
+        license=0,
+        license_name="All Rights Reserved",
+        license_url="",
+    )
+    assert embed_exif(part, photo) == "embedded"
+    meta = exiftool(part)
+    text = "Schöne Grüße 🎈\n\n<zweite> Zeile\xa0😀"
+    assert meta["IFD0:ImageDescription"] == text  # UTF-8 in the ASCII-typed tag
+    assert meta["ExifIFD:UserComment"] == text  # "UNICODE\0" + UTF-16BE
+    assert meta["IFD0:Artist"] == "Jürgen Müller"
+    assert meta["IFD0:Copyright"] == "© 2019 Jürgen Müller. All Rights Reserved"
+    # exiftool decodes XP* as UCS-2, so it shows characters outside the BMP as "?"; Windows
+    # reads the UTF-16LE surrogate pairs. Check the BMP part with exiftool, the bytes directly.
+    assert meta["IFD0:XPTitle"].startswith("Grüße ")
+    zeroth = piexif.load(str(part))["0th"]
+    assert bytes(zeroth[piexif.ImageIFD.XPTitle]) == "Grüße 🎉".encode("utf-16-le") + b"\0\0"
+    keywords = bytes(zeroth[piexif.ImageIFD.XPKeywords])
+    assert keywords == "grüße;🎉".encode("utf-16-le") + b"\0\0"
+
+
+def test_huge_description_still_fits(part: Path) -> None:
+    before = make_jpeg(part, camera_exif())
+    photo = make_photo(description="Ünïcödé 🎈 " * 4000)
+    assert embed_exif(part, photo) == "embedded"
+    assert_only_exif_changed(before, part.read_bytes())
+    meta = exiftool(part)
+    assert meta["IFD0:ImageDescription"].startswith("Ünïcödé 🎈 Ünïcödé")
+    assert meta["IFD0:ImageDescription"].endswith("…")
+    assert meta["IFD0:XPTitle"] == "Harbour at dusk"
+
+
+def test_embedding_twice_changes_nothing(part: Path) -> None:
+    make_jpeg(part, camera_exif(date=None))
+    assert embed_exif(part, make_photo()) == "embedded"
+    once = part.read_bytes()
+    assert embed_exif(part, make_photo()) == "embedded"
+    assert part.read_bytes() == once
+
+
+def test_png_skipped_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "456.png.part"
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(path, "PNG")
+    before = path.read_bytes()
+    assert embed_exif(path, make_photo()) == "skipped: not a JPEG"
+    assert path.read_bytes() == before
+
+
+def test_truncated_jpeg_skipped_unchanged(part: Path) -> None:
+    data = make_jpeg(part, camera_exif())
+    part.write_bytes(data[: len(data) // 2])
+    assert embed_exif(part, make_photo()) == "skipped: corrupt JPEG"
+    assert part.read_bytes() == data[: len(data) // 2]
+    part.write_bytes(data[:40])  # cut inside the EXIF segment
+    assert embed_exif(part, make_photo()) == "skipped: corrupt JPEG"
+    assert part.read_bytes() == data[:40]
+
+
+def app1(tiff: bytes) -> bytes:
+    payload = b"Exif\x00\x00" + tiff
+    return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+
+
+def test_unreadable_exif_skipped_unchanged(part: Path) -> None:
+    data = make_jpeg(part)
+    broken = data[:2] + app1(b"II*\x00\x08\x00\x00\x00\x05\x00\x0f\x01") + data[2:]
+    part.write_bytes(broken)
+    assert embed_exif(part, make_photo()) == "skipped: unreadable EXIF"
+    assert part.read_bytes() == broken
+
+
+def little_endian_tiff(exif_entries: list[tuple[int, int, int, bytes]]) -> bytes:
+    """IFD0 (Make "Sony", ExifIFD pointer) + an Exif IFD of (tag, type, count, 4-byte value)."""
+    ifd0_at, exif_at = 8, 8 + 2 + 2 * 12 + 4
+    data_at = exif_at + 2 + len(exif_entries) * 12 + 4
+    ifd0 = struct.pack("<H", 2) + struct.pack("<HHLL", 0x010F, 2, 5, data_at)
+    ifd0 += struct.pack("<HHLL", 0x8769, 4, 1, exif_at) + b"\0\0\0\0"
+    exif = struct.pack("<H", len(exif_entries))
+    exif += b"".join(struct.pack("<HHL4s", *entry) for entry in exif_entries) + b"\0\0\0\0"
+    return b"II*\x00" + struct.pack("<L", ifd0_at) + ifd0 + exif + b"Sony\x00"
+
+
+def test_little_endian_camera_exif_kept(part: Path) -> None:
+    data = make_jpeg(part)
+    tiff = little_endian_tiff([(0x9000, 7, 4, b"0231"), (0x8827, 3, 1, b"\x90\x01\0\0")])
+    source = data[:2] + app1(tiff) + data[2:]
+    part.write_bytes(source)
+    assert exiftool(part)["ExifIFD:ISO"] == 400
+    assert embed_exif(part, make_photo()) == "embedded"
+    meta = exiftool(part)
+    assert meta["IFD0:Make"] == "Sony"
+    assert meta["ExifIFD:ISO"] == 400
+    assert meta["ExifIFD:ExifVersion"] == "0231"
+    assert meta["IFD0:XPTitle"] == "Harbour at dusk"
+    assert split(part.read_bytes()) == split(source)
+
+
+def test_tags_piexif_would_drop_skip_the_file(part: Path) -> None:
+    data = make_jpeg(part)
+    # 0xA460 CompositeImage (EXIF 2.32) is not in piexif 1.1.3's table: it would vanish.
+    tiff = little_endian_tiff([(0xA460, 3, 1, b"\x02\0\0\0")])
+    source = data[:2] + app1(tiff) + data[2:]
+    part.write_bytes(source)
+    assert embed_exif(part, make_photo()) == "skipped: EXIF tags piexif cannot keep"
+    assert part.read_bytes() == source
+
+
+# -- the pure parts ---------------------------------------------------------------------------
+
+
+def test_build_exif_fills_only_what_the_camera_left_empty() -> None:
+    existing = piexif.load(
+        piexif.dump(
+            {
+                "0th": {piexif.ImageIFD.Artist: b"J. Doe (camera)", piexif.ImageIFD.Copyright: b""},
+                "Exif": {piexif.ExifIFD.DateTimeOriginal: b"0000:00:00 00:00:00"},
+                "GPS": {piexif.GPSIFD.GPSLatitude: ((0, 1), (0, 1), (0, 1))},
+            }
+        )
+    )
+    built = build_exif(existing, make_photo())
+    assert built["0th"][piexif.ImageIFD.Artist] == b"J. Doe (camera)"
+    assert built["0th"][piexif.ImageIFD.Copyright].startswith("© 2019 Jane Doe".encode())
+    assert built["Exif"][piexif.ExifIFD.DateTimeOriginal] == b"2019:06:01 20:15:30"
+    assert built["GPS"][piexif.GPSIFD.GPSLatitude] == ((51, 1), (30, 1), (25200, 10000))
+    assert built["GPS"][piexif.GPSIFD.GPSLongitudeRef] == b"W"
+    assert existing["Exif"][piexif.ExifIFD.DateTimeOriginal] == b"0000:00:00 00:00:00"
+
+
+def test_build_exif_user_comment_charset() -> None:
+    empty: dict[str, Any] = {}
+    ascii_only = build_exif(empty, make_photo(description="plain"))["Exif"]
+    assert ascii_only[piexif.ExifIFD.UserComment] == b"ASCII\0\0\0plain"
+    unicode = build_exif(empty, make_photo(description="ü"))["Exif"]
+    assert unicode[piexif.ExifIFD.UserComment] == b"UNICODE\0\x00\xfc"
+
+
+def test_html_to_text() -> None:
+    assert html_to_text("a<br>b<BR/>c") == "a\nb\nc"
+    assert html_to_text("<p>one</p><p>two</p>") == "one\n\ntwo"
+    assert html_to_text("keep\nnewlines &amp; &quot;entities&quot; &#233;") == (
+        'keep\nnewlines & "entities" é'
+    )
+    assert html_to_text('<a href="https://e.org/x" rel="nofollow">https://e.org/x</a>') == (
+        "https://e.org/x"
+    )
+    assert html_to_text('see <a href="https://e.org/x">here</a>.') == "see here (https://e.org/x)."
+    assert html_to_text("<script>alert(1)</script>ok\x00\x07") == "ok"
+    assert html_to_text("x < y & z") == "x < y & z"
+    assert html_to_text("") == ""
+
+
+def test_rights_text() -> None:
+    assert rights_text(
+        make_photo(license=0, license_name="All Rights Reserved", license_url="")
+    ) == ("© 2019 Jane Doe. All Rights Reserved")
+    cc0 = make_photo(
+        license=9,
+        license_name="Public Domain Dedication (CC0)",
+        license_url="https://creativecommons.org/publicdomain/zero/1.0/",
+        owner_name="",
+        date_taken=None,
+        date_posted="2020-01-02T03:04:05Z",
+    )
+    assert rights_text(cc0) == (
+        "2020 12345678@N01. Public Domain Dedication (CC0) "
+        "https://creativecommons.org/publicdomain/zero/1.0/"
+    )
