@@ -1,0 +1,1127 @@
+"""``catalog.db``, the archive's index: SQLite DDL, ``user_version`` migrations and upserts.
+
+Fetching and saving are separate: spiders build items, and the ``save_*`` functions here store
+one item each, in one transaction, so a crash loses at most the item in flight. Items arrive in
+any order (comments before their photo, an album before its photos), so a referenced row that is
+not known yet is inserted as a stub holding only its key, and the full save fills it later.
+Foreign keys hold at every commit.
+
+Nothing is deleted because Flickr stopped returning it: comments and faves that disappear are
+kept and flagged ``deleted_on_flickr``. Tags, notes, people and album/gallery/collection order
+are the photo's or album's *current* state and are replaced on every save.
+
+The file opens as is in Datasette: plain tables, foreign keys, and ``photos_fts``, an FTS5 index
+over ``photos`` named and triggered the way sqlite-utils' ``enable_fts`` does it.
+
+Durability: WAL with ``synchronous=NORMAL``. A killed process loses nothing committed; a power
+cut can lose the last few commits but never corrupts the file, and since WAL frames are
+checksum-chained, what survives is always a prefix of the commits. Everything indexed here can be
+fetched again (and the files themselves are verified on disk), so a lost tail only means the next
+run redoes a little work. ``close_catalog`` checkpoints, which makes a finished run durable.
+No Scrapy imports here: later commands (verify, findmissing, the static site) read it directly.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sqlite3
+from collections import Counter
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from flickr_crawl.items import User
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from pathlib import Path
+
+    from flickr_crawl.items import (
+        AlbumItem,
+        CollectionItem,
+        CommentsItem,
+        FavesItem,
+        GalleryItem,
+        MediaFile,
+        PhotoInfoItem,
+        PhotoItem,
+        Source,
+    )
+
+CATALOG_NAME = "catalog.db"
+
+# --- schema -----------------------------------------------------------------------------------
+# One migration per schema version, each a sequence of statements run in one transaction.
+# Version N is reached by applying MIGRATIONS[:N]; never edit a released migration, append one.
+_V1: tuple[str, ...] = (
+    """
+    CREATE TABLE users (
+        nsid TEXT PRIMARY KEY,
+        username TEXT NOT NULL DEFAULT '',
+        realname TEXT NOT NULL DEFAULT '',
+        path_alias TEXT,
+        buddy_icon_url TEXT NOT NULL DEFAULT '',
+        profile_url TEXT NOT NULL DEFAULT '',
+        deleted INTEGER NOT NULL DEFAULT 0,
+        first_seen TEXT,
+        last_seen TEXT
+    )
+    """,
+    """
+    CREATE TABLE photos (
+        id TEXT PRIMARY KEY,
+        owner TEXT REFERENCES users(nsid),
+        media TEXT,
+        title TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        tags TEXT NOT NULL DEFAULT '',
+        comments TEXT NOT NULL DEFAULT '',
+        date_posted TEXT,
+        date_taken TEXT,
+        date_taken_granularity INTEGER,
+        date_taken_unknown INTEGER,
+        last_update TEXT,
+        last_update_unix INTEGER,
+        license INTEGER,
+        license_name TEXT,
+        license_url TEXT,
+        is_public INTEGER,
+        is_friend INTEGER,
+        is_family INTEGER,
+        safety_level INTEGER,
+        views INTEGER,
+        count_comments INTEGER,
+        count_faves INTEGER,
+        latitude REAL,
+        longitude REAL,
+        accuracy INTEGER,
+        geo_context INTEGER,
+        place_id TEXT,
+        woeid TEXT,
+        neighbourhood TEXT,
+        locality TEXT,
+        county TEXT,
+        region TEXT,
+        country TEXT,
+        original_format TEXT,
+        original_secret TEXT,
+        rotation INTEGER,
+        path_alias TEXT,
+        page_url TEXT,
+        raw TEXT,
+        info_raw TEXT,
+        comments_raw TEXT,
+        faves_raw TEXT,
+        faves_total INTEGER,
+        first_seen TEXT,
+        last_seen TEXT,
+        deleted_on_flickr INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX photos_owner ON photos(owner)",
+    "CREATE INDEX photos_last_update_unix ON photos(last_update_unix)",
+    "CREATE INDEX photos_date_taken ON photos(date_taken)",
+    """
+    CREATE TABLE files (
+        photo_id TEXT PRIMARY KEY REFERENCES photos(id),
+        status TEXT NOT NULL,
+        path TEXT,
+        links TEXT NOT NULL DEFAULT '[]',
+        size INTEGER,
+        sha256 TEXT,
+        original_sha256 TEXT,
+        original_size INTEGER,
+        content_type TEXT,
+        label TEXT,
+        is_original INTEGER NOT NULL DEFAULT 0,
+        width INTEGER,
+        height INTEGER,
+        reason TEXT,
+        metadata TEXT,
+        updated_at TEXT
+    )
+    """,
+    "CREATE INDEX files_status ON files(status)",
+    "CREATE INDEX files_sha256 ON files(sha256)",
+    """
+    CREATE TABLE albums (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        primary_photo_id TEXT REFERENCES photos(id),
+        count_photos INTEGER,
+        count_videos INTEGER,
+        date_create TEXT,
+        date_update TEXT,
+        folder TEXT,
+        raw TEXT,
+        first_seen TEXT,
+        last_seen TEXT,
+        deleted_on_flickr INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    """
+    CREATE TABLE album_photos (
+        album_id TEXT NOT NULL REFERENCES albums(id),
+        photo_id TEXT NOT NULL REFERENCES photos(id),
+        position INTEGER NOT NULL,
+        PRIMARY KEY (album_id, photo_id)
+    )
+    """,
+    "CREATE INDEX album_photos_photo_id ON album_photos(photo_id)",
+    """
+    CREATE TABLE galleries (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        url TEXT NOT NULL DEFAULT '',
+        date_create TEXT,
+        date_update TEXT,
+        raw TEXT,
+        first_seen TEXT,
+        last_seen TEXT,
+        deleted_on_flickr INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    # Galleries hold other people's photos too, which this archive never fetches: photo_id is
+    # deliberately not a foreign key (a stub in photos would look like a photo we failed to get).
+    """
+    CREATE TABLE gallery_photos (
+        gallery_id TEXT NOT NULL REFERENCES galleries(id),
+        photo_id TEXT NOT NULL,
+        position INTEGER,
+        PRIMARY KEY (gallery_id, photo_id)
+    )
+    """,
+    "CREATE INDEX gallery_photos_photo_id ON gallery_photos(photo_id)",
+    """
+    CREATE TABLE collections (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL DEFAULT '',
+        description TEXT NOT NULL DEFAULT '',
+        parent_id TEXT REFERENCES collections(id),
+        position INTEGER,
+        raw TEXT,
+        first_seen TEXT,
+        last_seen TEXT,
+        deleted_on_flickr INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX collections_parent_id ON collections(parent_id)",
+    """
+    CREATE TABLE collection_albums (
+        collection_id TEXT NOT NULL REFERENCES collections(id),
+        album_id TEXT NOT NULL REFERENCES albums(id),
+        position INTEGER,
+        PRIMARY KEY (collection_id, album_id)
+    )
+    """,
+    "CREATE INDEX collection_albums_album_id ON collection_albums(album_id)",
+    """
+    CREATE TABLE comments (
+        id TEXT PRIMARY KEY,
+        photo_id TEXT NOT NULL REFERENCES photos(id),
+        author TEXT REFERENCES users(nsid),
+        author_name TEXT NOT NULL DEFAULT '',
+        realname TEXT NOT NULL DEFAULT '',
+        date TEXT,
+        permalink TEXT NOT NULL DEFAULT '',
+        html TEXT NOT NULL DEFAULT '',
+        author_is_deleted INTEGER NOT NULL DEFAULT 0,
+        first_seen TEXT,
+        last_seen TEXT,
+        deleted_on_flickr INTEGER NOT NULL DEFAULT 0
+    )
+    """,
+    "CREATE INDEX comments_photo_id ON comments(photo_id)",
+    "CREATE INDEX comments_author ON comments(author)",
+    """
+    CREATE TABLE faves (
+        photo_id TEXT NOT NULL REFERENCES photos(id),
+        nsid TEXT NOT NULL REFERENCES users(nsid),
+        date_faved TEXT,
+        first_seen TEXT,
+        last_seen TEXT,
+        deleted_on_flickr INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (photo_id, nsid)
+    )
+    """,
+    "CREATE INDEX faves_nsid ON faves(nsid)",
+    """
+    CREATE TABLE tags (
+        photo_id TEXT NOT NULL REFERENCES photos(id),
+        tag TEXT NOT NULL,
+        raw TEXT NOT NULL DEFAULT '',
+        tag_id TEXT NOT NULL DEFAULT '',
+        author TEXT REFERENCES users(nsid),
+        author_name TEXT NOT NULL DEFAULT '',
+        machine INTEGER NOT NULL DEFAULT 0,
+        position INTEGER NOT NULL,
+        PRIMARY KEY (photo_id, tag)
+    )
+    """,
+    "CREATE INDEX tags_tag ON tags(tag)",
+    """
+    CREATE TABLE notes (
+        id TEXT PRIMARY KEY,
+        photo_id TEXT NOT NULL REFERENCES photos(id),
+        author TEXT REFERENCES users(nsid),
+        author_name TEXT NOT NULL DEFAULT '',
+        x INTEGER,
+        y INTEGER,
+        w INTEGER,
+        h INTEGER,
+        html TEXT NOT NULL DEFAULT ''
+    )
+    """,
+    "CREATE INDEX notes_photo_id ON notes(photo_id)",
+    """
+    CREATE TABLE people (
+        photo_id TEXT NOT NULL REFERENCES photos(id),
+        nsid TEXT NOT NULL REFERENCES users(nsid),
+        added_by TEXT REFERENCES users(nsid),
+        x INTEGER,
+        y INTEGER,
+        w INTEGER,
+        h INTEGER,
+        PRIMARY KEY (photo_id, nsid)
+    )
+    """,
+    "CREATE INDEX people_nsid ON people(nsid)",
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        spider TEXT NOT NULL,
+        started TEXT NOT NULL,
+        finished TEXT,
+        reason TEXT,
+        photos_listed INTEGER,
+        files_downloaded INTEGER,
+        failed INTEGER,
+        videos_missing INTEGER,
+        api_calls INTEGER,
+        counts TEXT
+    )
+    """,
+    # Full-text search, the sqlite-utils way (``enable_fts(..., create_triggers=True)``), which
+    # is what Datasette detects: an external-content table ``photos_fts`` over photos columns.
+    # photos.tags and photos.comments are text the save functions derive from those tables.
+    """
+    CREATE VIRTUAL TABLE [photos_fts] USING FTS5 (
+        [title], [description], [tags], [comments],
+        tokenize='unicode61 remove_diacritics 2',
+        content=[photos]
+    )
+    """,
+    """
+    CREATE TRIGGER [photos_ai] AFTER INSERT ON [photos] BEGIN
+      INSERT INTO [photos_fts] (rowid, [title], [description], [tags], [comments])
+      VALUES (new.rowid, new.[title], new.[description], new.[tags], new.[comments]);
+    END
+    """,
+    """
+    CREATE TRIGGER [photos_ad] AFTER DELETE ON [photos] BEGIN
+      INSERT INTO [photos_fts] ([photos_fts], rowid, [title], [description], [tags], [comments])
+      VALUES ('delete', old.rowid, old.[title], old.[description], old.[tags], old.[comments]);
+    END
+    """,
+    """
+    CREATE TRIGGER [photos_au] AFTER UPDATE OF [title], [description], [tags], [comments]
+    ON [photos] BEGIN
+      INSERT INTO [photos_fts] ([photos_fts], rowid, [title], [description], [tags], [comments])
+      VALUES ('delete', old.rowid, old.[title], old.[description], old.[tags], old.[comments]);
+      INSERT INTO [photos_fts] (rowid, [title], [description], [tags], [comments])
+      VALUES (new.rowid, new.[title], new.[description], new.[tags], new.[comments]);
+    END
+    """,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# The count columns of ``runs``, filled from ``finish_run(counts=...)``.
+RUN_COUNTS = ("photos_listed", "files_downloaded", "failed", "videos_missing")
+
+
+class CatalogVersionError(RuntimeError):
+    """The catalog was written by a newer flickr-crawl than this one."""
+
+
+# --- opening ----------------------------------------------------------------------------------
+def open_catalog(
+    path: Path, *, migrations: Sequence[Sequence[str]] = MIGRATIONS
+) -> sqlite3.Connection:
+    """Open (creating or migrating) the catalog at ``path``; see the module docstring."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    try:
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = NORMAL")
+        db.execute("PRAGMA busy_timeout = 5000")
+        migrate(db, migrations)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def close_catalog(db: sqlite3.Connection) -> None:
+    """Checkpoint the WAL into the database file (durably) and close."""
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite3.Connection, migrations: Sequence[Sequence[str]] = MIGRATIONS) -> int:
+    """Apply the migrations this catalog lacks, each in its own transaction; the new version."""
+    while True:
+        with db:
+            # The version is read inside the write lock: two processes opening a new catalog
+            # at once must not both apply the same migration.
+            db.execute("BEGIN IMMEDIATE")
+            version = schema_version(db)
+            if version > len(migrations):
+                raise CatalogVersionError(
+                    f"catalog schema version {version} is newer than this flickr-crawl knows "
+                    f"({len(migrations)}); upgrade flickr-crawl to open it"
+                )
+            if version == len(migrations):
+                return version
+            for statement in migrations[version]:
+                db.execute(statement)
+            # PRAGMA takes no parameters; the version is an int we computed, never data.
+            db.execute(f"PRAGMA user_version = {int(version) + 1}")
+
+
+def rebuild_fts(db: sqlite3.Connection) -> None:
+    """Re-index photos_fts from photos (needed after a VACUUM, which may renumber rowids)."""
+    with db:
+        db.execute("INSERT INTO photos_fts(photos_fts) VALUES ('rebuild')")
+
+
+# --- helpers ----------------------------------------------------------------------------------
+_TAG = re.compile(r"<[^>]*>")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of Flickr's comment HTML, for the search index (tags dropped, unescaped)."""
+    return " ".join(html.unescape(_TAG.sub(" ", markup)).split())
+
+
+def _transaction(db: sqlite3.Connection) -> sqlite3.Connection:
+    """Open a write transaction now, so every statement of a save is in it."""
+    if not db.in_transaction:
+        db.execute("BEGIN IMMEDIATE")
+    return db
+
+
+def _save_users(db: sqlite3.Connection, users: Iterable[User], now: str, w: Counter[str]) -> None:
+    """Upsert users, keeping the richest values known: a blank never overwrites a value."""
+    for user in users:
+        db.execute(
+            """
+            INSERT INTO users (nsid, username, realname, path_alias, buddy_icon_url,
+                               profile_url, deleted, first_seen, last_seen)
+            VALUES (:nsid, :username, :realname, :path_alias, :buddy_icon_url,
+                    :profile_url, :deleted, :now, :now)
+            ON CONFLICT (nsid) DO UPDATE SET
+                username = COALESCE(NULLIF(excluded.username, ''), users.username),
+                realname = COALESCE(NULLIF(excluded.realname, ''), users.realname),
+                path_alias = COALESCE(NULLIF(excluded.path_alias, ''), users.path_alias),
+                buddy_icon_url = COALESCE(NULLIF(excluded.buddy_icon_url, ''),
+                                          users.buddy_icon_url),
+                profile_url = COALESCE(NULLIF(excluded.profile_url, ''), users.profile_url),
+                deleted = MAX(users.deleted, excluded.deleted),
+                first_seen = COALESCE(users.first_seen, excluded.first_seen),
+                last_seen = excluded.last_seen
+            """,
+            {
+                "nsid": user.nsid,
+                "username": user.username,
+                "realname": user.realname,
+                "path_alias": user.path_alias or None,
+                "buddy_icon_url": user.buddy_icon_url,
+                "profile_url": user.profile_url,
+                "deleted": int(user.deleted),
+                "now": now,
+            },
+        )
+        w["users"] += 1
+
+
+def _user_stub(db: sqlite3.Connection, nsid: str | None, w: Counter[str]) -> str | None:
+    """Make sure a referenced user row exists; '' means unknown and becomes NULL."""
+    if not nsid:
+        return None
+    if db.execute("INSERT OR IGNORE INTO users (nsid) VALUES (?)", (nsid,)).rowcount:
+        w["users"] += 1
+    return nsid
+
+
+def _photo_stub(db: sqlite3.Connection, photo_id: str, w: Counter[str]) -> None:
+    if db.execute("INSERT OR IGNORE INTO photos (id) VALUES (?)", (photo_id,)).rowcount:
+        w["photos"] += 1
+
+
+def _album_stub(db: sqlite3.Connection, album_id: str, w: Counter[str], title: str = "") -> None:
+    if db.execute(
+        "INSERT OR IGNORE INTO albums (id, title) VALUES (?, ?)", (album_id, title)
+    ).rowcount:
+        w["albums"] += 1
+
+
+def _gallery_stub(db: sqlite3.Connection, gallery_id: str, w: Counter[str]) -> None:
+    if db.execute("INSERT OR IGNORE INTO galleries (id) VALUES (?)", (gallery_id,)).rowcount:
+        w["galleries"] += 1
+
+
+def _collection_stub(db: sqlite3.Connection, collection_id: str, w: Counter[str]) -> None:
+    if db.execute("INSERT OR IGNORE INTO collections (id) VALUES (?)", (collection_id,)).rowcount:
+        w["collections"] += 1
+
+
+def _refresh_tags_text(db: sqlite3.Connection, photo_id: str) -> None:
+    """photos.tags: every tag as in URLs, plus the author's spelling where it differs."""
+    words: list[str] = []
+    for row in db.execute(
+        "SELECT tag, raw FROM tags WHERE photo_id = ? ORDER BY position, tag", (photo_id,)
+    ):
+        words.append(row["tag"])
+        if row["raw"] and row["raw"] != row["tag"]:
+            words.append(row["raw"])
+    db.execute("UPDATE photos SET tags = ? WHERE id = ?", (" ".join(words), photo_id))
+
+
+def _refresh_comments_text(db: sqlite3.Connection, photo_id: str) -> None:
+    """photos.comments: the visible text of every comment we hold, deleted ones included."""
+    texts = [
+        html_to_text(row["html"])
+        for row in db.execute(
+            "SELECT html FROM comments WHERE photo_id = ? ORDER BY date, id", (photo_id,)
+        )
+    ]
+    db.execute("UPDATE photos SET comments = ? WHERE id = ?", ("\n".join(texts), photo_id))
+
+
+def _place_name(value: Any) -> str | None:
+    """A place name from getInfo's location: ``{"_content": name, ...}`` or a plain string."""
+    if isinstance(value, dict):
+        value = value.get("_content")
+    return str(value) if value not in (None, "") else None
+
+
+def _optional_str(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+# --- saves ------------------------------------------------------------------------------------
+def save_photo(db: sqlite3.Connection, item: PhotoItem, *, now: str | None = None) -> Counter[str]:
+    """Store a photo (row, file, tags, album and gallery membership); rows written per table."""
+    now = now or utc_now()
+    w = Counter()
+    geo = item.geo or {}
+    with _transaction(db):
+        _save_users(db, _owner_of(item), now, w)
+        db.execute(
+            """
+            INSERT INTO photos (
+                id, owner, media, title, description, date_posted, date_taken,
+                date_taken_granularity, date_taken_unknown, last_update, last_update_unix,
+                license, license_name, license_url, is_public, is_friend, is_family,
+                safety_level, views, count_comments, count_faves, latitude, longitude, accuracy,
+                geo_context, place_id, woeid, original_format, original_secret, rotation,
+                path_alias, page_url, raw, first_seen, last_seen, deleted_on_flickr
+            ) VALUES (
+                :id, :owner, :media, :title, :description, :date_posted, :date_taken,
+                :date_taken_granularity, :date_taken_unknown, :last_update, :last_update_unix,
+                :license, :license_name, :license_url, :is_public, :is_friend, :is_family,
+                :safety_level, :views, :count_comments, :count_faves, :latitude, :longitude,
+                :accuracy, :geo_context, :place_id, :woeid, :original_format, :original_secret,
+                :rotation, :path_alias, :page_url, :raw, :now, :now, 0
+            )
+            ON CONFLICT (id) DO UPDATE SET
+                owner = excluded.owner, media = excluded.media, title = excluded.title,
+                description = excluded.description, date_posted = excluded.date_posted,
+                date_taken = excluded.date_taken,
+                date_taken_granularity = excluded.date_taken_granularity,
+                date_taken_unknown = excluded.date_taken_unknown,
+                last_update = excluded.last_update, last_update_unix = excluded.last_update_unix,
+                license = excluded.license, license_name = excluded.license_name,
+                license_url = excluded.license_url, is_public = excluded.is_public,
+                is_friend = excluded.is_friend, is_family = excluded.is_family,
+                safety_level = excluded.safety_level, views = excluded.views,
+                count_comments = excluded.count_comments, count_faves = excluded.count_faves,
+                latitude = excluded.latitude, longitude = excluded.longitude,
+                accuracy = excluded.accuracy, geo_context = excluded.geo_context,
+                place_id = excluded.place_id, woeid = excluded.woeid,
+                original_format = excluded.original_format,
+                original_secret = excluded.original_secret, rotation = excluded.rotation,
+                path_alias = excluded.path_alias, page_url = excluded.page_url,
+                raw = excluded.raw, first_seen = COALESCE(photos.first_seen, excluded.first_seen),
+                last_seen = excluded.last_seen, deleted_on_flickr = 0
+            """,
+            {
+                "id": item.id,
+                "owner": item.owner or None,
+                "media": item.media,
+                "title": item.title,
+                "description": item.description,
+                "date_posted": item.date_posted,
+                "date_taken": item.date_taken,
+                "date_taken_granularity": item.date_taken_granularity,
+                "date_taken_unknown": int(item.date_taken_unknown),
+                "last_update": item.last_update,
+                "last_update_unix": item.last_update_unix,
+                "license": item.license,
+                "license_name": item.license_name,
+                "license_url": item.license_url,
+                "is_public": int(item.is_public),
+                "is_friend": int(item.is_friend),
+                "is_family": int(item.is_family),
+                "safety_level": item.safety_level,
+                "views": item.views,
+                "count_comments": item.count_comments,
+                "count_faves": item.count_faves,
+                "latitude": geo.get("latitude"),
+                "longitude": geo.get("longitude"),
+                "accuracy": geo.get("accuracy"),
+                "geo_context": geo.get("context"),
+                "place_id": _optional_str(geo.get("place_id")),
+                "woeid": _optional_str(geo.get("woeid")),
+                "original_format": item.original_format,
+                "original_secret": item.original_secret,
+                "rotation": item.rotation,
+                "path_alias": item.path_alias,
+                "page_url": item.page_url,
+                "raw": to_json(item.raw),
+                "now": now,
+            },
+        )
+        w["photos"] += 1
+        if item.file is not None:
+            _save_file(db, item.id, item.file, item.source, now)
+            w["files"] += 1
+        _sync_list_tags(db, item, w)
+        for ref in item.albums:
+            _album_stub(db, ref.id, w, ref.title)
+            db.execute(
+                "UPDATE albums SET folder = ? WHERE id = ? AND folder IS NULL", (ref.folder, ref.id)
+            )
+            db.execute(
+                """
+                INSERT INTO album_photos (album_id, photo_id, position) VALUES (?, ?, ?)
+                ON CONFLICT (album_id, photo_id) DO UPDATE SET position = excluded.position
+                """,
+                (ref.id, item.id, ref.position),
+            )
+            w["album_photos"] += 1
+        for gallery_id in item.galleries:
+            _gallery_stub(db, gallery_id, w)
+            if db.execute(
+                "INSERT OR IGNORE INTO gallery_photos (gallery_id, photo_id) VALUES (?, ?)",
+                (gallery_id, item.id),
+            ).rowcount:
+                w["gallery_photos"] += 1
+    return w
+
+
+def _owner_of(item: PhotoItem) -> list[User]:
+    if not item.owner:
+        return []
+    return [User(nsid=item.owner, username=item.owner_name, path_alias=item.path_alias)]
+
+
+def _save_file(
+    db: sqlite3.Connection, photo_id: str, file: MediaFile, source: Source | None, now: str
+) -> None:
+    """The latest outcome for the photo's media file (one row per photo)."""
+    db.execute(
+        """
+        INSERT INTO files (photo_id, status, path, links, size, sha256, original_sha256,
+                           original_size, content_type, label, is_original, width, height,
+                           reason, metadata, updated_at)
+        VALUES (:photo_id, :status, :path, :links, :size, :sha256, :original_sha256,
+                :original_size, :content_type, :label, :is_original, :width, :height,
+                :reason, :metadata, :now)
+        ON CONFLICT (photo_id) DO UPDATE SET
+            status = excluded.status, path = excluded.path, links = excluded.links,
+            size = excluded.size, sha256 = excluded.sha256,
+            original_sha256 = excluded.original_sha256, original_size = excluded.original_size,
+            content_type = excluded.content_type, label = excluded.label,
+            is_original = excluded.is_original, width = excluded.width, height = excluded.height,
+            reason = excluded.reason, metadata = excluded.metadata,
+            updated_at = excluded.updated_at
+        """,
+        {
+            "photo_id": photo_id,
+            "status": file.status,
+            "path": file.path,
+            "links": to_json(file.links),
+            "size": file.size,
+            "sha256": file.sha256,
+            "original_sha256": file.original_sha256,
+            "original_size": file.original_size,
+            "content_type": file.content_type,
+            "label": file.label or (source.label if source else None),
+            "is_original": int(file.is_original),
+            "width": source.width if source else None,
+            "height": source.height if source else None,
+            "reason": file.reason,
+            "metadata": file.metadata,
+            "now": now,
+        },
+    )
+
+
+def _sync_list_tags(db: sqlite3.Connection, item: PhotoItem, w: Counter[str]) -> None:
+    """Tags from the list extras (content only); keeps the getInfo details of known tags."""
+    machine = set(item.machine_tags)
+    tags = list(dict.fromkeys([*item.tags, *item.machine_tags]))
+    db.execute(
+        "DELETE FROM tags WHERE photo_id = ? AND tag NOT IN (SELECT value FROM json_each(?))",
+        (item.id, to_json(tags)),
+    )
+    for position, tag in enumerate(tags, start=1):
+        db.execute(
+            """
+            INSERT INTO tags (photo_id, tag, machine, position) VALUES (?, ?, ?, ?)
+            ON CONFLICT (photo_id, tag) DO UPDATE SET
+                machine = excluded.machine, position = excluded.position
+            """,
+            (item.id, tag, int(tag in machine), position),
+        )
+        w["tags"] += 1
+    _refresh_tags_text(db, item.id)
+
+
+def save_photo_info(
+    db: sqlite3.Connection, item: PhotoInfoItem, *, now: str | None = None
+) -> Counter[str]:
+    """Store the deep pass of a photo: tags with author and spelling, notes, people, places."""
+    now = now or utc_now()
+    w = Counter()
+    with _transaction(db):
+        _photo_stub(db, item.photo_id, w)
+        _save_users(db, item.users, now, w)
+        contents = [tag.content for tag in item.tags]
+        db.execute(
+            "DELETE FROM tags WHERE photo_id = ? AND tag NOT IN (SELECT value FROM json_each(?))",
+            (item.photo_id, to_json(contents)),
+        )
+        for position, tag in enumerate(item.tags, start=1):
+            db.execute(
+                """
+                INSERT INTO tags (photo_id, tag, raw, tag_id, author, author_name, machine,
+                                  position)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (photo_id, tag) DO UPDATE SET
+                    raw = excluded.raw, tag_id = excluded.tag_id, author = excluded.author,
+                    author_name = excluded.author_name, machine = excluded.machine,
+                    position = excluded.position
+                """,
+                (
+                    item.photo_id,
+                    tag.content,
+                    tag.raw,
+                    tag.id,
+                    _user_stub(db, tag.author, w),
+                    tag.author_name,
+                    int(tag.machine),
+                    position,
+                ),
+            )
+            w["tags"] += 1
+        _refresh_tags_text(db, item.photo_id)
+        db.execute(
+            "DELETE FROM notes WHERE photo_id = ? AND id NOT IN (SELECT value FROM json_each(?))",
+            (item.photo_id, to_json([note.id for note in item.notes])),
+        )
+        for note in item.notes:
+            db.execute(
+                """
+                INSERT INTO notes (id, photo_id, author, author_name, x, y, w, h, html)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET
+                    photo_id = excluded.photo_id, author = excluded.author,
+                    author_name = excluded.author_name, x = excluded.x, y = excluded.y,
+                    w = excluded.w, h = excluded.h, html = excluded.html
+                """,
+                (
+                    note.id,
+                    item.photo_id,
+                    _user_stub(db, note.author, w),
+                    note.author_name,
+                    note.x,
+                    note.y,
+                    note.w,
+                    note.h,
+                    note.html,
+                ),
+            )
+            w["notes"] += 1
+        db.execute(
+            "DELETE FROM people"
+            " WHERE photo_id = ? AND nsid NOT IN (SELECT value FROM json_each(?))",
+            (item.photo_id, to_json([person.nsid for person in item.people])),
+        )
+        for person in item.people:
+            _save_users(db, [_user_of(person.nsid, person.username, person.realname)], now, w)
+            db.execute(
+                """
+                INSERT INTO people (photo_id, nsid, added_by, x, y, w, h)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (photo_id, nsid) DO UPDATE SET
+                    added_by = excluded.added_by, x = excluded.x, y = excluded.y,
+                    w = excluded.w, h = excluded.h
+                """,
+                (
+                    item.photo_id,
+                    person.nsid,
+                    _user_stub(db, person.added_by, w),
+                    person.x,
+                    person.y,
+                    person.w,
+                    person.h,
+                ),
+            )
+            w["people"] += 1
+        _save_location(db, item.photo_id, item.location)
+        db.execute(
+            "UPDATE photos SET info_raw = ? WHERE id = ?", (to_json(item.raw), item.photo_id)
+        )
+    return w
+
+
+def _user_of(nsid: str, username: str, realname: str) -> User:
+    return User(nsid=nsid, username=username, realname=realname)
+
+
+def _save_location(db: sqlite3.Connection, photo_id: str, location: dict[str, Any] | None) -> None:
+    """Coordinates and place names from getInfo; no location leaves what we knew untouched."""
+    if not location:
+        return
+    db.execute(
+        """
+        UPDATE photos SET
+            latitude = COALESCE(:latitude, latitude), longitude = COALESCE(:longitude, longitude),
+            accuracy = COALESCE(:accuracy, accuracy), geo_context = COALESCE(:context, geo_context),
+            place_id = COALESCE(:place_id, place_id), woeid = COALESCE(:woeid, woeid),
+            neighbourhood = :neighbourhood, locality = :locality, county = :county,
+            region = :region, country = :country
+        WHERE id = :id
+        """,
+        {
+            "id": photo_id,
+            "latitude": _number(location.get("latitude")),
+            "longitude": _number(location.get("longitude")),
+            "accuracy": _number(location.get("accuracy")),
+            "context": _number(location.get("context")),
+            "place_id": _optional_str(location.get("place_id")),
+            "woeid": _optional_str(location.get("woeid")),
+            **{
+                name: _place_name(location.get(name))
+                for name in ("neighbourhood", "locality", "county", "region", "country")
+            },
+        },
+    )
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def save_comments(
+    db: sqlite3.Connection, item: CommentsItem, *, now: str | None = None
+) -> Counter[str]:
+    """Store a photo's comments; ones Flickr no longer returns stay, flagged deleted_on_flickr."""
+    now = now or utc_now()
+    w = Counter()
+    with _transaction(db):
+        _photo_stub(db, item.photo_id, w)
+        _save_users(db, item.users, now, w)
+        for comment in item.comments:
+            _user_stub(db, comment.author, w)
+            db.execute(
+                """
+                INSERT INTO comments (id, photo_id, author, author_name, realname, date,
+                                      permalink, html, author_is_deleted, first_seen,
+                                      last_seen, deleted_on_flickr)
+                VALUES (:id, :photo_id, :author, :author_name, :realname, :date, :permalink,
+                        :html, :author_is_deleted, :now, :now, 0)
+                ON CONFLICT (id) DO UPDATE SET
+                    photo_id = excluded.photo_id, author = excluded.author,
+                    author_name = excluded.author_name, realname = excluded.realname,
+                    date = excluded.date, permalink = excluded.permalink, html = excluded.html,
+                    author_is_deleted = excluded.author_is_deleted,
+                    last_seen = excluded.last_seen, deleted_on_flickr = 0
+                """,
+                {
+                    "id": comment.id,
+                    "photo_id": item.photo_id,
+                    "author": comment.author or None,
+                    "author_name": comment.author_name,
+                    "realname": comment.realname,
+                    "date": comment.date,
+                    "permalink": comment.permalink,
+                    "html": comment.html,
+                    "author_is_deleted": int(comment.author_is_deleted),
+                    "now": now,
+                },
+            )
+            w["comments"] += 1
+        w["comments"] += db.execute(
+            """
+            UPDATE comments SET deleted_on_flickr = 1
+            WHERE photo_id = ? AND deleted_on_flickr = 0
+              AND id NOT IN (SELECT value FROM json_each(?))
+            """,
+            (item.photo_id, to_json([comment.id for comment in item.comments])),
+        ).rowcount
+        _refresh_comments_text(db, item.photo_id)
+        db.execute(
+            "UPDATE photos SET comments_raw = ? WHERE id = ?", (to_json(item.raw), item.photo_id)
+        )
+    return w
+
+
+def save_faves(db: sqlite3.Connection, item: FavesItem, *, now: str | None = None) -> Counter[str]:
+    """Store who faved a photo; an un-fave keeps the row, flagged deleted_on_flickr."""
+    now = now or utc_now()
+    w = Counter()
+    with _transaction(db):
+        _photo_stub(db, item.photo_id, w)
+        _save_users(db, item.users, now, w)
+        for fave in item.faves:
+            _save_users(db, [_user_of(fave.nsid, fave.username, fave.realname)], now, w)
+            db.execute(
+                """
+                INSERT INTO faves (photo_id, nsid, date_faved, first_seen, last_seen,
+                                   deleted_on_flickr)
+                VALUES (?, ?, ?, ?, ?, 0)
+                ON CONFLICT (photo_id, nsid) DO UPDATE SET
+                    date_faved = excluded.date_faved, last_seen = excluded.last_seen,
+                    deleted_on_flickr = 0
+                """,
+                (item.photo_id, fave.nsid, fave.date_faved, now, now),
+            )
+            w["faves"] += 1
+        w["faves"] += db.execute(
+            """
+            UPDATE faves SET deleted_on_flickr = 1
+            WHERE photo_id = ? AND deleted_on_flickr = 0
+              AND nsid NOT IN (SELECT value FROM json_each(?))
+            """,
+            (item.photo_id, to_json([fave.nsid for fave in item.faves])),
+        ).rowcount
+        db.execute(
+            "UPDATE photos SET faves_total = ?, faves_raw = ? WHERE id = ?",
+            (item.total, to_json(item.raw), item.photo_id),
+        )
+    return w
+
+
+def save_album(db: sqlite3.Connection, item: AlbumItem, *, now: str | None = None) -> Counter[str]:
+    """Store an album and its photos in the owner's order (the order is replaced)."""
+    now = now or utc_now()
+    w = Counter()
+    with _transaction(db):
+        for photo_id in dict.fromkeys([*([item.primary] if item.primary else []), *item.photo_ids]):
+            _photo_stub(db, photo_id, w)
+        db.execute(
+            """
+            INSERT INTO albums (id, title, description, primary_photo_id, count_photos,
+                                count_videos, date_create, date_update, folder, raw,
+                                first_seen, last_seen, deleted_on_flickr)
+            VALUES (:id, :title, :description, :primary, :count_photos, :count_videos,
+                    :date_create, :date_update, :folder, :raw, :now, :now, 0)
+            ON CONFLICT (id) DO UPDATE SET
+                title = excluded.title, description = excluded.description,
+                primary_photo_id = excluded.primary_photo_id,
+                count_photos = excluded.count_photos, count_videos = excluded.count_videos,
+                date_create = excluded.date_create, date_update = excluded.date_update,
+                folder = COALESCE(excluded.folder, albums.folder), raw = excluded.raw,
+                first_seen = COALESCE(albums.first_seen, excluded.first_seen),
+                last_seen = excluded.last_seen, deleted_on_flickr = 0
+            """,
+            {
+                "id": item.id,
+                "title": item.title,
+                "description": item.description,
+                "primary": item.primary or None,
+                "count_photos": item.count_photos,
+                "count_videos": item.count_videos,
+                "date_create": item.date_create,
+                "date_update": item.date_update,
+                "folder": item.folder,
+                "raw": to_json(item.raw),
+                "now": now,
+            },
+        )
+        w["albums"] += 1
+        db.execute("DELETE FROM album_photos WHERE album_id = ?", (item.id,))
+        for position, photo_id in enumerate(dict.fromkeys(item.photo_ids), start=1):
+            db.execute(
+                "INSERT INTO album_photos (album_id, photo_id, position) VALUES (?, ?, ?)",
+                (item.id, photo_id, position),
+            )
+            w["album_photos"] += 1
+        for collection_id in item.collection_ids:
+            _collection_stub(db, collection_id, w)
+            if db.execute(
+                "INSERT OR IGNORE INTO collection_albums (collection_id, album_id) VALUES (?, ?)",
+                (collection_id, item.id),
+            ).rowcount:
+                w["collection_albums"] += 1
+    return w
+
+
+def save_gallery(
+    db: sqlite3.Connection, item: GalleryItem, *, now: str | None = None
+) -> Counter[str]:
+    """Store a gallery and its photos in order (the order is replaced)."""
+    now = now or utc_now()
+    w = Counter()
+    with _transaction(db):
+        db.execute(
+            """
+            INSERT INTO galleries (id, title, description, url, date_create, date_update, raw,
+                                   first_seen, last_seen, deleted_on_flickr)
+            VALUES (:id, :title, :description, :url, :date_create, :date_update, :raw,
+                    :now, :now, 0)
+            ON CONFLICT (id) DO UPDATE SET
+                title = excluded.title, description = excluded.description, url = excluded.url,
+                date_create = excluded.date_create, date_update = excluded.date_update,
+                raw = excluded.raw,
+                first_seen = COALESCE(galleries.first_seen, excluded.first_seen),
+                last_seen = excluded.last_seen, deleted_on_flickr = 0
+            """,
+            {
+                "id": item.id,
+                "title": item.title,
+                "description": item.description,
+                "url": item.url,
+                "date_create": item.date_create,
+                "date_update": item.date_update,
+                "raw": to_json(item.raw),
+                "now": now,
+            },
+        )
+        w["galleries"] += 1
+        db.execute("DELETE FROM gallery_photos WHERE gallery_id = ?", (item.id,))
+        for position, photo_id in enumerate(dict.fromkeys(item.photo_ids), start=1):
+            db.execute(
+                "INSERT INTO gallery_photos (gallery_id, photo_id, position) VALUES (?, ?, ?)",
+                (item.id, photo_id, position),
+            )
+            w["gallery_photos"] += 1
+    return w
+
+
+def save_collection(
+    db: sqlite3.Connection, item: CollectionItem, *, now: str | None = None
+) -> Counter[str]:
+    """Store a collection, its place in the tree and its albums in order (order replaced)."""
+    now = now or utc_now()
+    w = Counter()
+    with _transaction(db):
+        if item.parent_id:
+            _collection_stub(db, item.parent_id, w)
+        db.execute(
+            """
+            INSERT INTO collections (id, title, description, parent_id, position, raw,
+                                     first_seen, last_seen, deleted_on_flickr)
+            VALUES (:id, :title, :description, :parent_id, :position, :raw, :now, :now, 0)
+            ON CONFLICT (id) DO UPDATE SET
+                title = excluded.title, description = excluded.description,
+                parent_id = excluded.parent_id, position = excluded.position,
+                raw = excluded.raw,
+                first_seen = COALESCE(collections.first_seen, excluded.first_seen),
+                last_seen = excluded.last_seen, deleted_on_flickr = 0
+            """,
+            {
+                "id": item.id,
+                "title": item.title,
+                "description": item.description,
+                "parent_id": item.parent_id or None,
+                "position": item.position,
+                "raw": to_json(item.raw),
+                "now": now,
+            },
+        )
+        w["collections"] += 1
+        db.execute("DELETE FROM collection_albums WHERE collection_id = ?", (item.id,))
+        for position, album_id in enumerate(dict.fromkeys(item.album_ids), start=1):
+            _album_stub(db, album_id, w)
+            db.execute(
+                "INSERT INTO collection_albums (collection_id, album_id, position)"
+                " VALUES (?, ?, ?)",
+                (item.id, album_id, position),
+            )
+            w["collection_albums"] += 1
+    return w
+
+
+# --- runs -------------------------------------------------------------------------------------
+def start_run(db: sqlite3.Connection, spider: str, *, now: str | None = None) -> int:
+    """Record the start of a crawl; its id."""
+    with _transaction(db):
+        cursor = db.execute(
+            "INSERT INTO runs (spider, started) VALUES (?, ?)", (spider, now or utc_now())
+        )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+def finish_run(
+    db: sqlite3.Connection,
+    run_id: int,
+    *,
+    reason: str,
+    counts: dict[str, int],
+    api_calls: int,
+    now: str | None = None,
+) -> None:
+    """Record how a crawl ended: reason, the RUN_COUNTS columns (all of counts as JSON)."""
+    with _transaction(db):
+        db.execute(
+            """
+            UPDATE runs SET finished = :now, reason = :reason, api_calls = :api_calls,
+                photos_listed = :photos_listed, files_downloaded = :files_downloaded,
+                failed = :failed, videos_missing = :videos_missing, counts = :counts
+            WHERE id = :id
+            """,
+            {
+                "id": run_id,
+                "now": now or utc_now(),
+                "reason": reason,
+                "api_calls": api_calls,
+                "counts": to_json(counts),
+                **{name: counts.get(name, 0) for name in RUN_COUNTS},
+            },
+        )
+
+
+def iter_tables(db: sqlite3.Connection) -> Iterator[str]:
+    """The catalog's plain tables (not FTS shadow tables), for checks and reports."""
+    for row in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'photos_fts%'"
+        " AND name NOT LIKE 'sqlite_%' ORDER BY name"
+    ):
+        yield row["name"]

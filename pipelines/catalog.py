@@ -1,0 +1,130 @@
+"""Stores every item in ``<archive>/catalog.db`` and records the run (start, end, counts).
+
+Only wiring: the SQL lives in ``flickr_crawl.catalog``. Each item is saved in its own
+transaction, so a crash loses at most the item in flight. Place this pipeline after the media
+pipeline (it records ``item.file``) and after the sidecars (a catalog error must not cost a
+sidecar).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from flickr_crawl.catalog import (
+    CATALOG_NAME,
+    close_catalog,
+    finish_run,
+    open_catalog,
+    save_album,
+    save_collection,
+    save_comments,
+    save_faves,
+    save_gallery,
+    save_photo,
+    save_photo_info,
+    start_run,
+)
+from flickr_crawl.items import (
+    AlbumItem,
+    CollectionItem,
+    CommentsItem,
+    FavesItem,
+    GalleryItem,
+    PhotoInfoItem,
+    PhotoItem,
+)
+
+if TYPE_CHECKING:
+    import sqlite3
+    from collections import Counter
+    from collections.abc import Callable
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+# Item class -> the function that stores it.
+SAVERS: dict[type, Callable[[sqlite3.Connection, Any], Counter[str]]] = {
+    PhotoItem: save_photo,
+    PhotoInfoItem: save_photo_info,
+    CommentsItem: save_comments,
+    FavesItem: save_faves,
+    AlbumItem: save_album,
+    GalleryItem: save_gallery,
+    CollectionItem: save_collection,
+}
+
+# runs columns <- the stats keys other components count under.
+RUN_COUNT_STATS = {
+    "photos_listed": "flickr/photo/listed",
+    "files_downloaded": "flickr/file/downloaded",
+    "failed": "flickr/failed",
+    "videos_missing": "flickr/video/missing",
+}
+API_CALLS_STAT = "flickr/api/calls"
+
+
+class CatalogPipeline:
+    """Save items into the catalog; one ``runs`` row per crawl."""
+
+    def __init__(self, path: Path, spider_name: str, stats: StatsCollector):
+        self.path = path
+        self.spider_name = spider_name
+        self.stats = stats
+        self.db: sqlite3.Connection | None = None
+        self.run_id: int | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = crawler.settings
+        if not settings.getbool("FLICKR_CATALOG_ENABLED", True):
+            raise NotConfigured("FLICKR_CATALOG_ENABLED is off")
+        assert crawler.stats is not None
+        archive = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive"))
+        pipeline = cls(archive / CATALOG_NAME, crawler.spidercls.name, crawler.stats)
+        # The close reason reaches stats ("finish_reason") only in spider_closed, which Scrapy
+        # sends after the pipelines' close_spider: so the run is finished there.
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    def open_spider(self) -> None:
+        self.db = open_catalog(self.path)
+        self.run_id = start_run(self.db, self.spider_name)
+        logger.info("Catalog: %(path)s, run %(run)s", {"path": str(self.path), "run": self.run_id})
+
+    def process_item(self, item: Any) -> Any:
+        save = next((f for cls, f in SAVERS.items() if isinstance(item, cls)), None)
+        if save is None or self.db is None:
+            return item
+        for table, count in save(self.db, item).items():
+            self.stats.inc_value(f"flickr/catalog/upsert/{table}", count)
+        return item
+
+    def spider_closed(self, reason: str) -> None:
+        if self.db is None:
+            return
+        get = self.stats.get_value
+        counts = {name: int(get(key, 0)) for name, key in RUN_COUNT_STATS.items()}
+        try:
+            if self.run_id is not None:
+                finish_run(
+                    self.db,
+                    self.run_id,
+                    reason=reason,
+                    counts=counts,
+                    api_calls=int(get(API_CALLS_STAT, 0)),
+                )
+                logger.info(
+                    "Catalog: run %(run)s finished (%(reason)s)",
+                    {"run": self.run_id, "reason": reason},
+                )
+        finally:
+            close_catalog(self.db)
+            self.db = None
