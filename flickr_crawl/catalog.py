@@ -358,9 +358,9 @@ def open_catalog(
     try:
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA foreign_keys = ON")
+        _check_version(db, migrations)  # before anything is written to a newer catalog
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
-        db.execute("PRAGMA busy_timeout = 5000")
         migrate(db, migrations)
     except BaseException:
         db.close()
@@ -380,23 +380,30 @@ def schema_version(db: sqlite3.Connection) -> int:
 
 def migrate(db: sqlite3.Connection, migrations: Sequence[Sequence[str]] = MIGRATIONS) -> int:
     """Apply the migrations this catalog lacks, each in its own transaction; the new version."""
+    if _check_version(db, migrations) == len(migrations):
+        return len(migrations)  # up to date: no write lock needed (read-only media work)
     while True:
         with db:
-            # The version is read inside the write lock: two processes opening a new catalog
-            # at once must not both apply the same migration.
+            # The version is read again inside the write lock: two processes opening a new
+            # catalog at once must not both apply the same migration.
             db.execute("BEGIN IMMEDIATE")
-            version = schema_version(db)
-            if version > len(migrations):
-                raise CatalogVersionError(
-                    f"catalog schema version {version} is newer than this flickr-crawl knows "
-                    f"({len(migrations)}); upgrade flickr-crawl to open it"
-                )
+            version = _check_version(db, migrations)
             if version == len(migrations):
                 return version
             for statement in migrations[version]:
                 db.execute(statement)
             # PRAGMA takes no parameters; the version is an int we computed, never data.
             db.execute(f"PRAGMA user_version = {int(version) + 1}")
+
+
+def _check_version(db: sqlite3.Connection, migrations: Sequence[Sequence[str]]) -> int:
+    version = schema_version(db)
+    if version > len(migrations):
+        raise CatalogVersionError(
+            f"catalog schema version {version} is newer than this flickr-crawl knows "
+            f"({len(migrations)}); upgrade flickr-crawl to open it"
+        )
+    return version
 
 
 def rebuild_fts(db: sqlite3.Connection) -> None:
@@ -532,7 +539,7 @@ def _optional_str(value: Any) -> str | None:
 def save_photo(db: sqlite3.Connection, item: PhotoItem, *, now: str | None = None) -> Counter[str]:
     """Store a photo (row, file, tags, album and gallery membership); rows written per table."""
     now = now or utc_now()
-    w = Counter()
+    w: Counter[str] = Counter()
     geo = item.geo or {}
     with _transaction(db):
         _save_users(db, _owner_of(item), now, w)
@@ -713,7 +720,7 @@ def save_photo_info(
 ) -> Counter[str]:
     """Store the deep pass of a photo: tags with author and spelling, notes, people, places."""
     now = now or utc_now()
-    w = Counter()
+    w: Counter[str] = Counter()
     with _transaction(db):
         _photo_stub(db, item.photo_id, w)
         _save_users(db, item.users, now, w)
@@ -852,7 +859,7 @@ def save_comments(
 ) -> Counter[str]:
     """Store a photo's comments; ones Flickr no longer returns stay, flagged deleted_on_flickr."""
     now = now or utc_now()
-    w = Counter()
+    w: Counter[str] = Counter()
     with _transaction(db):
         _photo_stub(db, item.photo_id, w)
         _save_users(db, item.users, now, w)
@@ -904,7 +911,7 @@ def save_comments(
 def save_faves(db: sqlite3.Connection, item: FavesItem, *, now: str | None = None) -> Counter[str]:
     """Store who faved a photo; an un-fave keeps the row, flagged deleted_on_flickr."""
     now = now or utc_now()
-    w = Counter()
+    w: Counter[str] = Counter()
     with _transaction(db):
         _photo_stub(db, item.photo_id, w)
         _save_users(db, item.users, now, w)
@@ -940,7 +947,7 @@ def save_faves(db: sqlite3.Connection, item: FavesItem, *, now: str | None = Non
 def save_album(db: sqlite3.Connection, item: AlbumItem, *, now: str | None = None) -> Counter[str]:
     """Store an album and its photos in the owner's order (the order is replaced)."""
     now = now or utc_now()
-    w = Counter()
+    w: Counter[str] = Counter()
     with _transaction(db):
         for photo_id in dict.fromkeys([*([item.primary] if item.primary else []), *item.photo_ids]):
             _photo_stub(db, photo_id, w)
@@ -997,7 +1004,7 @@ def save_gallery(
 ) -> Counter[str]:
     """Store a gallery and its photos in order (the order is replaced)."""
     now = now or utc_now()
-    w = Counter()
+    w: Counter[str] = Counter()
     with _transaction(db):
         db.execute(
             """
@@ -1039,7 +1046,7 @@ def save_collection(
 ) -> Counter[str]:
     """Store a collection, its place in the tree and its albums in order (order replaced)."""
     now = now or utc_now()
-    w = Counter()
+    w: Counter[str] = Counter()
     with _transaction(db):
         if item.parent_id:
             _collection_stub(db, item.parent_id, w)
