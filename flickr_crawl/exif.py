@@ -207,10 +207,10 @@ def _dms(value: float) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int
 
 
 def _has_camera_gps(gps: dict[int, Any]) -> bool:
-    coords = [gps.get(piexif.GPSIFD.GPSLatitude), gps.get(piexif.GPSIFD.GPSLongitude)]
-    if not all(isinstance(c, tuple) and len(c) == 3 for c in coords):
+    lat, lon = gps.get(piexif.GPSIFD.GPSLatitude), gps.get(piexif.GPSIFD.GPSLongitude)
+    if not (isinstance(lat, tuple) and isinstance(lon, tuple) and len(lat) == len(lon) == 3):
         return False
-    rationals = [r for c in coords for r in c]
+    rationals = [*lat, *lon]
     if not all(isinstance(r, tuple) and len(r) == 2 and r[1] for r in rationals):
         return False
     return any(r[0] for r in rationals)  # 0°0'0" N 0°0'0" E is a camera without a fix

@@ -18,7 +18,22 @@ from flickr_crawl.api import (
     to_float,
     to_int,
 )
-from flickr_crawl.items import AlbumItem, PhotoItem, Source
+from flickr_crawl.items import (
+    AlbumItem,
+    CollectionItem,
+    Comment,
+    CommentsItem,
+    Fave,
+    FavesItem,
+    GalleryItem,
+    Note,
+    Person,
+    PhotoInfoItem,
+    PhotoItem,
+    Source,
+    Tag,
+    User,
+)
 
 _MACHINE_TAG = re.compile(r"^[a-z_][a-z0-9_]*:[a-z_][a-z0-9_]*=.+$", re.IGNORECASE)
 GRANULARITY_CUT = {0: 19, 4: 7, 6: 4, 8: 4}  # how many chars of "YYYY-MM-DDTHH:MM:SS" to keep
@@ -155,3 +170,163 @@ def album_from_list(raw: dict[str, Any]) -> AlbumItem:
         date_update=iso_from_unix(raw.get("date_update")),
         raw={"flickr.photosets.getList": raw},
     )
+
+
+def user_of(raw: dict[str, Any], web_url: str, *, nsid_key: str = "nsid") -> User:
+    """A User from any payload carrying nsid/username/realname/iconserver/iconfarm."""
+    nsid = text(raw.get(nsid_key))
+    alias = optional(raw.get("path_alias")) or optional(raw.get("pathalias"))
+    iconserver = to_int(raw.get("iconserver"), 0)
+    if iconserver > 0:
+        icon = (f"https://farm{to_int(raw.get('iconfarm'), 0)}.staticflickr.com/{iconserver}"
+                f"/buddyicons/{nsid}.jpg")  # fmt: skip
+    else:
+        icon = "https://www.flickr.com/images/buddyicon.gif"
+    return User(
+        nsid=nsid,
+        username=text(raw.get("username") or raw.get("authorname") or raw.get("ownername")),
+        realname=text(raw.get("realname")),
+        path_alias=alias,
+        buddy_icon_url=icon,
+        profile_url=f"{web_url.rstrip('/')}/people/{alias or nsid}/",
+        deleted=to_int(raw.get("is_deleted") or raw.get("author_is_deleted"), 0) == 1,
+    )
+
+
+def comments_of(photo_id: str, data: dict[str, Any], web_url: str) -> CommentsItem:
+    """A CommentsItem from photos.comments.getList (no comments: absent or empty list)."""
+    raws = data.get("comments", {}).get("comment", []) or []
+    comments = [
+        Comment(
+            id=text(raw.get("id")),
+            author=text(raw.get("author")),
+            author_name=text(raw.get("authorname")),
+            realname=text(raw.get("realname")),
+            date=iso_from_unix(raw.get("datecreate")),
+            permalink=text(raw.get("permalink")),
+            html=text(raw.get("_content")),
+            author_is_deleted=to_int(raw.get("author_is_deleted"), 0) == 1,
+        )
+        for raw in raws
+    ]
+    users = _unique_users(user_of(raw, web_url, nsid_key="author") for raw in raws)
+    raw = {"flickr.photos.comments.getList": data.get("comments", {})}
+    return CommentsItem(photo_id=photo_id, comments=comments, users=users, raw=raw)
+
+
+def faves_of(photo_id: str, pages: list[dict[str, Any]], web_url: str) -> FavesItem:
+    """A FavesItem from every page of photos.getFavorites (paging sits on ``photo``)."""
+    people = [person for page in pages for person in page.get("person", []) or []]
+    total = to_int(pages[-1].get("total"), len(people)) if pages else 0
+    faves = [
+        Fave(nsid=text(p.get("nsid")), username=text(p.get("username")),
+             realname=text(p.get("realname")), date_faved=iso_from_unix(p.get("favedate")))
+        for p in people
+    ]  # fmt: skip
+    users = _unique_users(user_of(p, web_url) for p in people)
+    return FavesItem(photo_id=photo_id, total=total, faves=faves, users=users,
+                     raw={"flickr.photos.getFavorites": pages})  # fmt: skip
+
+
+def info_of(
+    photo_id: str, info: dict[str, Any], people: dict[str, Any] | None, web_url: str
+) -> PhotoInfoItem:
+    """A PhotoInfoItem from photos.getInfo (and photos.people.getList when it was asked)."""
+    photo = info.get("photo", {})
+    tags = [
+        Tag(id=text(t.get("id")), content=text(t.get("_content")), raw=text(t.get("raw")),
+            author=text(t.get("author")), author_name=text(t.get("authorname")),
+            machine=to_int(t.get("machine_tag"), 0) == 1)
+        for t in photo.get("tags", {}).get("tag", []) or []
+    ]  # fmt: skip
+    notes = [
+        Note(id=text(n.get("id")), author=text(n.get("author")),
+             author_name=text(n.get("authorname")), x=to_int(n.get("x")), y=to_int(n.get("y")),
+             w=to_int(n.get("w")), h=to_int(n.get("h")), html=text(n.get("_content")))
+        for n in photo.get("notes", {}).get("note", []) or []
+    ]  # fmt: skip
+    persons = (people or {}).get("people", {}).get("person", []) or []
+    tagged = [
+        Person(nsid=text(p.get("nsid")), username=text(p.get("username")),
+               realname=text(p.get("realname")), added_by=text(p.get("added_by")),
+               x=_maybe_int(p.get("x")), y=_maybe_int(p.get("y")),
+               w=_maybe_int(p.get("w")), h=_maybe_int(p.get("h")))
+        for p in persons
+    ]  # fmt: skip
+    users = _unique_users(
+        [user_of(photo.get("owner", {}), web_url), *(user_of(p, web_url) for p in persons)]
+    )
+    raw = {"flickr.photos.getInfo": photo}
+    if people is not None:
+        raw["flickr.photos.people.getList"] = people.get("people", {})
+    location = _location(photo.get("location"))
+    return PhotoInfoItem(
+        photo_id=photo_id,
+        tags=tags,
+        notes=notes,
+        people=tagged,
+        location=location,
+        users=users,
+        raw=raw,
+    )
+
+
+def gallery_of(raw: dict[str, Any]) -> GalleryItem:
+    """A GalleryItem (photos added later) from a galleries.getList entry."""
+    return GalleryItem(
+        id=text(raw.get("gallery_id")) or text(raw.get("id")),  # the bare id, as in URLs
+        title=text(raw.get("title")),
+        description=text(raw.get("description")),
+        url=text(raw.get("url")),
+        date_create=iso_from_unix(raw.get("date_create")),
+        date_update=iso_from_unix(raw.get("date_update")),
+        raw={"flickr.galleries.getList": raw},
+    )
+
+
+def collections_of(data: dict[str, Any]) -> list[CollectionItem]:
+    """Every collection of a collections.getTree answer, parents before children."""
+    found: list[CollectionItem] = []
+
+    def walk(nodes: list[dict[str, Any]], parent: str | None) -> None:
+        for position, node in enumerate(nodes, 1):
+            item = CollectionItem(
+                id=text(node.get("id")), title=text(node.get("title")),
+                description=text(node.get("description")), parent_id=parent, position=position,
+                album_ids=[text(s.get("id")) for s in node.get("set", []) or []],
+                raw={"flickr.collections.getTree": {k: v for k, v in node.items()
+                                                    if k != "collection"}},
+            )  # fmt: skip
+            found.append(item)
+            walk(node.get("collection", []) or [], item.id)
+
+    walk(data.get("collections", {}).get("collection", []) or [], None)
+    return found
+
+
+def _location(raw: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    location: dict[str, Any] = {
+        "latitude": to_float(raw.get("latitude")),
+        "longitude": to_float(raw.get("longitude")),
+        "accuracy": to_int(raw.get("accuracy"), 0),
+        "place_id": optional(raw.get("place_id")),
+        "woeid": optional(raw.get("woeid")),
+    }
+    for level in ("neighbourhood", "locality", "county", "region", "country"):
+        if isinstance(raw.get(level), dict):
+            location[level] = text(raw[level])
+    return location
+
+
+def _maybe_int(value: Any) -> int | None:
+    return None if value in (None, "") else to_int(value)
+
+
+def _unique_users(users: Any) -> list[User]:
+    seen: dict[str, User] = {}
+    for user in users:
+        if user.nsid and user.nsid not in seen:
+            seen[user.nsid] = user
+    return list(seen.values())

@@ -46,6 +46,7 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "pipelines.media.MediaPipeline": 100,
     "pipelines.sidecar.SidecarPipeline": 800,
+    "pipelines.catalog.CatalogPipeline": 900,  # last: a catalog error never costs a sidecar
 }
 EXTENSIONS = {
     "flickr_crawl.report.RunReport": 500,
@@ -66,6 +67,9 @@ FLICKR_WEB_URL = "https://www.flickr.com/"  # web pages: photo pages, sign-in, v
 # JSON file with api_key, api_secret, oauth_token, oauth_token_secret (mode 0600).
 # Empty means the per-user default, ~/.config/flickr-crawl/auth.json.
 FLICKR_AUTH_FILE = ""
+# Flickr web session (Playwright storage_state JSON, mode 0600) for video originals.
+# Empty means ~/.config/flickr-crawl/web-session.json.
+FLICKR_WEB_SESSION_FILE = ""
 
 # --- flickr-crawl: API budget ---------------------------------------------------------------
 FLICKR_API_CALLS_PER_HOUR = 3600  # hard cap over any rolling hour; 0 disables the cap
@@ -76,3 +80,9 @@ FLICKR_ARCHIVE_DIR = "archive"  # where the backup goes
 FLICKR_LAYOUT = "albums"  # albums (folder per album + Unsorted), date (YYYY/MM/DD) or flat
 FLICKR_LINK_MODE = "hardlink"  # how a photo appears in its second album: hardlink or copy
 FLICKR_MEDIA_CONCURRENCY = 8  # parallel media downloads
+
+# --- flickr-crawl: metadata -----------------------------------------------------------------
+FLICKR_DEEP_METADATA = True  # second pass after all files: getInfo (notes, tag authors), people
+FLICKR_EXIF_ENABLED = True  # write title, description, tags, date, GPS, licence into JPEG EXIF
+FLICKR_XMP_ENABLED = True  # write <file>.xmp beside every media file (videos, PNG, GIF too)
+FLICKR_CATALOG_ENABLED = True  # keep catalog.db (SQLite) in the archive root

@@ -7,6 +7,7 @@ appears under its final name only by ``os.replace`` of a finished temp file in t
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -65,3 +66,14 @@ def link_or_copy(source: Path, target: Path, *, mode: str = "hardlink") -> str:
     shutil.copyfile(source, tmp)
     tmp.replace(target)
     return "copy"
+
+
+def sha256_file(path: Path, *, block: int = 1 << 20) -> tuple[int, str]:
+    """Size and SHA-256 of a file, read in blocks (memory stays flat for any size)."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(block):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()

@@ -18,11 +18,13 @@ import scrapy
 from scrapy.exceptions import NotConfigured
 
 from flickr_crawl.download import STREAM_RESULT, STREAM_TO
+from flickr_crawl.exif import embed_exif
 from flickr_crawl.filetypes import extension_for, is_image, is_video, sniff
 from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.paths import LAYOUTS, file_name, inside, photo_dirs, sidecar_name
 from flickr_crawl.report import RunReport
-from flickr_crawl.storage import link_or_copy, part_path
+from flickr_crawl.storage import link_or_copy, part_path, sha256_file
+from flickr_crawl.websession import load_cookies, session_file_path
 
 if TYPE_CHECKING:
     from typing import Self
@@ -42,11 +44,15 @@ NEEDS_WEB_SESSION = (
 class MediaPipeline:
     """Fetch, verify and place the media file of every PhotoItem."""
 
-    def __init__(self, crawler: Crawler, archive: Path, layout: str, link_mode: str):
+    def __init__(
+        self, crawler: Crawler, archive: Path, layout: str, link_mode: str, *, exif: bool = True
+    ):
         self.crawler = crawler
         self.archive = archive
         self.layout = layout
         self.link_mode = link_mode
+        self.exif = exif
+        self.web_cookies: list[dict[str, Any]] = []  # sent with video originals only
         assert crawler.stats is not None
         self.stats = crawler.stats
 
@@ -59,7 +65,12 @@ class MediaPipeline:
         link_mode = settings.get("FLICKR_LINK_MODE", "hardlink")
         archive = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive"))
         archive.mkdir(parents=True, exist_ok=True)
-        return cls(crawler, archive, layout, link_mode)
+        exif = settings.getbool("FLICKR_EXIF_ENABLED", True)
+        pipeline = cls(crawler, archive, layout, link_mode, exif=exif)
+        pipeline.web_cookies = load_cookies(
+            session_file_path(settings.get("FLICKR_WEB_SESSION_FILE"))
+        )
+        return pipeline
 
     @property
     def report(self) -> RunReport:
@@ -124,6 +135,7 @@ class MediaPipeline:
         request = scrapy.Request(
             source.url,
             dont_filter=True,
+            cookies=self.web_cookies if item.media == "video" else None,
             meta={STREAM_TO: str(part), "download_slot": MEDIA_SLOT, "flickr_photo_id": item.id},
         )
         assert self.crawler.engine is not None
@@ -165,6 +177,11 @@ class MediaPipeline:
             or source.extension
             or "bin"
         )
+        size, sha256, metadata = result["size"], result["sha256"], None
+        if kind == "jpeg":
+            metadata = self._embed(part, item)
+            if metadata == "embedded":
+                size, sha256 = sha256_file(part)
         name = file_name(item.id, extension)
         target = folder / name
         part.replace(target)
@@ -176,12 +193,26 @@ class MediaPipeline:
             status="downloaded",
             path=relative,
             links=self._link_into(item, relative, dirs[1:]),
-            size=result["size"],
-            sha256=result["sha256"],
+            size=size,
+            sha256=sha256,
+            original_size=result["size"],
+            original_sha256=result["sha256"],
             content_type=content_type or None,
             label=source.label,
             is_original=source.is_original,
+            metadata=metadata,
         )
+
+    def _embed(self, part: Path, item: PhotoItem) -> str:
+        """Write Flickr's metadata into the JPEG's EXIF (image data and camera EXIF kept)."""
+        if not self.exif:
+            return "skipped: FLICKR_EXIF_ENABLED is off"
+        status = embed_exif(part, item)
+        key = "embedded" if status == "embedded" else "skipped"
+        self.stats.inc_value(f"flickr/exif/{key}")
+        if key == "skipped":
+            logger.info("Photo %(id)s: EXIF %(status)s", {"id": item.id, "status": status})
+        return status
 
     def _link_into(self, item: PhotoItem, relative: str, others: list[str]) -> list[str]:
         """Show the file in its further album folders; a failure here loses nothing."""

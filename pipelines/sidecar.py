@@ -1,20 +1,35 @@
-"""Writes the JSON sidecar of every photo (``<id>.json`` in each of its folders) and album.
+"""Writes the JSON sidecar of every photo (``<id>.json`` in each of its folders), plus XMP.
 
-The sidecar is the normalised item plus the raw API payloads it came from, written atomically.
-It is written whatever happened to the media file, so captions and dates are never lost.
+The sidecar is the photo's normalised record, its comments, faves, notes, people and tag
+details, the users who appear, and under ``raw`` the untouched API payloads it came from. Those
+parts arrive as separate items (a photo's comments can be fetched while its original still
+downloads), so each item merges its part into the file; parts that arrive before the photo's
+own item wait in memory until it has been written. Every write is atomic, and a sidecar is
+written whatever happened to the media file, so captions and comments are never lost.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from collections import defaultdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 
-from flickr_crawl.items import AlbumItem, PhotoItem
-from flickr_crawl.paths import inside, photo_dirs, sidecar_name
+from flickr_crawl.items import (
+    AlbumItem,
+    CollectionItem,
+    CommentsItem,
+    FavesItem,
+    GalleryItem,
+    PhotoInfoItem,
+    PhotoItem,
+)
+from flickr_crawl.paths import inside, photo_dirs, safe_name, sidecar_name
 from flickr_crawl.storage import write_json_atomic
+from flickr_crawl.xmp import write_xmp
 
 if TYPE_CHECKING:
     from typing import Self
@@ -25,13 +40,21 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ALBUM_SIDECAR = "album.json"
+GALLERIES_DIR = "Galleries"
+COLLECTIONS_DIR = "Collections"
+PhotoPart = CommentsItem | FavesItem | PhotoInfoItem
+# Keys of a photo sidecar that come from items other than the PhotoItem.
+PART_KEYS = ("comments", "faves", "faves_total", "notes", "people", "tag_details", "location")
 
 
 class SidecarPipeline:
-    def __init__(self, archive: Path, layout: str, stats: StatsCollector):
+    def __init__(self, archive: Path, layout: str, stats: StatsCollector, *, xmp: bool):
         self.archive = archive
         self.layout = layout
         self.stats = stats
+        self.xmp = xmp
+        self.folders: dict[str, list[str]] = {}  # photo id -> folders its sidecar is in
+        self.pending: dict[str, list[PhotoPart]] = defaultdict(list)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -41,17 +64,105 @@ class SidecarPipeline:
             Path(settings.get("FLICKR_ARCHIVE_DIR", "archive")),
             settings.get("FLICKR_LAYOUT", "albums"),
             crawler.stats,
+            xmp=settings.getbool("FLICKR_XMP_ENABLED", True),
         )
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, PhotoItem):
-            record = ItemAdapter(item).asdict()
-            for folder in photo_dirs(item, self.layout):
-                write_json_atomic(inside(self.archive, folder) / sidecar_name(item.id), record)
-                self.stats.inc_value("flickr/sidecar/written")
+            self._write_photo(item)
+        elif isinstance(item, CommentsItem | FavesItem | PhotoInfoItem):
+            if item.photo_id in self.folders:
+                self._merge_part(item)
+            else:
+                self.pending[item.photo_id].append(item)
         elif isinstance(item, AlbumItem) and item.folder:
-            write_json_atomic(
-                inside(self.archive, item.folder) / ALBUM_SIDECAR, ItemAdapter(item).asdict()
-            )
-            self.stats.inc_value("flickr/sidecar/album_written")
+            self._write(inside(self.archive, item.folder) / ALBUM_SIDECAR, item, "album")
+        elif isinstance(item, GalleryItem):
+            name = f"{safe_name(item.id, fallback='gallery')}.json"
+            self._write(self.archive / GALLERIES_DIR / name, item, "gallery")
+        elif isinstance(item, CollectionItem):
+            name = f"{safe_name(item.id, fallback='collection')}.json"
+            self._write(self.archive / COLLECTIONS_DIR / name, item, "collection")
         return item
+
+    def close_spider(self) -> None:
+        for photo_id, parts in self.pending.items():
+            logger.warning(
+                "Photo %(id)s: %(n)s metadata parts without a photo record; not written",
+                {"id": photo_id, "n": len(parts)},
+            )
+            self.stats.inc_value("flickr/sidecar/orphan_parts", len(parts))
+
+    def _write(self, path: Path, item: Any, kind: str) -> None:
+        write_json_atomic(path, ItemAdapter(item).asdict())
+        self.stats.inc_value(f"flickr/sidecar/{kind}_written")
+
+    def _write_photo(self, item: PhotoItem) -> None:
+        folders = photo_dirs(item, self.layout)
+        record = ItemAdapter(item).asdict()
+        for path in self._paths(folders, item.id):
+            previous = _read(path)
+            for key in PART_KEYS:
+                if key in previous:
+                    record[key] = previous[key]
+            record["users"] = previous.get("users", {})
+            record["raw"] = {**previous.get("raw", {}), **record["raw"]}
+            write_json_atomic(path, record)
+            self.stats.inc_value("flickr/sidecar/written")
+        self.folders[item.id] = folders
+        if self.xmp and item.file is not None and item.file.path:
+            for media in (item.file.path, *item.file.links):
+                write_xmp(inside(self.archive, media), item)
+                self.stats.inc_value("flickr/xmp/written")
+        for part in self.pending.pop(item.id, []):
+            self._merge_part(part)
+
+    def _merge_part(self, part: PhotoPart) -> None:
+        update = _part_fields(part)
+        for path in self._paths(self.folders[part.photo_id], part.photo_id):
+            record = _read(path)
+            record.update(update)
+            users = record.setdefault("users", {})
+            for user in part.users:
+                users[user.nsid] = {
+                    **users.get(user.nsid, {}),
+                    **_known(ItemAdapter(user).asdict()),
+                }
+            record["raw"] = {**record.get("raw", {}), **part.raw}
+            write_json_atomic(path, record)
+            self.stats.inc_value("flickr/sidecar/merged")
+
+    def _paths(self, folders: list[str], photo_id: str) -> list[Path]:
+        return [inside(self.archive, folder) / sidecar_name(photo_id) for folder in folders]
+
+
+def _part_fields(part: PhotoPart) -> dict[str, Any]:
+    data = ItemAdapter(part).asdict()
+    if isinstance(part, CommentsItem):
+        return {"comments": data["comments"]}
+    if isinstance(part, FavesItem):
+        return {"faves": data["faves"], "faves_total": data["total"]}
+    return {
+        "notes": data["notes"],
+        "people": data["people"],
+        "tag_details": data["tags"],
+        "location": data["location"],
+    }
+
+
+def _known(values: dict[str, Any]) -> dict[str, Any]:
+    """Drop empty values, so a sparse payload never blanks out a name known from a richer one."""
+    return {k: v for k, v in values.items() if v not in ("", None)}
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        logger.warning(
+            "Sidecar %(path)s unreadable (%(err)s); rewriting it", {"path": str(path), "err": exc}
+        )
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -22,7 +22,7 @@ from flickr_crawl.middlewares import API_META
 from flickr_crawl.report import RunReport
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator
+    from collections.abc import Callable, Generator, Iterator
     from typing import Self
 
     from scrapy.crawler import Crawler
@@ -83,9 +83,14 @@ class FlickrSpider(scrapy.Spider):
         )
 
     def api_data(
-        self, response: Response
+        self, response: Response | None
     ) -> Generator[scrapy.Request, None, dict[str, Any] | None]:
-        """The payload of an API answer; retries or records what went wrong and returns None."""
+        """The payload of an API answer; retries or records what went wrong and returns None.
+
+        ``response`` is None when the call failed for good (see ``api_failed``).
+        """
+        if response is None:
+            return None
         method = response.meta.get("flickr_method", "?")
         try:
             return parse_envelope(response.body)
@@ -110,8 +115,12 @@ class FlickrSpider(scrapy.Spider):
             self.report.failure(method, _call_subject(response), f"gave up: {detail}")
         return None
 
-    def api_failed(self, failure: Failure) -> None:
-        """Errback of API calls: HTTP errors that outlived retries, network failures."""
+    def api_failed(self, failure: Failure) -> Iterator[Any]:
+        """Errback of API calls: HTTP errors that outlived retries, network failures.
+
+        The failure is recorded, then the callback runs without a response, so a listing chain
+        goes on with its next step instead of silently ending the backup there.
+        """
         request = failure.request  # type: ignore[attr-defined]
         method = request.meta.get("flickr_method", "?")
         if failure.check(HttpError):
@@ -123,6 +132,8 @@ class FlickrSpider(scrapy.Spider):
         else:
             reason = f"{failure.type.__name__}: {failure.value}"  # type: ignore[union-attr]
         self.report.failure(method, _query_subject(request.url), reason)
+        if request.callback is not None:
+            yield from request.callback(None, **request.cb_kwargs) or ()
 
     def auth_failed(self, why: str) -> None:
         """Stop the crawl: nothing works with rejected credentials."""

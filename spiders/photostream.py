@@ -1,10 +1,16 @@
-"""photostream: every photo and video of the authenticated account, with its albums.
+"""photostream: every photo and video of the authenticated account, with everything around it.
 
-Albums are listed first (photosets.getList, then photosets.getPhotos album after album) so
-that each photo item already knows its album folders when it reaches the media pipeline. The
-photostream itself comes from people.getPhotos with every useful extra, 500 per page: for a
-photo, no per-photo API call is made at all. A video's original URL is built from the list
-extras (``originalsecret``); getSizes is asked only when those lack it.
+The listing runs as one sequential chain: collections (collections.getTree), galleries
+(galleries.getList, galleries.getPhotos), albums (photosets.getList, photosets.getPhotos), so
+that each photo item already knows its albums and galleries when it reaches the pipelines;
+then the photostream itself (people.getPhotos with every useful extra, 500 per page). A photo
+costs no API call of its own unless the list says it has comments (photos.comments.getList) or
+faves (photos.getFavorites, 50 per page). A video's original URL is built from the list extras
+(``originalsecret``); getSizes is asked only when those lack it.
+
+The deep pass (``FLICKR_DEEP_METADATA``: photos.getInfo for notes and tag authors, and
+photos.people.getList where getInfo says there are people) starts only when everything else is
+done, so originals, captions and comments are on disk before any optional call is spent.
 """
 
 from __future__ import annotations
@@ -12,21 +18,39 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.api import PHOTO_EXTRAS, page_of
-from flickr_crawl.items import AlbumItem, AlbumRef, Source
-from flickr_crawl.mapping import album_from_list, photo_from_list, video_original_source
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
+
+from flickr_crawl.api import PHOTO_EXTRAS, page_of, text, to_int
+from flickr_crawl.items import AlbumItem, AlbumRef, GalleryItem, Source
+from flickr_crawl.mapping import (
+    album_from_list,
+    collections_of,
+    comments_of,
+    faves_of,
+    gallery_of,
+    info_of,
+    photo_from_list,
+    video_original_source,
+)
 from flickr_crawl.paths import album_folders
 from spiders.base import FlickrSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+    from typing import Self
 
     import scrapy
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
 
     from flickr_crawl.items import PhotoItem
 
 LIST_METHOD = "flickr.people.getPhotos"
+# The API slot is sequential; the scheduler sends the listing first, then per-photo calls,
+# then the deep pass.
+LIST_PRIORITY, PHOTO_PRIORITY, DEEP_PRIORITY = 10, 0, -10
+FAVES_PER_PAGE = 50  # photos.getFavorites' maximum
 
 
 class PhotostreamSpider(FlickrSpider):
@@ -36,30 +60,100 @@ class PhotostreamSpider(FlickrSpider):
         super().__init__(*args, **kwargs)
         self.albums: dict[str, AlbumItem] = {}
         self.memberships: dict[str, list[AlbumRef]] = defaultdict(list)
+        self.album_collections: dict[str, list[str]] = defaultdict(list)
+        self.galleries: dict[str, GalleryItem] = {}
+        self.gallery_memberships: dict[str, list[str]] = defaultdict(list)
+        self.listed: list[str] = []  # photo ids in photostream order, for the deep pass
+        self.deep_started = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.deep = crawler.settings.getbool("FLICKR_DEEP_METADATA", True)
+        crawler.signals.connect(spider.start_deep_pass, signal=signals.spider_idle)
+        return spider
 
     async def start(self) -> AsyncIterator[Any]:
         yield self.api_request(
-            "flickr.photosets.getList", self.parse_album_list, page=1, per_page=self.per_page
+            "flickr.collections.getTree", self.parse_collections, priority=LIST_PRIORITY
         )
 
-    # --- albums -----------------------------------------------------------------------------
-    def parse_album_list(self, response: Response) -> Iterator[Any]:
+    # --- collections and galleries ----------------------------------------------------------
+    def parse_collections(self, response: Response | None) -> Iterator[Any]:
         data = yield from self.api_data(response)
-        if data is None:
+        for collection in collections_of(data or {}):
+            for album_id in collection.album_ids:
+                self.album_collections[album_id].append(collection.id)
+            yield collection
+        yield self._galleries_page(1)
+
+    def _galleries_page(self, page: int) -> scrapy.Request:
+        return self.api_request(
+            "flickr.galleries.getList", self.parse_galleries, priority=LIST_PRIORITY,
+            user_id=self.creds.user_nsid or None, page=page, per_page=self.per_page,
+        )  # fmt: skip
+
+    def parse_galleries(self, response: Response | None) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        container = (data or {}).get("galleries", {})
+        rows = container.get("gallery", []) or []
+        for raw in rows:
+            gallery = gallery_of(raw)
+            self.galleries[gallery.id] = gallery
+        page = page_of(container, rows)
+        if data is not None and not page.last:
+            yield self._galleries_page(page.page + 1)
             return
-        container = data.get("photosets", {})
+        yield from self._next_gallery(list(self.galleries), 0)
+
+    def _next_gallery(self, ids: list[str], index: int, page: int = 1) -> Iterator[Any]:
+        if index >= len(ids):
+            yield self._album_list_page(1)
+            return
+        gallery = self.galleries[ids[index]]
+        yield self.api_request(
+            "flickr.galleries.getPhotos", self.parse_gallery_photos, priority=LIST_PRIORITY,
+            cb_kwargs={"ids": ids, "index": index},
+            gallery_id=text(gallery.raw["flickr.galleries.getList"].get("id")) or gallery.id,
+            page=page, per_page=self.per_page,
+        )  # fmt: skip
+
+    def parse_gallery_photos(
+        self, response: Response | None, ids: list[str], index: int
+    ) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        gallery = self.galleries[ids[index]]
+        container = (data or {}).get("photos", {})
+        photos = container.get("photo", []) or []
+        for raw in photos:
+            gallery.photo_ids.append(str(raw["id"]))
+            self.gallery_memberships[str(raw["id"])].append(gallery.id)
+        gallery.raw.setdefault("flickr.galleries.getPhotos", []).append(container)
+        page = page_of(container, photos)
+        if data is not None and not page.last:
+            yield from self._next_gallery(ids, index, page.page + 1)
+            return
+        yield gallery
+        yield from self._next_gallery(ids, index + 1)
+
+    # --- albums -----------------------------------------------------------------------------
+    def _album_list_page(self, page: int) -> scrapy.Request:
+        return self.api_request(
+            "flickr.photosets.getList", self.parse_album_list, priority=LIST_PRIORITY,
+            page=page, per_page=self.per_page,
+        )  # fmt: skip
+
+    def parse_album_list(self, response: Response | None) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        container = (data or {}).get("photosets", {})
         sets = container.get("photoset", [])
         for raw in sets:
             album = album_from_list(raw)
+            album.collection_ids = list(self.album_collections.get(album.id, []))
             self.albums[album.id] = album
         page = page_of(container, sets)
-        if not page.last:
-            yield self.api_request(
-                "flickr.photosets.getList",
-                self.parse_album_list,
-                page=page.page + 1,
-                per_page=self.per_page,
-            )
+        if data is not None and not page.last:
+            yield self._album_list_page(page.page + 1)
             return
         folders = album_folders((a.id, a.title) for a in self.albums.values())
         for album_id, folder in folders.items():
@@ -73,6 +167,7 @@ class PhotostreamSpider(FlickrSpider):
         yield self.api_request(
             "flickr.photosets.getPhotos",
             self.parse_album_photos,
+            priority=LIST_PRIORITY,
             cb_kwargs={"album_ids": album_ids, "index": index},
             photoset_id=album_ids[index],
             user_id=self.creds.user_nsid or None,
@@ -82,7 +177,7 @@ class PhotostreamSpider(FlickrSpider):
         )
 
     def parse_album_photos(
-        self, response: Response, album_ids: list[str], index: int
+        self, response: Response | None, album_ids: list[str], index: int
     ) -> Iterator[Any]:
         data = yield from self.api_data(response)
         album = self.albums[album_ids[index]]
@@ -117,13 +212,14 @@ class PhotostreamSpider(FlickrSpider):
         return self.api_request(
             LIST_METHOD,
             self.parse_photos,
+            priority=LIST_PRIORITY,
             user_id="me",
             extras=PHOTO_EXTRAS,
             page=page,
             per_page=self.per_page,
         )
 
-    def parse_photos(self, response: Response) -> Iterator[Any]:
+    def parse_photos(self, response: Response | None) -> Iterator[Any]:
         data = yield from self.api_data(response)
         if data is None:
             return
@@ -135,6 +231,7 @@ class PhotostreamSpider(FlickrSpider):
         self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
         for raw in photos:
             item = self._photo(raw)
+            self.listed.append(item.id)
             if item.media == "video" and item.source is None:
                 yield self.api_request(
                     "flickr.photos.getSizes",
@@ -144,8 +241,9 @@ class PhotostreamSpider(FlickrSpider):
                 )
             else:
                 yield item
+            yield from self._per_photo_calls(item.id, item.count_comments, item.count_faves)
 
-    def parse_video_sizes(self, response: Response, raw: dict[str, Any]) -> Iterator[Any]:
+    def parse_video_sizes(self, response: Response | None, raw: dict[str, Any]) -> Iterator[Any]:
         item = self._photo(raw)
         data = yield from self.api_data(response)
         if data is not None:
@@ -153,11 +251,85 @@ class PhotostreamSpider(FlickrSpider):
             item.source = video_original_source(data)
         yield item
 
+    # --- comments and faves: only where the list's counts say there are some --------------
+    def _per_photo_calls(self, photo_id: str, comments: int, faves: int) -> Iterator[Any]:
+        if comments > 0:
+            yield self.api_request(
+                "flickr.photos.comments.getList", self.parse_comments, priority=PHOTO_PRIORITY,
+                cb_kwargs={"photo_id": photo_id}, photo_id=photo_id,
+            )  # fmt: skip
+        if faves > 0:
+            yield self._faves_page(photo_id, 1, [])
+
+    def parse_comments(self, response: Response | None, photo_id: str) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        if data is not None:
+            yield comments_of(photo_id, data, self.web_url)
+
+    def _faves_page(self, photo_id: str, page: int, pages: list[Any]) -> scrapy.Request:
+        return self.api_request(
+            "flickr.photos.getFavorites", self.parse_faves, priority=PHOTO_PRIORITY,
+            cb_kwargs={"photo_id": photo_id, "pages": pages},
+            photo_id=photo_id, page=page, per_page=FAVES_PER_PAGE,
+        )  # fmt: skip
+
+    def parse_faves(
+        self, response: Response | None, photo_id: str, pages: list[Any]
+    ) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        if data is None:
+            return
+        container = data.get("photo", {})
+        pages = [*pages, container]
+        page = page_of(container, container.get("person", []) or [])
+        if not page.last:
+            yield self._faves_page(photo_id, page.page + 1, pages)
+            return
+        yield faves_of(photo_id, pages, self.web_url)
+
+    # --- the deep pass, once everything else is done ----------------------------------------
+    def start_deep_pass(self) -> None:
+        """spider_idle: the listing, downloads and comments are done; now the optional calls."""
+        if not self.deep or self.deep_started or not self.listed:
+            return
+        self.deep_started = True
+        assert self.crawler.engine is not None
+        for photo_id in self.listed:
+            self.crawler.engine.crawl(
+                self.api_request(
+                    "flickr.photos.getInfo",
+                    self.parse_info,
+                    priority=DEEP_PRIORITY,
+                    cb_kwargs={"photo_id": photo_id},
+                    photo_id=photo_id,
+                )
+            )
+        raise DontCloseSpider
+
+    def parse_info(self, response: Response | None, photo_id: str) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        if data is None:
+            return
+        if to_int(data.get("photo", {}).get("people", {}).get("haspeople"), 0):
+            yield self.api_request(
+                "flickr.photos.people.getList", self.parse_people, priority=DEEP_PRIORITY,
+                cb_kwargs={"photo_id": photo_id, "info": data}, photo_id=photo_id,
+            )  # fmt: skip
+            return
+        yield info_of(photo_id, data, None, self.web_url)
+
+    def parse_people(
+        self, response: Response | None, photo_id: str, info: dict[str, Any]
+    ) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        yield info_of(photo_id, info, data, self.web_url)
+
     def _photo(self, raw: dict[str, Any]) -> PhotoItem:
         item = photo_from_list(
             raw, method=LIST_METHOD, owner=self.creds.user_nsid, web_url=self.web_url
         )
         item.albums = list(self.memberships.get(item.id, []))
+        item.galleries = list(self.gallery_memberships.get(item.id, []))
         if item.media == "video" and item.original_secret:
             # The owner's getSizes lists exactly this URL as "Video Original".
             item.source = Source(

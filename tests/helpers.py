@@ -30,15 +30,36 @@ def crawl(sandbox: Any, archive: Path, *extra: str, spider: str = "photostream",
           auth_file: Path | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """``scrapy crawl SPIDER`` against the sandbox into ``archive``, without the API pacing."""
     settings = sandbox_settings(sandbox.url, auth_file or sandbox.auth_file, archive)
-    return scrapy("crawl", spider, *settings, "-s", "FLICKR_API_CALLS_PER_HOUR=0", *extra)
+    no_session = f"FLICKR_WEB_SESSION_FILE={archive.parent / 'no-web-session.json'}"
+    return scrapy("crawl", spider, *settings, "-s", "FLICKR_API_CALLS_PER_HOUR=0",
+                  "-s", no_session, *extra)  # fmt: skip
 
 
 def sidecars(archive: Path) -> dict[str, list[dict[str, Any]]]:
     """Every photo sidecar in the archive, by photo id (a photo in 2 albums has 2)."""
     found: dict[str, list[dict[str, Any]]] = {}
     for path in archive.rglob("*.json"):
-        if path.parent.name == "logs" or path.name == "album.json":
+        if path.parent.name in ("logs", "Galleries", "Collections") or path.name == "album.json":
             continue
         record = json.loads(path.read_text(encoding="utf-8"))
         found.setdefault(record["id"], []).append(record)
     return found
+
+
+def web_session(sandbox: Any, path: Path) -> Path:
+    """Sign in to the sandbox's web pages like a browser and save the cookies as Playwright does."""
+    import http.cookiejar
+    import urllib.parse
+    import urllib.request
+
+    login = sandbox.account(hashes=False)["web_login"]
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = urllib.parse.urlencode({"username": login["username"], "password": login["password"]})
+    opener.open(login["signin_url"], data=form.encode(), timeout=10).read()
+    cookies = [{"name": c.name, "value": c.value, "domain": c.domain, "path": c.path,
+                "secure": c.secure, "httpOnly": True} for c in jar]  # fmt: skip
+    assert cookies, "sign-in set no cookies"
+    path.write_text(json.dumps({"cookies": cookies, "origins": []}))
+    path.chmod(0o600)
+    return path

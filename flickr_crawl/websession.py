@@ -1,0 +1,40 @@
+"""The Flickr web session (cookies) that video originals need, stored as a Playwright file.
+
+Flickr serves ``play/orig`` only to a signed-in browser session, not to OAuth. The session is
+kept in Playwright's ``storage_state`` JSON (what ``scrapy weblogin`` saves, mode 0600), and its
+cookies are attached only to the requests that need them: video originals on the web host.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+DEFAULT_SESSION_FILE = Path("~/.config/flickr-crawl/web-session.json")
+
+
+def session_file_path(setting: str | None) -> Path:
+    return Path(setting).expanduser() if setting else DEFAULT_SESSION_FILE.expanduser()
+
+
+def load_cookies(path: Path) -> list[dict[str, Any]]:
+    """Cookies of a storage_state file, as Scrapy ``Request(cookies=...)`` dicts; [] if none."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    cookies = []
+    for cookie in data.get("cookies", []) if isinstance(data, dict) else []:
+        if not isinstance(cookie, dict) or not cookie.get("name"):
+            continue
+        cookies.append(
+            {
+                "name": str(cookie["name"]),
+                "value": str(cookie.get("value", "")),
+                "domain": str(cookie.get("domain", "")),
+                "path": str(cookie.get("path", "/")),
+                "secure": bool(cookie.get("secure", False)),
+            }
+        )
+    return cookies

@@ -1,0 +1,196 @@
+"""Nothing lost: comments, faves, notes, people, albums, galleries and collections of the
+sandbox account end up in the sidecars (and the catalog), and the metadata goes into EXIF and
+XMP where exiftool, as photo managers do, reads it back."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import piexif
+import pytest
+from PIL import Image
+
+from flickr_crawl.sandbox.process import Sandbox
+from tests.helpers import crawl, sidecars, web_session
+
+EXIFTOOL = shutil.which("exiftool")
+
+
+@pytest.fixture(scope="module")
+def meta(tmp_path_factory) -> Any:
+    tmp = tmp_path_factory.mktemp("metadata")
+    auth = tmp / "auth.json"
+    args = ("--photos", "60", "--videos", "2", "--albums", "6", "--image-size", "small",
+            "--auth-file", str(auth), "--seed", "11")  # fmt: skip
+    with Sandbox(*args) as sandbox:
+        sandbox.auth_file = auth
+        session = web_session(sandbox, tmp / "web-session.json")
+        archive = tmp / "archive"
+        result = crawl(sandbox, archive, "-s", f"FLICKR_WEB_SESSION_FILE={session}")
+        yield SimpleNamespace(
+            result=result, account=sandbox.account(), archive=archive, stats=sandbox.stats(),
+            records=sidecars(archive), sandbox=sandbox,
+        )  # fmt: skip
+
+
+def test_run_completes(meta):
+    assert meta.result.returncode == 0, meta.result.stderr[-3000:]
+
+
+def test_every_comment_is_kept(meta):
+    total = 0
+    for photo in meta.account["photos"]:
+        record = meta.records[photo["id"]][0]
+        got = [(c["id"], c["author"], c["html"]) for c in record.get("comments", [])]
+        want = [(c["id"], c["author"], c["text"]) for c in photo["comments"]]
+        assert got == want, photo["id"]
+        total += len(want)
+        for comment in record.get("comments", []):
+            assert comment["author"] in record["users"]
+            assert record["users"][comment["author"]]["profile_url"].endswith("/")
+    assert total > 100, "the sandbox should have a photo with 100+ comments"
+
+
+def test_every_fave_is_kept_beyond_50(meta):
+    most = 0
+    for photo in meta.account["photos"]:
+        record = meta.records[photo["id"]][0]
+        got = sorted(f["nsid"] for f in record.get("faves", []))
+        assert got == sorted(f["nsid"] for f in photo["faves"]), photo["id"]
+        most = max(most, len(got))
+    assert most > 50
+
+
+def test_notes_people_and_tag_authors_from_the_deep_pass(meta):
+    notes = people = 0
+    for photo in meta.account["photos"]:
+        record = meta.records[photo["id"]][0]
+        assert [n["html"] for n in record["notes"]] == [n["text"] for n in photo["notes"]]
+        assert sorted(p["nsid"] for p in record["people"]) == sorted(
+            p["nsid"] for p in photo["people"])  # fmt: skip
+        assert sorted(t["raw"] for t in record["tag_details"]) == sorted(
+            t["raw"] for t in photo["tags"])  # fmt: skip
+        notes += len(photo["notes"])
+        people += len(photo["people"])
+        assert "flickr.photos.getInfo" in record["raw"]
+    assert notes > 0
+    assert people > 0
+
+
+def test_albums_galleries_and_collections(meta):
+    gallery_of: dict[str, list[str]] = {}
+    for gallery in meta.account["galleries"]:
+        for photo_id in gallery["photo_ids"]:
+            gallery_of.setdefault(photo_id, []).append(gallery["id"])
+    for photo in meta.account["photos"]:
+        record = meta.records[photo["id"]][0]
+        assert sorted(a["id"] for a in record["albums"]) == sorted(photo["album_ids"])
+        assert sorted(record["galleries"]) == sorted(gallery_of.get(photo["id"], []))
+    galleries = list((meta.archive / "Galleries").glob("*.json"))
+    assert len(galleries) == len(meta.account["galleries"])
+    collections = [json.loads(p.read_text()) for p in (meta.archive / "Collections").glob("*")]
+
+    def count(nodes: list[dict]) -> int:
+        return sum(1 + count(n["collections"]) for n in nodes)
+
+    assert len(collections) == count(meta.account["collections"])
+
+
+def test_calls_are_spent_only_where_needed(meta):
+    by_method = meta.stats["api_calls"]["by_method"]
+    photos = meta.account["photos"]
+    assert by_method["flickr.photos.comments.getList"] == sum(1 for p in photos if p["comments"])
+    fave_pages = sum(-(-len(p["faves"]) // 50) for p in photos if p["faves"])
+    assert by_method["flickr.photos.getFavorites"] == fave_pages
+    assert by_method["flickr.photos.getInfo"] == len(photos)
+    assert by_method["flickr.photos.people.getList"] == sum(1 for p in photos if p["people"])
+    assert "flickr.photos.getExif" not in by_method
+    assert "flickr.photos.getSizes" not in by_method
+
+
+def _exiftool(path: Path) -> dict[str, Any]:
+    assert EXIFTOOL, "exiftool is needed (Debian: libimage-exiftool-perl; dev.py test installs it)"
+    out = subprocess.run([EXIFTOOL, "-j", "-n", "-G1", str(path)], capture_output=True,
+                         text=True, check=True).stdout  # fmt: skip
+    return json.loads(out)[0]
+
+
+def _scan(data: bytes) -> bytes:
+    """The JPEG's entropy-coded image data: everything from the first SOS marker on."""
+    return data[data.index(b"\xff\xda") :]
+
+
+def test_exif_in_the_jpeg_and_camera_data_untouched(meta):
+    checked = 0
+    for photo in meta.account["photos"]:
+        record = meta.records[photo["id"]][0]
+        if photo["media"] != "photo" or not record["file"]["path"].endswith(".jpg"):
+            continue
+        if not photo["title"] or not photo["geo"] or not photo["tags"]:
+            continue
+        path = meta.archive / record["file"]["path"]
+        served = meta.sandbox.get("/" + photo["original"]["url"].split("/", 3)[3])
+        assert record["file"]["original_sha256"] == photo["original"]["sha256"]
+        assert record["file"]["metadata"] == "embedded"
+        data = path.read_bytes()
+        assert _scan(data) == _scan(served)  # image data byte-identical
+        before, after = piexif.load(served), piexif.load(data)
+        for ifd, tag in (("0th", piexif.ImageIFD.Make), ("0th", piexif.ImageIFD.Model),
+                         ("Exif", piexif.ExifIFD.MakerNote)):  # fmt: skip
+            assert after[ifd].get(tag) == before[ifd].get(tag)
+        assert Image.open(io.BytesIO(data)).tobytes() == Image.open(io.BytesIO(served)).tobytes()
+        tags = _exiftool(path)
+        assert str(tags["IFD0:XPTitle"]) == photo["title"]
+        keywords = str(tags["IFD0:XPKeywords"])
+        for tag in photo["tags"]:
+            assert tag["raw"] in keywords or tag["content"] in keywords
+        assert tags["GPS:GPSLatitude"] == pytest.approx(abs(photo["geo"]["latitude"]), abs=1e-4)
+        assert tags["GPS:GPSLongitude"] == pytest.approx(abs(photo["geo"]["longitude"]), abs=1e-4)
+        if not photo["takenunknown"]:
+            assert tags["ExifIFD:DateTimeOriginal"].startswith(
+                photo["datetaken"][:4])  # fmt: skip
+        checked += 1
+    assert checked >= 3
+
+
+def test_xmp_of_a_video(meta):
+    video = next(p for p in meta.account["photos"] if p["media"] == "video")
+    record = meta.records[video["id"]][0]
+    assert record["file"]["status"] == "downloaded", record["file"]
+    path = meta.archive / record["file"]["path"]
+    assert path.suffix == "." + video["video"]["container"]
+    assert record["file"]["sha256"] == video["video"]["sha256"]
+    xmp = Path(f"{path}.xmp")
+    tags = _exiftool(xmp)
+    assert str(tags["XMP-dc:Title"]) == video["title"]
+    assert sorted(str(t) for t in _as_list(tags.get("XMP-dc:Subject"))) == sorted(
+        t["content"] for t in video["tags"])  # fmt: skip
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def test_catalog_holds_everything(meta):
+    db = sqlite3.connect(meta.archive / "catalog.db")
+    photos = meta.account["photos"]
+    assert db.execute("select count(*) from photos").fetchone()[0] == len(photos)
+    comments = sum(len(p["comments"]) for p in photos)
+    assert db.execute("select count(*) from comments").fetchone()[0] == comments
+    faves = sum(len(p["faves"]) for p in photos)
+    assert db.execute("select count(*) from faves").fetchone()[0] == faves
+    assert db.execute("select count(*) from notes").fetchone()[0] == sum(
+        len(p["notes"]) for p in photos)  # fmt: skip
+    assert db.execute("select count(*) from albums").fetchone()[0] == len(meta.account["albums"])
+    assert db.execute("pragma foreign_key_check").fetchall() == []
+    runs = db.execute("select * from runs").fetchall()
+    assert len(runs) == 1
