@@ -84,6 +84,7 @@ class PhotoItem:
     page_url: str = ""
     albums: list[AlbumRef] = field(default_factory=list)
     galleries: list[str] = field(default_factory=list)  # ids of the owner's galleries
+    camera: dict[str, Any] | None = None  # the camera's EXIF, read from the original file
     source: Source | None = None
     file: MediaFile | None = None
     raw: dict[str, Any] = field(default_factory=dict)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import scrapy
 from scrapy.exceptions import NotConfigured
 
+from flickr_crawl.camera import read_camera_exif
 from flickr_crawl.download import STREAM_RESULT, STREAM_TO
 from flickr_crawl.exif import embed_exif
 from flickr_crawl.filetypes import extension_for, is_image, is_video, sniff
@@ -85,8 +86,9 @@ class MediaPipeline:
         if item.source is None:
             item.file = self._nothing_to_fetch(item)
             return item
-        previous = self.complete_file(item, dirs)
+        previous, record = self.complete_file(item, dirs)
         if previous is not None:
+            item.camera = record.get("camera")
             self.stats.inc_value("flickr/file/uptodate")
             item.file = previous
             item.file.status = "uptodate"
@@ -95,27 +97,30 @@ class MediaPipeline:
         item.file = await self._download(item, dirs)
         return item
 
-    def complete_file(self, item: PhotoItem, dirs: list[str]) -> MediaFile | None:
-        """The file a previous run verified, if it is still there with its size and source."""
+    def complete_file(
+        self, item: PhotoItem, dirs: list[str]
+    ) -> tuple[MediaFile | None, dict[str, Any]]:
+        """The file a previous run verified, if it is still there with its size and source;
+        and the previous sidecar record."""
         sidecar = inside(self.archive, dirs[0]) / sidecar_name(item.id)
         try:
             record = json.loads(sidecar.read_text(encoding="utf-8"))
             recorded = record["file"]
             same_source = (record.get("source") or {}).get("url") == item.source.url  # type: ignore[union-attr]
         except (OSError, ValueError, KeyError, TypeError):
-            return None
+            return None, {}
         if not recorded or recorded.get("status") not in ("downloaded", "uptodate"):
-            return None
+            return None, record
         if not same_source or not recorded.get("path"):
-            return None
+            return None, record
         try:
             size = inside(self.archive, recorded["path"]).stat().st_size
         except (OSError, ValueError):
-            return None
+            return None, record
         if size != recorded.get("size"):
-            return None
+            return None, record
         known = set(MediaFile.__dataclass_fields__)
-        return MediaFile(**{k: v for k, v in recorded.items() if k in known})
+        return MediaFile(**{k: v for k, v in recorded.items() if k in known}), record
 
     def _nothing_to_fetch(self, item: PhotoItem) -> MediaFile:
         if item.media == "video":
@@ -179,6 +184,7 @@ class MediaPipeline:
         )
         size, sha256, metadata = result["size"], result["sha256"], None
         if kind == "jpeg":
+            item.camera = read_camera_exif(part)  # before our own fields go in
             metadata = self._embed(part, item)
             if metadata == "embedded":
                 size, sha256 = sha256_file(part)
