@@ -56,9 +56,14 @@ _DROPPABLE_TAGS = frozenset({0xEA1C, 0xEA1D})
 # Offsets piexif recomputes itself; their values are expected to change.
 _POINTER_TAGS = frozenset({0x8769, 0x8825, 0xA005, 0x0201, 0x0202})
 _IFD_NAMES = ("0th", "Exif", "GPS", "Interop", "1st")
+# Bytes per value of each TIFF field type (BYTE, ASCII, SHORT, LONG, RATIONAL, SBYTE,
+# UNDEFINED, SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE).
+_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
 _MAX_APP1_PAYLOAD = 0xFFFF - 2  # the segment length field counts itself
-# Errors piexif raises on data it cannot handle (InvalidImageDataError is a ValueError).
-_PIEXIF_ERRORS = (ValueError, KeyError, IndexError, TypeError, struct.error)
+# piexif fails in many ways on odd data (ValueError, struct.error, KeyError, even
+# UnboundLocalError from its own bare excepts); around its calls, any failure means "leave the
+# file alone", and embed_exif logs it with the photo id and returns it as the skip reason.
+_PIEXIF_ERRORS = (Exception,)
 
 _NOT_XML = re.compile("[^\t\n\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?)?)?")
@@ -338,16 +343,21 @@ def _segments(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
 
 
 def _raw_tags(tiff: bytes) -> dict[str, set[int]]:
-    """Tag numbers per IFD, read straight from the TIFF structure (what piexif may miss)."""
+    """Tag numbers per IFD, read straight from the TIFF structure (what piexif may miss).
+
+    Raises ValueError or struct.error when an entry points outside the block.
+    """
     order = "<" if tiff[:2] == b"II" else ">"
 
     def ifd(offset: int) -> tuple[dict[int, int], int]:
         (count,) = struct.unpack_from(order + "H", tiff, offset)
         entries = {}
         for i in range(count):
-            tag, _type, _count, value = struct.unpack_from(
-                order + "HHLL", tiff, offset + 2 + 12 * i
-            )
+            tag, kind, count_, value = struct.unpack_from(order + "HHLL", tiff, offset + 2 + 12 * i)
+            size = count_ * _TYPE_SIZES.get(kind, 0)
+            if not size or (size > 4 and value + size > len(tiff)):
+                # piexif would build a format string as long as the count says: refuse first
+                raise ValueError(f"tag {tag:#06x}: type {kind} x {count_} does not fit")
             entries[tag] = value
         (next_ifd,) = struct.unpack_from(order + "L", tiff, offset + 2 + 12 * count)
         return entries, next_ifd
@@ -372,8 +382,8 @@ def _load_existing(tiff: bytes | None) -> dict[str, Any]:
     if tiff is None:
         return {name: {} for name in _IFD_NAMES} | {"thumbnail": None}
     try:
+        raw = _raw_tags(tiff)  # first: it rejects counts that would exhaust memory in piexif
         existing: dict[str, Any] = piexif.load(b"Exif\x00\x00" + tiff)
-        raw = _raw_tags(tiff)
     except _PIEXIF_ERRORS as exc:
         raise _Skip("unreadable EXIF") from exc
     for name, tags in raw.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import random
 import shutil
 import struct
 import subprocess
@@ -362,3 +363,41 @@ def test_rights_text() -> None:
         "2020 12345678@N01. Public Domain Dedication (CC0) "
         "https://creativecommons.org/publicdomain/zero/1.0/"
     )
+
+
+def test_absurd_tag_count_skipped_without_exhausting_memory(part: Path) -> None:
+    data = make_jpeg(part)
+    # A BYTE tag claiming 2**31 values: piexif would build a 2 GB struct format string.
+    tiff = little_endian_tiff([(0x9000, 1, 0x7FFFFFFF, b"\0\0\0\0")])
+    source = data[:2] + app1(tiff) + data[2:]
+    part.write_bytes(source)
+    assert embed_exif(part, make_photo()) == "skipped: unreadable EXIF"
+    assert part.read_bytes() == source
+
+
+def test_damaged_exif_never_raises_nor_touches_image_data(part: Path) -> None:
+    thumbnail = io.BytesIO()
+    Image.new("RGB", (16, 12), (9, 9, 9)).save(thumbnail, "JPEG")
+    exif = piexif.load(camera_exif(gps=True))
+    exif["1st"] = {piexif.ImageIFD.XResolution: (72, 1)}
+    exif["thumbnail"] = thumbnail.getvalue()
+    base = make_jpeg(part, piexif.dump(exif))
+    assert embed_exif(part, make_photo()) == "embedded"
+    assert piexif.load(str(part))["thumbnail"] == piexif.load(base)["thumbnail"]
+
+    rng = random.Random(7)
+    exif_end = base.index(b"\xff\xdb")  # flip bytes in the headers and EXIF only
+    outcomes = set()
+    for _ in range(300):
+        damaged = bytearray(base)
+        for _ in range(rng.randint(1, 4)):
+            damaged[rng.randrange(2, exif_end)] = rng.randrange(256)
+        part.write_bytes(damaged)
+        outcome = embed_exif(part, make_photo())
+        outcomes.add(outcome)
+        if outcome == "embedded":
+            assert split(part.read_bytes()) == split(bytes(damaged))
+        else:
+            assert outcome.startswith("skipped: ")
+            assert part.read_bytes() == damaged
+    assert {"embedded", "skipped: unreadable EXIF"} <= outcomes
