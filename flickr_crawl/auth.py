@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from flickr_crawl.storage import write_private_atomic
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -84,19 +85,7 @@ def load_credentials(
 
 def save_credentials(path: Path, creds: Credentials) -> None:
     """Write the auth file atomically, readable by the owner only from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".auth-", suffix=".tmp", dir=path.parent)  # mode 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(asdict(creds), fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).chmod(0o600)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private_atomic(path, (json.dumps(asdict(creds), indent=2) + "\n").encode("utf-8"))
 
 
 def oauth_dance(

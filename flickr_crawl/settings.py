@@ -70,6 +70,8 @@ FLICKR_AUTH_FILE = ""
 # Flickr web session (Playwright storage_state JSON, mode 0600) for video originals.
 # Empty means ~/.config/flickr-crawl/web-session.json.
 FLICKR_WEB_SESSION_FILE = ""
+FLICKR_SIGNIN_URL = ""  # web sign-in page for `scrapy weblogin`; empty: FLICKR_WEB_URL + signin/
+FLICKR_CHROMIUM_PATH = ""  # browser for `scrapy weblogin`; empty: Playwright's, else Debian's
 
 # --- flickr-crawl: API budget ---------------------------------------------------------------
 FLICKR_API_CALLS_PER_HOUR = 3600  # hard cap over any rolling hour; 0 disables the cap

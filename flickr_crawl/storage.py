@@ -24,7 +24,8 @@ def write_json_atomic(path: Path, data: Any) -> Path:
     return write_bytes_atomic(path, payload.encode("utf-8"))
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> Path:
+def write_bytes_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> Path:
+    """Write through a temp file (created 0600: never readable by others) and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -32,12 +33,18 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        Path(tmp).chmod(0o644)
+        Path(tmp).chmod(mode)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_private_atomic(path: Path, data: bytes) -> Path:
+    """For secrets (tokens, cookies): mode 0600 from the first byte, folder 0700 if new."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return write_bytes_atomic(path, data, mode=0o600)
 
 
 def part_path(folder: Path, photo_id: str) -> Path:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_SESSION_FILE = Path("~/.config/flickr-crawl/web-session.json")
+# The web-login cookies video downloads need (gallery-dl's finding; long-lived, about 2 years).
+SESSION_COOKIES = frozenset({"cookie_accid", "cookie_epass"})
 
 
 def session_file_path(setting: str | None) -> Path:

@@ -1,0 +1,117 @@
+"""``scrapy weblogin``: sign in to Flickr in a real browser and keep the web session.
+
+Flickr serves video originals (``play/orig``) only to a signed-in web session, never to OAuth.
+This opens Chromium (Playwright) at Flickr's sign-in page. A person signs in in the window
+(headed, the default where there is a display); for automation and tests ``--username`` with
+the password in ``FLICKR_WEB_PASSWORD`` fills the form headless. Once Flickr has set its
+session cookies, the browser's storage state is saved to ``FLICKR_WEB_SESSION_FILE`` (mode
+0600). Cookie values are never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from scrapy.commands import ScrapyCommand
+
+from flickr_crawl.browser import NoBrowser, chromium_path
+from flickr_crawl.storage import write_private_atomic
+from flickr_crawl.websession import SESSION_COOKIES, session_file_path
+
+if TYPE_CHECKING:
+    import argparse
+
+USERNAME_FIELDS = 'input[name="username"], input[type="email"], input[name="email"]'
+PASSWORD_FIELDS = 'input[type="password"]'
+SUBMIT_BUTTONS = '#login-submit, button[type="submit"], input[type="submit"]'
+
+
+class WebLoginError(Exception):
+    pass
+
+
+class Command(ScrapyCommand):
+    requires_project = False
+    requires_crawler_process = False
+    default_settings = {"LOG_ENABLED": False}
+
+    def syntax(self) -> str:
+        return "[--username NAME] [--headless] [--timeout SECONDS]"
+
+    def short_desc(self) -> str:
+        return "Sign in to Flickr in a browser and save the web session (for video originals)"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--username", help="fill the form (password from FLICKR_WEB_PASSWORD)")
+        parser.add_argument("--headless", action="store_true", help="no browser window")
+        parser.add_argument("--timeout", type=float, default=300, help="seconds to wait (300)")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        assert self.settings is not None
+        path = session_file_path(self.settings.get("FLICKR_WEB_SESSION_FILE"))
+        signin = self.settings.get("FLICKR_SIGNIN_URL") or (
+            self.settings.get("FLICKR_WEB_URL").rstrip("/") + "/signin/"
+        )
+        password = os.environ.get("FLICKR_WEB_PASSWORD", "")
+        if opts.username and not password:
+            print("error: --username needs the password in FLICKR_WEB_PASSWORD", file=sys.stderr)
+            self.exitcode = 1
+            return
+        headless = opts.headless or bool(opts.username) or not os.environ.get("DISPLAY")
+        try:
+            state = sign_in(
+                signin, chromium_path(self.settings.get("FLICKR_CHROMIUM_PATH")),
+                username=opts.username, password=password, headless=headless,
+                timeout=opts.timeout,
+            )  # fmt: skip
+        except (WebLoginError, NoBrowser) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            self.exitcode = 1
+            return
+        write_private_atomic(path, json.dumps(state, indent=2).encode("utf-8"))
+        print(f"Signed in to Flickr; web session saved to {path} (mode 0600).")
+
+
+def sign_in(
+    url: str, executable: str | None, *, username: str | None, password: str, headless: bool,
+    timeout: float,
+) -> dict[str, Any]:  # fmt: skip
+    """Drive the sign-in page until Flickr's session cookies exist; the storage state."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        try:
+            browser = playwright.chromium.launch(executable_path=executable, headless=headless)
+        except PlaywrightError as exc:
+            raise WebLoginError(f"cannot start Chromium: {str(exc).splitlines()[0]}") from None
+        try:
+            context = browser.new_context()
+            page = context.new_page()
+            try:
+                page.goto(url, timeout=60_000)
+                if username:
+                    page.fill(USERNAME_FIELDS, username)
+                    page.fill(PASSWORD_FIELDS, password)
+                    page.click(SUBMIT_BUTTONS)
+                else:
+                    print(f"Sign in to Flickr in the browser window ({url}); waiting...",
+                          flush=True)  # fmt: skip
+            except PlaywrightError as exc:
+                raise WebLoginError(f"sign-in page failed: {str(exc).splitlines()[0]}") from None
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                names = {c["name"] for c in context.cookies()}
+                if names >= SESSION_COOKIES:
+                    return dict(context.storage_state())
+                page.wait_for_timeout(250)
+            raise WebLoginError(
+                f"no Flickr session after {timeout:.0f} s (wrong user name or password?)"
+            )
+        finally:
+            browser.close()
