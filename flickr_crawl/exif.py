@@ -417,14 +417,43 @@ def _dump(existing: dict[str, Any], photo: PhotoItem) -> bytes:
     return payload
 
 
-def _embed_bytes(data: bytes, photo: PhotoItem) -> bytes:
-    """``data`` (a JPEG) with Flickr's metadata in its EXIF segment; raises _Skip if not."""
-    segments, _scan = _segments(data)
-    exif_segment = next(
+def _exif_segment(data: bytes, segments: list[tuple[int, int, int]]) -> tuple[int, int] | None:
+    """Where the EXIF APP1 segment is (start, end), if there is one."""
+    return next(
         ((start, end) for marker, start, end in segments
          if marker == 0xE1 and data[start + 4 : start + 10] == b"Exif\x00\x00"),
         None,
     )  # fmt: skip
+
+
+def original_exif_segment(data: bytes) -> bytes | None:
+    """The JPEG's EXIF segment exactly as it is (b"" if it has none; None if not a JPEG).
+
+    Kept in the sidecar before embedding: piexif re-serialises the whole EXIF block, which keeps
+    every value but can move a MakerNote whose internal offsets some cameras make absolute.
+    With this segment, ``restore_original`` gives back the file exactly as Flickr served it.
+    """
+    try:
+        segments, _scan = _segments(data)
+    except _Skip:
+        return None
+    where = _exif_segment(data, segments)
+    return data[where[0] : where[1]] if where else b""
+
+
+def restore_original(data: bytes, segment: bytes) -> bytes:
+    """The served JPEG, from an embedded one and the segment ``original_exif_segment`` kept."""
+    segments, _scan = _segments(data)
+    where = _exif_segment(data, segments)
+    if where is None:
+        raise ValueError("no EXIF segment to replace")
+    return data[: where[0]] + segment + data[where[1] :]
+
+
+def _embed_bytes(data: bytes, photo: PhotoItem) -> bytes:
+    """``data`` (a JPEG) with Flickr's metadata in its EXIF segment; raises _Skip if not."""
+    segments, _scan = _segments(data)
+    exif_segment = _exif_segment(data, segments)
     tiff = data[exif_segment[0] + 10 : exif_segment[1]] if exif_segment else None
     payload = _dump(_load_existing(tiff), photo)
     app1 = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload

@@ -38,6 +38,9 @@ class MediaFile:
     is_original: bool = False
     reason: str | None = None  # why it is missing or failed
     metadata: str | None = None  # "embedded", or "skipped: <why>" (EXIF written into the file)
+    # The served file's own EXIF segment (base64, "" if it had none), kept when ours was
+    # embedded, so the original bytes can always be restored exactly (flickr_crawl.exif).
+    original_exif: str | None = None
 
 
 @dataclass(kw_only=True)

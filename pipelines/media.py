@@ -9,6 +9,7 @@ links. A failed or missing file never drops the item: its sidecar says what happ
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from pathlib import Path
@@ -19,7 +20,7 @@ from scrapy.exceptions import NotConfigured
 
 from flickr_crawl.camera import read_camera_exif
 from flickr_crawl.download import STREAM_RESULT, STREAM_TO
-from flickr_crawl.exif import embed_exif
+from flickr_crawl.exif import embed_exif, original_exif_segment
 from flickr_crawl.filetypes import extension_for, is_image, is_video, sniff
 from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.paths import LAYOUTS, file_name, inside, photo_dirs, sidecar_name
@@ -182,12 +183,14 @@ class MediaPipeline:
             or source.extension
             or "bin"
         )
-        size, sha256, metadata = result["size"], result["sha256"], None
+        size, sha256, metadata, original_exif = result["size"], result["sha256"], None, None
         if kind == "jpeg":
             item.camera = read_camera_exif(part)  # before our own fields go in
+            segment = original_exif_segment(part.read_bytes())
             metadata = self._embed(part, item)
             if metadata == "embedded":
                 size, sha256 = sha256_file(part)
+                original_exif = base64.b64encode(segment or b"").decode("ascii")
         name = file_name(item.id, extension)
         target = folder / name
         part.replace(target)
@@ -207,6 +210,7 @@ class MediaPipeline:
             label=source.label,
             is_original=source.is_original,
             metadata=metadata,
+            original_exif=original_exif,
         )
 
     def _embed(self, part: Path, item: PhotoItem) -> str:

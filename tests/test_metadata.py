@@ -4,6 +4,7 @@ XMP where exiftool, as photo managers do, reads it back."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -21,6 +22,7 @@ import piexif
 import pytest
 from PIL import Image
 
+from flickr_crawl.exif import restore_original
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import ROOT, crawl, sidecars, web_session
 
@@ -152,6 +154,9 @@ def test_exif_in_the_jpeg_and_camera_data_untouched(meta):
                          ("Exif", piexif.ExifIFD.MakerNote)):  # fmt: skip
             assert after[ifd].get(tag) == before[ifd].get(tag)
         assert Image.open(io.BytesIO(data)).tobytes() == Image.open(io.BytesIO(served)).tobytes()
+        # and the served bytes can always be restored exactly
+        segment = base64.b64decode(record["file"]["original_exif"])
+        assert restore_original(data, segment) == served
         tags = _exiftool(path)
         assert str(tags["IFD0:XPTitle"]) == photo["title"]
         keywords = str(tags["IFD0:XPKeywords"])
