@@ -89,6 +89,19 @@ def video_original_source(sizes: dict[str, Any]) -> Source | None:
     return None
 
 
+def video_play_source(item: PhotoItem, web_url: str) -> Source | None:
+    """A video's original from the list extras: the owner's getSizes lists exactly this URL
+    as "Video Original" (``play/orig/{originalsecret}/``), so no per-video call is needed."""
+    if item.media != "video" or not item.original_secret:
+        return None
+    return Source(
+        url=f"{web_url.rstrip('/')}/photos/{item.path_alias or item.owner}/{item.id}"
+        f"/play/orig/{item.original_secret}/",
+        label="Video Original",
+        is_original=True,
+    )
+
+
 def geo_of(raw: dict[str, Any]) -> dict[str, Any] | None:
     """Location from the ``geo`` extra; Flickr sends 0/0/0 for photos without one."""
     lat, lon = to_float(raw.get("latitude")), to_float(raw.get("longitude"))

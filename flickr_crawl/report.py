@@ -63,7 +63,10 @@ class RunReport:
         self._stats.inc_value("flickr/failed")
 
     def missing_video(self, photo_id: str, reason: str) -> None:
-        logger.warning("Video %(id)s missing: %(reason)s", {"id": photo_id, "reason": reason})
+        """Record a video whose original could not be saved; the reason is logged once."""
+        if all(p.reason != reason for p in self.missing_videos):
+            logger.warning("Video originals missing: %(reason)s", {"reason": reason})
+        logger.debug("Video %(id)s missing: %(reason)s", {"id": photo_id, "reason": reason})
         self.missing_videos.append(Problem("video", photo_id, reason))
         self._stats.inc_value("flickr/video/missing")
 

@@ -37,9 +37,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MEDIA_SLOT = "flickr-media"
-NEEDS_WEB_SESSION = (
-    "Flickr serves video originals only to a signed-in web session "
-    "(HTTP {status} for play/orig); run `scrapy weblogin`, then redownload"
+NO_WEB_SESSION = (
+    "no web session: Flickr serves video originals only to a signed-in browser session "
+    "(HTTP {status} for play/orig); run `scrapy weblogin`, then `scrapy crawl redownload -a "
+    "missing=1`"
+)
+SESSION_REFUSED = (
+    "the web session was refused (expired or signed out; HTTP {status} for play/orig); run "
+    "`scrapy weblogin` again, then `scrapy crawl redownload -a missing=1`"
 )
 
 
@@ -88,6 +93,8 @@ class MediaPipeline:
             item.file = self._nothing_to_fetch(item)
             return item
         previous, record = self.complete_file(item, dirs)
+        if getattr(self.crawler.spider, "force_download", False):
+            previous = None  # redownload: the sidecar's word is not enough
         if previous is not None:
             item.camera = record.get("camera")
             self.stats.inc_value("flickr/file/uptodate")
@@ -154,7 +161,8 @@ class MediaPipeline:
         if result is None:
             part.unlink(missing_ok=True)
             if item.media == "video" and response.status in (401, 403, 404, 410):
-                return self._missing(item, NEEDS_WEB_SESSION.format(status=response.status))
+                why = SESSION_REFUSED if self.web_cookies else NO_WEB_SESSION
+                return self._missing(item, why.format(status=response.status))
             return self._failed(item, f"HTTP {response.status}")
         return self._place(item, dirs, folder, part, result, response)
 

@@ -22,7 +22,7 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
 from flickr_crawl.api import PHOTO_EXTRAS, page_of, text, to_int
-from flickr_crawl.items import AlbumItem, AlbumRef, GalleryItem, Source
+from flickr_crawl.items import AlbumItem, AlbumRef, GalleryItem
 from flickr_crawl.mapping import (
     album_from_list,
     collections_of,
@@ -32,6 +32,7 @@ from flickr_crawl.mapping import (
     info_of,
     photo_from_list,
     video_original_source,
+    video_play_source,
 )
 from flickr_crawl.paths import album_folders
 from spiders.base import FlickrSpider
@@ -330,12 +331,5 @@ class PhotostreamSpider(FlickrSpider):
         )
         item.albums = list(self.memberships.get(item.id, []))
         item.galleries = list(self.gallery_memberships.get(item.id, []))
-        if item.media == "video" and item.original_secret:
-            # The owner's getSizes lists exactly this URL as "Video Original".
-            item.source = Source(
-                url=f"{self.web_url.rstrip('/')}/photos/{item.path_alias or item.owner}/"
-                f"{item.id}/play/orig/{item.original_secret}/",
-                label="Video Original",
-                is_original=True,
-            )
+        item.source = item.source or video_play_source(item, self.web_url)
         return item

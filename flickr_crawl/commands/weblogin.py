@@ -104,7 +104,8 @@ def sign_in(
                           flush=True)  # fmt: skip
             except PlaywrightError as exc:
                 raise WebLoginError(f"sign-in page failed: {str(exc).splitlines()[0]}") from None
-            deadline = time.monotonic() + timeout
+            # A person may take minutes; a filled form is answered in seconds or not at all.
+            deadline = time.monotonic() + (min(timeout, 30) if username else timeout)
             while time.monotonic() < deadline:
                 names = {c["name"] for c in context.cookies()}
                 if names >= SESSION_COOKIES:

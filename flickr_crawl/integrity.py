@@ -1,0 +1,128 @@
+"""What is missing or broken in an archive, from catalog.db and the disk. No Scrapy here.
+
+``find_missing`` is cheap (catalog rows and file sizes); ``verify`` reads every byte: present,
+size, SHA-256, and that the bytes are the kind of file the record says (a video is a video, a
+JPEG a JPEG). ``mark_broken`` records what verify found, so a redownload picks it up.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flickr_crawl.filetypes import is_image, is_video, sniff
+from flickr_crawl.storage import sha256_file
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+COMPLETE = ("downloaded", "uptodate")
+CSV_FIELDS = ("id", "media", "title", "page_url", "path", "reason")
+
+
+class NoCatalog(Exception):
+    """The folder has no catalog.db: not an archive, or made before the catalog existed."""
+
+
+@dataclass
+class Problem:
+    id: str
+    media: str
+    title: str
+    page_url: str
+    path: str
+    reason: str
+
+
+def open_archive_catalog(archive: Path) -> sqlite3.Connection:
+    path = archive / "catalog.db"
+    if not path.is_file():
+        raise NoCatalog(f"no catalog.db in {archive}: is FLICKR_ARCHIVE_DIR the archive folder?")
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def _rows(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
+    yield from db.execute(
+        "select p.id, coalesce(p.media, 'photo') as media, p.title, p.page_url,"
+        " f.status, f.path, f.size, f.sha256, f.reason"
+        " from photos p left join files f on f.photo_id = p.id"
+        " where p.deleted_on_flickr = 0 and p.raw is not null order by p.id"
+    )
+
+
+def _problem(row: sqlite3.Row, reason: str) -> Problem:
+    return Problem(row["id"], row["media"], row["title"] or "", row["page_url"] or "",
+                   row["path"] or "", reason)  # fmt: skip
+
+
+def find_missing(archive: Path, db: sqlite3.Connection) -> list[Problem]:
+    """Every photo or video whose media is not complete on disk, with the reason."""
+    problems = []
+    for row in _rows(db):
+        if row["status"] is None:
+            problems.append(_problem(row, "never downloaded"))
+        elif row["status"] not in COMPLETE:
+            problems.append(_problem(row, f"{row['status']}: {row['reason'] or 'no reason'}"))
+        elif not row["path"] or not (archive / row["path"]).is_file():
+            problems.append(_problem(row, "file not on disk"))
+        elif (size := (archive / row["path"]).stat().st_size) != row["size"]:
+            problems.append(_problem(row, f"incomplete: {size} of {row['size']} bytes"))
+    return problems
+
+
+def verify(archive: Path, db: sqlite3.Connection) -> tuple[int, list[Problem]]:
+    """Check every complete file byte by byte: (files checked, problems)."""
+    checked = 0
+    problems = []
+    for row in _rows(db):
+        if row["status"] not in COMPLETE:
+            continue
+        checked += 1
+        path = archive / (row["path"] or "")
+        if not row["path"] or not path.is_file():
+            problems.append(_problem(row, "file not on disk"))
+            continue
+        with path.open("rb") as fh:
+            kind = sniff(fh.read(64))
+        size, sha256 = sha256_file(path)
+        if size != row["size"]:
+            problems.append(_problem(row, f"size {size}, catalog says {row['size']}"))
+        elif sha256 != row["sha256"]:
+            problems.append(_problem(row, "content changed (sha256 differs)"))
+        elif row["media"] == "video" and not is_video(kind):
+            problems.append(_problem(row, f"not a video: the bytes are {kind or 'unknown'}"))
+        elif row["media"] != "video" and not is_image(kind):
+            problems.append(_problem(row, f"not an image: the bytes are {kind or 'unknown'}"))
+    return checked, problems
+
+
+def mark_broken(db: sqlite3.Connection, problems: Iterable[Problem]) -> int:
+    """Record verify's findings in the catalog (status "broken"), one transaction."""
+    with db:
+        cursor = db.executemany(
+            "update files set status = 'broken', reason = ? where photo_id = ?",
+            [(f"verify: {p.reason}", p.id) for p in problems],
+        )
+    return cursor.rowcount
+
+
+def write_csv(path: Path, problems: Iterable[Problem]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for p in problems:
+            writer.writerow({field: getattr(p, field) for field in CSV_FIELDS})
+
+
+def read_ids(path: Path) -> list[str]:
+    """Photo ids from a file: one per line, or findmissing's CSV (its ``id`` column)."""
+    text = path.read_text(encoding="utf-8-sig")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if lines and lines[0].split(",")[0] == "id":
+        return [row["id"] for row in csv.DictReader(lines) if row.get("id")]
+    return [line for line in lines if not line.startswith("#")]
