@@ -40,3 +40,17 @@ def load_cookies(path: Path) -> list[dict[str, Any]]:
             }
         )
     return cookies
+
+
+def cookie_header(cookies: list[dict[str, Any]], host: str) -> str | None:
+    """The Cookie header for a request to ``host``: the session's cookies whose domain matches.
+
+    Sent by hand on the requests that need the session (video originals), with Scrapy's cookie
+    jar bypassed, so the session never spreads to API or image requests.
+    """
+    pairs = []
+    for cookie in cookies:
+        domain = cookie["domain"].lstrip(".")
+        if not domain or host == domain or host.endswith("." + domain):
+            pairs.append(f"{cookie['name']}={cookie['value']}")
+    return "; ".join(pairs) or None

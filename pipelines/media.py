@@ -14,6 +14,7 @@ import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import NotConfigured
@@ -26,7 +27,7 @@ from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.paths import LAYOUTS, file_name, inside, photo_dirs, sidecar_name
 from flickr_crawl.report import RunReport
 from flickr_crawl.storage import link_or_copy, part_path, sha256_file
-from flickr_crawl.websession import load_cookies, session_file_path
+from flickr_crawl.websession import cookie_header, load_cookies, session_file_path
 
 if TYPE_CHECKING:
     from typing import Self
@@ -145,11 +146,19 @@ class MediaPipeline:
         folder = inside(self.archive, dirs[0])
         folder.mkdir(parents=True, exist_ok=True)
         part = part_path(folder, item.id)
+        session = None
+        if item.media == "video":
+            session = cookie_header(self.web_cookies, urlsplit(source.url).hostname or "")
         request = scrapy.Request(
             source.url,
             dont_filter=True,
-            cookies=self.web_cookies if item.media == "video" else None,
-            meta={STREAM_TO: str(part), "download_slot": MEDIA_SLOT, "flickr_photo_id": item.id},
+            headers={"Cookie": session} if session else None,
+            meta={
+                STREAM_TO: str(part),
+                "download_slot": MEDIA_SLOT,
+                "flickr_photo_id": item.id,
+                "dont_merge_cookies": True,  # media never goes through the cookie jar
+            },
         )
         assert self.crawler.engine is not None
         try:
