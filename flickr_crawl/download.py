@@ -60,16 +60,26 @@ class StreamingDownloadHandler(HTTP11DownloadHandler):
 
         agent = Agent(reactor, contextFactory=self._contextFactory, pool=self._pool)
         headers = TxHeaders(dict(request.headers))  # type: ignore[arg-type]
+        # The bytes on disk must be the file itself, never a gzip of it.
+        headers.setRawHeaders(b"Accept-Encoding", [b"identity"])
         d: Deferred[IResponse] = agent.request(
             request.method.encode("ascii"), request.url.encode("ascii"), headers, None
         )
-        result: Deferred[Response] = Deferred()
+        transport: list[Any] = []
+
+        def cancel(_: Deferred[Response]) -> None:  # Scrapy cancelled us: stop reading
+            if transport:
+                transport[0].stopProducing()
+            else:
+                d.cancel()
+
+        result: Deferred[Response] = Deferred(cancel)
         # Until the headers arrive the whole request gets DOWNLOAD_TIMEOUT; after that the
         # body reader applies the same timeout to each silence, so a long video can finish.
         header_timer = reactor.callLater(self._idle_timeout, d.cancel)  # type: ignore[attr-defined]
 
         def timed_out(failure: Failure) -> Failure:
-            if failure.check(CancelledError):
+            if failure.check(CancelledError) and not result.called:
                 raise DownloadTimeoutError(f"No answer from {request.url} in time")
             return failure
 
@@ -80,7 +90,11 @@ class StreamingDownloadHandler(HTTP11DownloadHandler):
             if txresponse.length != UNKNOWN_LENGTH:
                 resp_headers[b"Content-Length"] = str(txresponse.length).encode()
             resp_headers.update(txresponse.headers.getAllRawHeaders())
+            encoding = (resp_headers.get(b"Content-Encoding") or b"identity").lower()
             to_file = txresponse.code == 200
+            if to_file and encoding != b"identity":
+                txresponse._transport.stopProducing()  # type: ignore[attr-defined]
+                raise ResponseDataLossError(f"refusing a {encoding!r}-encoded body for a file")
             reader = _BodyReader(
                 part if to_file else None,
                 expected=None if txresponse.length == UNKNOWN_LENGTH else txresponse.length,
@@ -92,10 +106,14 @@ class StreamingDownloadHandler(HTTP11DownloadHandler):
                 ),
                 result.errback,
             )
+            transport.append(txresponse._transport)  # type: ignore[attr-defined]
             txresponse.deliverBody(reader)
 
         d.addErrback(timed_out)
-        d.addCallbacks(got_response, result.errback)
+        # got_response's own exceptions (a .part that cannot be created...) must fail the
+        # download too, or it would never finish: hence addCallback, then addErrback.
+        d.addCallback(got_response)
+        d.addErrback(lambda failure: None if result.called else result.errback(failure))
         return result
 
 
@@ -129,9 +147,10 @@ class _BodyReader(Protocol):
         self._hash = hashlib.sha256()
         self._head = b""
         self._buf = bytearray()
-        self._file = part.open("wb") if part is not None else None
+        self._file = part.open("wb") if part is not None else None  # OSError fails the download
         self._idle_timeout = idle_timeout
         self._timer: Any = None
+        self._write_error: OSError | None = None
 
     def connectionMade(self) -> None:
         self._arm_timer()
@@ -157,8 +176,16 @@ class _BodyReader(Protocol):
             return
         if len(self._head) < _HEAD_BYTES:
             self._head += data[: _HEAD_BYTES - len(self._head)]
+        if self._write_error is not None:
+            return
         self._hash.update(data)
-        self._file.write(data)
+        try:
+            self._file.write(data)
+        except OSError as exc:  # disk full: stop reading; connectionLost fails the download
+            self._write_error = exc
+            logger.error("Cannot write %(part)s: %(err)s", {"part": str(self._part), "err": exc})
+            assert self.transport is not None
+            self.transport.stopProducing()  # type: ignore[attr-defined]
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
         if self._timer is not None and self._timer.active():
@@ -166,20 +193,22 @@ class _BodyReader(Protocol):
         complete = reason is not None and reason.check(ResponseDone, PotentialDataLoss)
         if complete and self._expected is not None and self._size != self._expected:
             complete = False
+        if self._file is None:  # an error page or a redirect: its status is what matters
+            self.done.callback({"body": bytes(self._buf)})
+            return
+        if self._write_error is not None:
+            complete = False
         if reason is not None and reason.check(PotentialDataLoss) and self._expected is None:
             # No Content-Length and no chunked framing: we cannot tell a cut from the end.
             complete = False
-        if self._file is None:
-            if complete:
-                self.done.callback({"body": bytes(self._buf)})
-            else:
-                self.done.errback(ResponseDataLossError())
-            return
         try:
             if complete:
                 self._file.flush()
                 os.fsync(self._file.fileno())
-        finally:
+            self._file.close()
+        except OSError as exc:  # disk full, I/O error: this file is not complete
+            complete = False
+            logger.error("Cannot finish %(part)s: %(err)s", {"part": str(self._part), "err": exc})
             self._file.close()
         if not complete:
             assert self._part is not None

@@ -1,7 +1,8 @@
 """FlickrSpider: what every spider of ours shares: API requests, envelopes, errors, pagination.
 
-Callbacks read an API answer with ``data = yield from self.api_data(response)``: transient
-failures (105, 201, non-JSON bodies) are retried through Scrapy's ``get_retry_request``,
+Callbacks read an API answer with ``data = yield from self.api_data(response)`` and stop at
+once if it is RETRYING: transient failures (105, 201, non-JSON bodies) are retried through
+Scrapy's ``get_retry_request``, and the retry's answer runs the callback again;
 credential failures close the spider, anything else is counted, recorded and skipped.
 """
 
@@ -34,6 +35,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 API_SLOT = "flickr-api"
+
+
+class Retrying:
+    """What ``api_data`` returns when it sent a retry: the callback stops there."""
+
+
+RETRYING = Retrying()
 AUTH_FAILED = "flickr_auth_failed"
 
 
@@ -84,8 +92,10 @@ class FlickrSpider(scrapy.Spider):
 
     def api_data(
         self, response: Response | None
-    ) -> Generator[scrapy.Request, None, dict[str, Any] | None]:
-        """The payload of an API answer; retries or records what went wrong and returns None.
+    ) -> Generator[scrapy.Request, None, dict[str, Any] | Retrying | None]:
+        """The payload of an API answer, or None when the call failed for good (recorded; the
+        callback goes on without it), or RETRYING when a retry was sent: the callback must
+        stop then, and runs again with the retry's answer.
 
         ``response`` is None when the call failed for good (see ``api_failed``).
         """
@@ -111,8 +121,8 @@ class FlickrSpider(scrapy.Spider):
         retry = get_retry_request(response.request, spider=self, reason=reason)  # type: ignore[arg-type]
         if retry is not None:
             yield retry
-        else:
-            self.report.failure(method, _call_subject(response), f"gave up: {detail}")
+            return RETRYING
+        self.report.failure(method, _call_subject(response), f"gave up: {detail}")
         return None
 
     def api_failed(self, failure: Failure) -> Iterator[Any]:

@@ -35,7 +35,7 @@ from flickr_crawl.mapping import (
     video_play_source,
 )
 from flickr_crawl.paths import album_folders
-from spiders.base import FlickrSpider
+from spiders.base import RETRYING, FlickrSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -64,7 +64,7 @@ class PhotostreamSpider(FlickrSpider):
         self.album_collections: dict[str, list[str]] = defaultdict(list)
         self.galleries: dict[str, GalleryItem] = {}
         self.gallery_memberships: dict[str, list[str]] = defaultdict(list)
-        self.listed: list[str] = []  # photo ids in photostream order, for the deep pass
+        self.listed: dict[str, None] = {}  # photo ids in photostream order, for the deep pass
         self.deep_started = False
 
     @classmethod
@@ -82,6 +82,8 @@ class PhotostreamSpider(FlickrSpider):
     # --- collections and galleries ----------------------------------------------------------
     def parse_collections(self, response: Response | None) -> Iterator[Any]:
         data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
         for collection in collections_of(data or {}):
             for album_id in collection.album_ids:
                 self.album_collections[album_id].append(collection.id)
@@ -96,6 +98,8 @@ class PhotostreamSpider(FlickrSpider):
 
     def parse_galleries(self, response: Response | None) -> Iterator[Any]:
         data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
         container = (data or {}).get("galleries", {})
         rows = container.get("gallery", []) or []
         for raw in rows:
@@ -123,6 +127,8 @@ class PhotostreamSpider(FlickrSpider):
         self, response: Response | None, ids: list[str], index: int
     ) -> Iterator[Any]:
         data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
         gallery = self.galleries[ids[index]]
         container = (data or {}).get("photos", {})
         photos = container.get("photo", []) or []
@@ -146,6 +152,8 @@ class PhotostreamSpider(FlickrSpider):
 
     def parse_album_list(self, response: Response | None) -> Iterator[Any]:
         data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
         container = (data or {}).get("photosets", {})
         sets = container.get("photoset", [])
         for raw in sets:
@@ -181,6 +189,8 @@ class PhotostreamSpider(FlickrSpider):
         self, response: Response | None, album_ids: list[str], index: int
     ) -> Iterator[Any]:
         data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
         album = self.albums[album_ids[index]]
         if data is None:  # recorded as a failure; go on with the next album
             yield from self._next_album(album_ids, index + 1)
@@ -209,30 +219,43 @@ class PhotostreamSpider(FlickrSpider):
         yield from self._next_album(album_ids, index + 1)
 
     # --- photostream ------------------------------------------------------------------------
-    def _photos_page(self, page: int) -> scrapy.Request:
+    def _photos_page(self, page: int, pages: int = 0) -> scrapy.Request:
         return self.api_request(
             LIST_METHOD,
             self.parse_photos,
             priority=LIST_PRIORITY,
+            cb_kwargs={"asked": page, "pages": pages},
             user_id="me",
             extras=PHOTO_EXTRAS,
             page=page,
             per_page=self.per_page,
         )
 
-    def parse_photos(self, response: Response | None) -> Iterator[Any]:
+    def parse_photos(
+        self, response: Response | None, asked: int = 1, pages: int = 0
+    ) -> Iterator[Any]:
         data = yield from self.api_data(response)
-        if data is None:
+        if data is RETRYING:
+            return
+        if data is None:  # this page failed for good (recorded): go on with the next one
+            if asked < pages:
+                yield self._photos_page(asked + 1, pages)
             return
         container = data.get("photos", {})
         photos = container.get("photo", [])
         page = page_of(container, photos)
+        if page.page != asked:  # Flickr clamps deep pages (page 10000): never loop on them
+            self.report.failure(LIST_METHOD, f"page={asked}", f"Flickr answered page {page.page}")
+            return
         if not page.last:  # keep the listing going while this page's files download
-            yield self._photos_page(page.page + 1)
+            yield self._photos_page(page.page + 1, page.pages)
         self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
         for raw in photos:
             item = self._photo(raw)
-            self.listed.append(item.id)
+            if item.id in self.listed:  # pages shift when photos are added during a run
+                self.crawler.stats.inc_value("flickr/photo/listed_twice")  # type: ignore[union-attr]
+                continue
+            self.listed[item.id] = None
             if item.media == "video" and item.source is None:
                 yield self.api_request(
                     "flickr.photos.getSizes",
@@ -247,6 +270,8 @@ class PhotostreamSpider(FlickrSpider):
     def parse_video_sizes(self, response: Response | None, raw: dict[str, Any]) -> Iterator[Any]:
         item = self._photo(raw)
         data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
         if data is not None:
             item.raw["flickr.photos.getSizes"] = data.get("sizes", {})
             item.source = video_original_source(data)
@@ -264,6 +289,8 @@ class PhotostreamSpider(FlickrSpider):
 
     def parse_comments(self, response: Response | None, photo_id: str) -> Iterator[Any]:
         data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
         if data is not None:
             yield comments_of(photo_id, data, self.web_url)
 
@@ -278,6 +305,8 @@ class PhotostreamSpider(FlickrSpider):
         self, response: Response | None, photo_id: str, pages: list[Any]
     ) -> Iterator[Any]:
         data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
         if data is None:
             return
         container = data.get("photo", {})
@@ -309,6 +338,8 @@ class PhotostreamSpider(FlickrSpider):
 
     def parse_info(self, response: Response | None, photo_id: str) -> Iterator[Any]:
         data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
         if data is None:
             return
         if to_int(data.get("photo", {}).get("people", {}).get("haspeople"), 0):
@@ -323,6 +354,8 @@ class PhotostreamSpider(FlickrSpider):
         self, response: Response | None, photo_id: str, info: dict[str, Any]
     ) -> Iterator[Any]:
         data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
         yield info_of(photo_id, info, data, self.web_url)
 
     def _photo(self, raw: dict[str, Any]) -> PhotoItem:

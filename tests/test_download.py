@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import threading
@@ -32,8 +33,22 @@ class Handler(BaseHTTPRequestHandler):
             with Handler.lock:
                 Handler.in_flight -= 1
             self._send(b'{"stat":"ok"}')
-        elif self.path == "/big":
+        elif self.path in ("/big", "/noparent"):
             self._send(BIG)
+        elif self.path == "/gzip":
+            body = gzip.compress(BIG)
+            self.send_response(200)
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        elif self.path == "/closed404":  # no Content-Length: the body ends when we close
+            self.send_response(404)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(b"<html>gone</html>")
+            self.wfile.flush()
+            self.close_connection = True
         elif self.path == "/cut":
             self.send_response(200)
             self.send_header("Content-Length", str(len(BIG)))
@@ -99,3 +114,19 @@ def test_error_status_is_not_written(probe):
     assert results["streams"]["notfound"]["status"] == 404
     assert results["streams"]["notfound"]["result"] is None
     assert not (tmp / "notfound.part").exists()
+
+
+def test_a_compressed_body_is_never_saved_as_the_file(probe):
+    results, tmp = probe
+    assert results["errors"]["gzip"] == "ResponseDataLossError"
+    assert not (tmp / "gzip.part").exists()
+
+
+def test_an_error_page_ended_by_close_keeps_its_status(probe):
+    results, _ = probe
+    assert results["streams"]["closed404"]["status"] == 404
+
+
+def test_a_part_file_that_cannot_be_made_fails_the_download(probe):
+    results, _ = probe
+    assert results["errors"]["noparent"] == "FileNotFoundError"

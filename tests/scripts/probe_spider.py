@@ -28,10 +28,11 @@ class ProbeSpider(scrapy.Spider):
         for i in range(12):
             yield scrapy.Request(f"{self.base}/slow?{i}", meta={"download_slot": "flickr-api"},
                                  callback=self.slow, dont_filter=True)  # fmt: skip
-        for name in ("big", "cut", "notfound"):
+        for name in ("big", "cut", "notfound", "gzip", "closed404", "noparent"):
+            part = self.parts / ("no-such-dir" if name == "noparent" else "") / f"{name}.part"
             yield scrapy.Request(
                 f"{self.base}/{name}", callback=self.stream, errback=self.failed,
-                meta={STREAM_TO: str(self.parts / f"{name}.part"), "download_slot": "m",
+                meta={STREAM_TO: str(part), "download_slot": "m",
                       "handle_httpstatus_all": True, "max_retry_times": 0},
                 cb_kwargs={"name": name},
             )  # fmt: skip
