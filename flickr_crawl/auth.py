@@ -124,6 +124,10 @@ def oauth_dance(
         ) from None
     except OSError as exc:
         raise AuthError(f"cannot reach {base}: {exc.__class__.__name__}") from None
+    except ValueError:  # requests-oauthlib's TokenMissing: an answer without a token
+        raise AuthError(f"Flickr's answer from {base} held no token; try again") from None
+    if not token.get("oauth_token") or not token.get("oauth_token_secret"):
+        raise AuthError(f"Flickr's answer from {base} held no access token; try again")
     return Credentials(
         api_key=creds.api_key,
         api_secret=creds.api_secret,

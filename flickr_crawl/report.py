@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
+    from twisted.python.failure import Failure
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,19 @@ class RunReport:
         assert crawler.stats is not None
         ext = cls(crawler.stats, Path(crawler.settings.get("FLICKR_ARCHIVE_DIR", "archive")))
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.item_error, signal=signals.item_error)
+        crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
         return ext
+
+    def item_error(self, item: Any, failure: Failure, **kwargs: Any) -> None:
+        """A pipeline raised: the item did not reach the later pipelines."""
+        subject = getattr(item, "id", None) or getattr(item, "photo_id", None) or "?"
+        self.failure("pipeline", str(subject), f"{failure.type.__name__}: {failure.value}")  # type: ignore[union-attr]
+
+    def spider_error(self, failure: Failure, response: Any, **kwargs: Any) -> None:
+        """A callback raised: whatever it would have listed next is unknown."""
+        url = getattr(response, "url", "?")
+        self.failure("spider", url, f"{failure.type.__name__}: {failure.value}")  # type: ignore[union-attr]
 
     def failure(self, kind: str, subject: str, reason: str) -> None:
         logger.error(

@@ -7,9 +7,11 @@ appears under its final name only by ``os.replace`` of a finished temp file in t
 from __future__ import annotations
 
 import errno
+import glob
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
@@ -48,8 +50,14 @@ def write_private_atomic(path: Path, data: bytes) -> Path:
 
 
 def part_path(folder: Path, photo_id: str) -> Path:
-    """Where a download streams to before it is verified and renamed."""
-    return folder / f".{photo_id}{PART_SUFFIX}"
+    """A fresh file for a download to stream to before it is verified and renamed.
+
+    The name is unique, and leftovers of this photo's earlier, interrupted downloads are
+    removed (the caller holds the photo's lock, so none of them is in use).
+    """
+    for stale in folder.glob(f".{glob.escape(photo_id)}.*{PART_SUFFIX}"):
+        stale.unlink(missing_ok=True)
+    return folder / f".{photo_id}.{secrets.token_hex(4)}{PART_SUFFIX}"
 
 
 def link_or_copy(source: Path, target: Path, *, mode: str = "hardlink") -> str:
@@ -60,8 +68,7 @@ def link_or_copy(source: Path, target: Path, *, mode: str = "hardlink") -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     if target.exists() and mode == "hardlink" and source.samefile(target):
         return "existing"
-    tmp = target.with_name(f".{target.name}.link.tmp")
-    tmp.unlink(missing_ok=True)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.link.tmp")
     if mode == "hardlink":
         try:
             os.link(source, tmp)
@@ -70,8 +77,12 @@ def link_or_copy(source: Path, target: Path, *, mode: str = "hardlink") -> str:
         except OSError as exc:
             if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK):
                 raise
-    shutil.copyfile(source, tmp)
-    tmp.replace(target)
+    try:
+        shutil.copyfile(source, tmp)
+        tmp.replace(target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # never leave a half copy behind (disk full)
+        raise
     return "copy"
 
 

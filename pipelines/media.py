@@ -9,6 +9,7 @@ links. A failed or missing file never drops the item: its sidecar says what happ
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -61,6 +62,7 @@ class MediaPipeline:
         self.link_mode = link_mode
         self.exif = exif
         self.web_cookies: list[dict[str, Any]] = []  # sent with video originals only
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # photo id -> lock, its users
         assert crawler.stats is not None
         self.stats = crawler.stats
 
@@ -89,10 +91,29 @@ class MediaPipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, PhotoItem):
             return item
+        # One file operation per photo at a time: a second item for the same photo (a page
+        # that shifted, a redownload) waits for the first instead of racing it.
+        lock, users = self._locks.get(item.id, (asyncio.Lock(), 0))
+        self._locks[item.id] = (lock, users + 1)
+        try:
+            async with lock:
+                await self._process(item)
+        except Exception as exc:  # never drop the item: its sidecar and comments matter
+            logger.exception("Photo %(id)s: media step failed", {"id": item.id})
+            item.file = self._failed(item, f"{exc.__class__.__name__}: {exc}")
+        finally:
+            lock, users = self._locks[item.id]
+            if users > 1:
+                self._locks[item.id] = (lock, users - 1)
+            else:
+                del self._locks[item.id]
+        return item
+
+    async def _process(self, item: PhotoItem) -> None:
         dirs = photo_dirs(item, self.layout)
         if item.source is None:
             item.file = self._nothing_to_fetch(item)
-            return item
+            return
         previous, record = self.complete_file(item, dirs)
         if getattr(self.crawler.spider, "force_download", False):
             previous = None  # redownload: the sidecar's word is not enough
@@ -102,9 +123,8 @@ class MediaPipeline:
             item.file = previous
             item.file.status = "uptodate"
             item.file.links = self._link_into(item, previous.path or "", dirs[1:])
-            return item
+            return
         item.file = await self._download(item, dirs)
-        return item
 
     def complete_file(
         self, item: PhotoItem, dirs: list[str]

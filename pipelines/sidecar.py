@@ -28,6 +28,7 @@ from flickr_crawl.items import (
     PhotoItem,
 )
 from flickr_crawl.paths import inside, photo_dirs, safe_name, sidecar_name
+from flickr_crawl.report import RunReport
 from flickr_crawl.storage import write_json_atomic
 from flickr_crawl.xmp import write_xmp
 
@@ -60,12 +61,20 @@ class SidecarPipeline:
     def from_crawler(cls, crawler: Crawler) -> Self:
         settings = crawler.settings
         assert crawler.stats is not None
-        return cls(
+        pipeline = cls(
             Path(settings.get("FLICKR_ARCHIVE_DIR", "archive")),
             settings.get("FLICKR_LAYOUT", "albums"),
             crawler.stats,
             xmp=settings.getbool("FLICKR_XMP_ENABLED", True),
         )
+        pipeline.crawler = crawler
+        return pipeline
+
+    @property
+    def report(self) -> RunReport:
+        report = self.crawler.get_extension(RunReport)
+        assert report is not None
+        return report
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, PhotoItem):
@@ -87,10 +96,10 @@ class SidecarPipeline:
 
     def close_spider(self) -> None:
         for photo_id, parts in self.pending.items():
-            logger.warning(
-                "Photo %(id)s: %(n)s metadata parts without a photo record; not written",
-                {"id": photo_id, "n": len(parts)},
-            )
+            self.report.failure(
+                "sidecar", photo_id, f"{len(parts)} metadata parts arrived without the photo; "
+                "they are in catalog.db but not in a sidecar",
+            )  # fmt: skip
             self.stats.inc_value("flickr/sidecar/orphan_parts", len(parts))
 
     def _write(self, path: Path, item: Any, kind: str) -> None:
@@ -121,6 +130,9 @@ class SidecarPipeline:
         update = _part_fields(part)
         for path in self._paths(self.folders[part.photo_id], part.photo_id):
             record = _read(path)
+            for key, id_key in (("comments", "id"), ("faves", "nsid")):
+                if key in update:
+                    update[key] = _keep_removed(update[key], record.get(key, []), id_key)
             record.update(update)
             users = record.setdefault("users", {})
             for user in part.users:
@@ -148,6 +160,17 @@ def _part_fields(part: PhotoPart) -> dict[str, Any]:
         "tag_details": data["tags"],
         "location": data["location"],
     }
+
+
+def _keep_removed(
+    current: list[dict[str, Any]], previous: list[dict[str, Any]], id_key: str
+) -> list[dict[str, Any]]:
+    """Flickr's list now, plus what it no longer returns, flagged: a deleted comment from
+    someone who is gone is exactly what a backup is for."""
+    seen = {entry[id_key] for entry in current}
+    kept = [{**entry, "deleted_on_flickr": True} for entry in previous
+            if isinstance(entry, dict) and entry.get(id_key) not in seen]  # fmt: skip
+    return [*current, *kept]
 
 
 def _known(values: dict[str, Any]) -> dict[str, Any]:

@@ -262,3 +262,24 @@ def _count_files(path: Path) -> int:
             db.close()
     except sqlite3.Error:
         return 0
+
+
+def test_a_comment_deleted_on_flickr_stays_in_the_archive(meta):
+    """Runs last on this module's sandbox: it changes the account."""
+    photo = next(p for p in meta.account["photos"] if len(p["comments"]) >= 2)
+    gone = photo["comments"][0]
+    meta.sandbox.mutate([{"op": "delete_comment", "photo_id": photo["id"],
+                          "comment_id": gone["id"]}])  # fmt: skip
+    session = meta.archive.parent / "web-session.json"
+    result = crawl(meta.sandbox, meta.archive, "-s", f"FLICKR_WEB_SESSION_FILE={session}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    for record in sidecars(meta.archive)[photo["id"]]:
+        by_id = {c["id"]: c for c in record["comments"]}
+        assert len(by_id) == len(photo["comments"])
+        assert by_id[gone["id"]]["deleted_on_flickr"] is True
+        assert by_id[gone["id"]]["html"] == gone["text"]
+        assert not by_id[photo["comments"][1]["id"]].get("deleted_on_flickr")
+    db = sqlite3.connect(meta.archive / "catalog.db")
+    flagged = db.execute("select deleted_on_flickr from comments where id = ?",
+                         (gone["id"],)).fetchone()  # fmt: skip
+    assert flagged == (1,)

@@ -871,6 +871,15 @@ class World:
             photo.comments.append(Comment(cid, author, now, str(op.get("text", "New comment"))))
             self._bump(photo)
             return {"op": kind, "photo_ids": [photo.id], "comment_id": cid}
+        if kind == "delete_comment":  # the commenter deleted it, or their account is gone
+            photo = self._photo_arg(op, "photo_id")
+            cid = str(op.get("comment_id") or (photo.comments[0].id if photo.comments else ""))
+            before = len(photo.comments)
+            photo.comments = [c for c in photo.comments if c.id != cid]
+            if len(photo.comments) == before:
+                raise ValueError(f"photo {photo.id} has no comment {cid!r}")
+            self._bump(photo)
+            return {"op": kind, "photo_ids": [photo.id], "comment_id": cid}
         if kind == "add_fave":
             photo = self._photo_arg(op, "photo_id")
             have = {f.nsid for f in photo.faves}
