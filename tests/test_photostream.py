@@ -305,3 +305,30 @@ def test_copy_link_mode(small, tmp_path):
             assert other.stat().st_ino != primary.stat().st_ino
             copies += 1
     assert copies > 0, "the small account should have a photo in two albums"
+
+
+def test_transient_api_errors_are_retried_without_running_twice(small, tmp_path):
+    account = small.account()
+    small.reset_stats()
+    clean = crawl(small, tmp_path / "clean")
+    calls = small.stats()["api_calls"]["by_method"]
+    small.faults(rate=0.25, kinds=["stat_105", "stat_201"])
+    try:
+        small.reset_stats()
+        result = crawl(small, tmp_path / "a", "-s", "RETRY_TIMES=10")
+        faulty = small.stats()
+    finally:
+        small.faults(rate=0)
+    assert clean.returncode == 0
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sum(faulty["faults_injected"].values()) > 0
+    summary = json.loads(next((tmp_path / "a" / "logs").glob("*.json")).read_text())
+    assert summary["photos_listed"] == len(account["photos"])
+    assert summary["files_downloaded"] == len(account["photos"])
+    # each method is asked as often as in a clean run, plus one call per injected fault
+    extra = sum(faulty["api_calls"]["by_method"].values()) - sum(calls.values())
+    assert extra == sum(faulty["faults_injected"].values())
+    records = sidecars(tmp_path / "a")
+    assert {k: len(v) for k, v in records.items()} == {
+        k: len(v) for k, v in sidecars(tmp_path / "clean").items()
+    }
