@@ -11,7 +11,7 @@ import csv
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.filetypes import is_image, is_video, sniff
 from flickr_crawl.storage import sha256_file
@@ -126,3 +126,9 @@ def read_ids(path: Path) -> list[str]:
     if lines and lines[0].split(",")[0] == "id":
         return [row["id"] for row in csv.DictReader(lines) if row.get("id")]
     return [line for line in lines if not line.startswith("#")]
+
+
+def archive_of(settings: Any) -> tuple[Path, sqlite3.Connection]:
+    """The archive folder of FLICKR_ARCHIVE_DIR and its open catalog (or NoCatalog)."""
+    archive = Path(settings.get("FLICKR_ARCHIVE_DIR"))
+    return archive, open_archive_catalog(archive)

@@ -67,6 +67,13 @@ class RunReport:
         url = getattr(response, "url", "?")
         self.failure("spider", url, f"{failure.type.__name__}: {failure.value}")  # type: ignore[union-attr]
 
+    @classmethod
+    def of(cls, crawler: Crawler) -> RunReport:
+        """The running crawl's report, for the spider and pipelines to record into."""
+        report = crawler.get_extension(cls)
+        assert report is not None, "RunReport must be in EXTENSIONS"
+        return report
+
     def failure(self, kind: str, subject: str, reason: str) -> None:
         logger.error(
             "Failed (%(kind)s) %(subject)s: %(reason)s",

@@ -84,9 +84,7 @@ class MediaPipeline:
 
     @property
     def report(self) -> RunReport:
-        report = self.crawler.get_extension(RunReport)
-        assert report is not None
-        return report
+        return RunReport.of(self.crawler)
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, PhotoItem):

@@ -72,9 +72,7 @@ class SidecarPipeline:
 
     @property
     def report(self) -> RunReport:
-        report = self.crawler.get_extension(RunReport)
-        assert report is not None
-        return report
+        return RunReport.of(self.crawler)
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, PhotoItem):

@@ -66,9 +66,7 @@ class FlickrSpider(scrapy.Spider):
 
     @property
     def report(self) -> RunReport:
-        report = self.crawler.get_extension(RunReport)
-        assert report is not None
-        return report
+        return RunReport.of(self.crawler)
 
     def api_request(
         self,

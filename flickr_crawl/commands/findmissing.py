@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 
-from flickr_crawl.integrity import NoCatalog, find_missing, open_archive_catalog, write_csv
+from flickr_crawl.integrity import NoCatalog, archive_of, find_missing, write_csv
 
 if TYPE_CHECKING:
     import argparse
@@ -37,9 +37,8 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
-        archive = Path(self.settings.get("FLICKR_ARCHIVE_DIR"))
         try:
-            db = open_archive_catalog(archive)
+            archive, db = archive_of(self.settings)
         except NoCatalog as exc:
             print(f"error: {exc}", file=sys.stderr)
             self.exitcode = 1

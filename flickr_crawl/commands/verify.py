@@ -9,12 +9,11 @@ broken ones in the catalog so ``scrapy crawl redownload -a missing=1`` fetches t
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 
-from flickr_crawl.integrity import NoCatalog, mark_broken, open_archive_catalog, verify
+from flickr_crawl.integrity import NoCatalog, archive_of, mark_broken, verify
 
 if TYPE_CHECKING:
     import argparse
@@ -37,9 +36,8 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
-        archive = Path(self.settings.get("FLICKR_ARCHIVE_DIR"))
         try:
-            db = open_archive_catalog(archive)
+            archive, db = archive_of(self.settings)
         except NoCatalog as exc:
             print(f"error: {exc}", file=sys.stderr)
             self.exitcode = 1
