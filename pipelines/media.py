@@ -210,6 +210,9 @@ class MediaPipeline:
         if not expected_ok:
             part.unlink(missing_ok=True)
             got = f"got {kind or 'unknown data'} ({content_type or 'no type'})"
+            if item.media == "video" and kind == "html":  # sent to the sign-in page
+                why = SESSION_REFUSED if self.web_cookies else NO_WEB_SESSION
+                return self._missing(item, why.format(status="200, a web page"))
             if item.media == "video":
                 return self._missing(item, f"Flickr sent no video for the original: {got}")
             return self._failed(item, f"not an image: {got}")
