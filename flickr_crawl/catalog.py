@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         CollectionItem,
         CommentsItem,
         FavesItem,
+        FavoriteItem,
         GalleryItem,
         MediaFile,
         PhotoInfoItem,
@@ -337,7 +338,32 @@ _V1: tuple[str, ...] = (
     """,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+# Version 2: the account's favourites, and sync state (watermarks) for incremental runs.
+_V2: tuple[str, ...] = (
+    """
+    CREATE TABLE favorites (
+        photo_id TEXT PRIMARY KEY REFERENCES photos(id),
+        owner TEXT REFERENCES users(nsid),
+        date_faved TEXT,
+        date_faved_unix INTEGER,
+        stored_as TEXT NOT NULL DEFAULT 'favorite',
+        first_seen TEXT,
+        last_seen TEXT,
+        gone_from_flickr INTEGER NOT NULL DEFAULT 0,
+        gone_since TEXT
+    )
+    """,
+    "CREATE INDEX favorites_date_faved ON favorites(date_faved_unix)",
+    """
+    CREATE TABLE sync_state (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )
+    """,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # The count columns of ``runs``, filled from ``finish_run(counts=...)``.
@@ -647,6 +673,8 @@ def save_photo(db: sqlite3.Connection, item: PhotoItem, *, now: str | None = Non
 
 
 def _owner_of(item: PhotoItem) -> list[User]:
+    if item.owner_user is not None:
+        return [item.owner_user]
     if not item.owner:
         return []
     return [User(nsid=item.owner, username=item.owner_name, path_alias=item.path_alias)]
@@ -1086,6 +1114,65 @@ def save_collection(
 
 
 # --- runs -------------------------------------------------------------------------------------
+def save_favorite(
+    db: sqlite3.Connection, item: FavoriteItem, *, now: str | None = None
+) -> Counter[str]:
+    """One fave of the account; seen again, it is no longer gone."""
+    now = now or utc_now()
+    w: Counter[str] = Counter()
+    with _transaction(db):
+        _user_stub(db, item.owner, w)
+        _photo_stub(db, item.photo_id, w)
+        db.execute(
+            """
+            INSERT INTO favorites (photo_id, owner, date_faved, date_faved_unix, stored_as,
+                                   first_seen, last_seen, gone_from_flickr, gone_since)
+            VALUES (:photo_id, :owner, :date_faved, :unix, :stored_as, :now, :now, 0, NULL)
+            ON CONFLICT (photo_id) DO UPDATE SET
+                owner = excluded.owner, date_faved = excluded.date_faved,
+                date_faved_unix = excluded.date_faved_unix, stored_as = excluded.stored_as,
+                last_seen = excluded.last_seen, gone_from_flickr = 0, gone_since = NULL
+            """,
+            {"photo_id": item.photo_id, "owner": item.owner or None,
+             "date_faved": item.date_faved, "unix": item.date_faved_unix,
+             "stored_as": item.stored_as, "now": now},
+        )  # fmt: skip
+        w["favorites"] += 1
+    return w
+
+
+def mark_gone_favorites(
+    db: sqlite3.Connection, seen: Iterable[str], *, now: str | None = None
+) -> list[str]:
+    """After a complete, full listing: flag the faves not in it (the files stay). Their ids."""
+    now = now or utc_now()
+    seen = set(seen)
+    with _transaction(db):
+        known = [r[0] for r in db.execute(
+            "SELECT photo_id FROM favorites WHERE gone_from_flickr = 0")]  # fmt: skip
+        gone = [photo_id for photo_id in known if photo_id not in seen]
+        db.executemany(
+            "UPDATE favorites SET gone_from_flickr = 1, gone_since = ? WHERE photo_id = ?",
+            [(now, photo_id) for photo_id in gone],
+        )
+    return gone
+
+
+def get_state(db: sqlite3.Connection, key: str) -> str | None:
+    row = db.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def set_state(db: sqlite3.Connection, key: str, value: str, *, now: str | None = None) -> None:
+    with _transaction(db):
+        db.execute(
+            "INSERT INTO sync_state (key, value, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (key, value, now or utc_now()),
+        )
+
+
 def start_run(db: sqlite3.Connection, spider: str, *, now: str | None = None) -> int:
     """Record the start of a crawl; its id."""
     with _transaction(db):

@@ -88,6 +88,9 @@ class PhotoItem:
     albums: list[AlbumRef] = field(default_factory=list)
     galleries: list[str] = field(default_factory=list)  # ids of the owner's galleries
     camera: dict[str, Any] | None = None  # the camera's EXIF, read from the original file
+    collection: str = "photostream"  # photostream | favorites: where in the archive it goes
+    date_faved: str | None = None  # favorites: when the account faved it (ISO 8601, UTC)
+    owner_user: User | None = None  # favorites: the owner's profile (buddy icon, profile URL)
     source: Source | None = None
     file: MediaFile | None = None
     raw: dict[str, Any] = field(default_factory=dict)
@@ -239,3 +242,29 @@ class CollectionItem:
     position: int = 0  # place among its siblings
     album_ids: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class FavoriteItem:
+    """One photo the account faved (flickr.favorites.getList), as a fave record."""
+
+    photo_id: str
+    owner: str
+    date_faved: str | None = None  # ISO 8601, UTC
+    date_faved_unix: int = 0
+    stored_as: str = "favorite"  # favorite (under Favorites/), or own (in the photostream)
+
+
+@dataclass(kw_only=True)
+class FavoritesListedItem:
+    """The end of a favorites listing: every fave seen, and whether the listing was complete.
+
+    A complete, full listing lets the catalog mark faves that are gone (un-faved, or deleted
+    by their owner) without deleting anything; ``watermark`` becomes the next run's
+    ``min_fave_date`` once the whole run has finished.
+    """
+
+    photo_ids: list[str] = field(default_factory=list)
+    complete: bool = False
+    full: bool = False
+    watermark: int = 0

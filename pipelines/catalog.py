@@ -19,14 +19,17 @@ from flickr_crawl.catalog import (
     CATALOG_NAME,
     close_catalog,
     finish_run,
+    mark_gone_favorites,
     open_catalog,
     save_album,
     save_collection,
     save_comments,
     save_faves,
+    save_favorite,
     save_gallery,
     save_photo,
     save_photo_info,
+    set_state,
     start_run,
 )
 from flickr_crawl.items import (
@@ -34,6 +37,8 @@ from flickr_crawl.items import (
     CollectionItem,
     CommentsItem,
     FavesItem,
+    FavoriteItem,
+    FavoritesListedItem,
     GalleryItem,
     PhotoInfoItem,
     PhotoItem,
@@ -59,7 +64,9 @@ SAVERS: dict[type, Callable[[sqlite3.Connection, Any], Counter[str]]] = {
     AlbumItem: save_album,
     GalleryItem: save_gallery,
     CollectionItem: save_collection,
+    FavoriteItem: save_favorite,
 }
+FAVORITES_WATERMARK = "favorites.min_fave_date"
 
 # runs columns <- the stats keys other components count under.
 RUN_COUNT_STATS = {
@@ -80,6 +87,7 @@ class CatalogPipeline:
         self.stats = stats
         self.db: sqlite3.Connection | None = None
         self.run_id: int | None = None
+        self.pending_state: dict[str, str] = {}  # sync_state written on a clean finish
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -100,6 +108,9 @@ class CatalogPipeline:
         logger.info("Catalog: %(path)s, run %(run)s", {"path": str(self.path), "run": self.run_id})
 
     def process_item(self, item: Any) -> Any:
+        if isinstance(item, FavoritesListedItem) and self.db is not None:
+            self._favorites_listed(item)
+            return item
         save = next((f for cls, f in SAVERS.items() if isinstance(item, cls)), None)
         if save is None or self.db is None:
             return item
@@ -107,10 +118,29 @@ class CatalogPipeline:
             self.stats.inc_value(f"flickr/catalog/upsert/{table}", count)
         return item
 
+    def _favorites_listed(self, item: FavoritesListedItem) -> None:
+        """Flag faves gone from Flickr (full listings only); keep the watermark for the end."""
+        assert self.db is not None
+        if item.complete and item.full:
+            gone = mark_gone_favorites(self.db, item.photo_ids)
+            self.stats.set_value("flickr/favorites/gone", len(gone))
+            for photo_id in gone:
+                logger.warning(
+                    "Favorite %(id)s is gone from Flickr (un-faved, or deleted by its owner); "
+                    "kept in the archive, marked in catalog.db", {"id": photo_id},
+                )  # fmt: skip
+        if item.complete and item.watermark:
+            self.pending_state[FAVORITES_WATERMARK] = str(item.watermark)
+
     def spider_closed(self, reason: str) -> None:
         if self.db is None:
             return
         get = self.stats.get_value
+        # A watermark moves only when the whole run finished with nothing failed: the next
+        # run must not skip what this one missed.
+        if reason == "finished" and not get("flickr/failed", 0):
+            for key, value in self.pending_state.items():
+                set_state(self.db, key, value)
         counts = {name: int(get(key, 0)) for name, key in RUN_COUNT_STATS.items()}
         try:
             if self.run_id is not None:

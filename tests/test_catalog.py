@@ -30,10 +30,12 @@ from flickr_crawl.catalog import (
     save_collection,
     save_comments,
     save_faves,
+    save_favorite,
     save_gallery,
     save_photo,
     save_photo_info,
     schema_version,
+    set_state,
     start_run,
 )
 from flickr_crawl.items import (
@@ -44,6 +46,7 @@ from flickr_crawl.items import (
     CommentsItem,
     Fave,
     FavesItem,
+    FavoriteItem,
     GalleryItem,
     MediaFile,
     Note,
@@ -326,6 +329,7 @@ def test_new_catalog_is_wal_with_foreign_keys(db: sqlite3.Connection) -> None:
         "collections",
         "comments",
         "faves",
+        "favorites",
         "files",
         "galleries",
         "gallery_photos",
@@ -333,6 +337,7 @@ def test_new_catalog_is_wal_with_foreign_keys(db: sqlite3.Connection) -> None:
         "people",
         "photos",
         "runs",
+        "sync_state",
         "tags",
         "users",
     ]
@@ -356,6 +361,8 @@ def test_fts_table_is_what_datasette_detects(db: sqlite3.Connection) -> None:
 # --- exact rows ----------------------------------------------------------------------------------
 def test_every_table_gets_exact_rows(db: sqlite3.Connection) -> None:
     save_everything(db)
+    save_favorite(db, FavoriteItem(photo_id="5002", owner="555@N05", date_faved_unix=1))
+    set_state(db, "favorites.min_fave_date", "1")
     assert_consistent(db)
     tables = dump(db)
     assert all(tables[name] for name in tables if name != "runs"), tables
@@ -734,7 +741,7 @@ def test_fts_follows_changes(db: sqlite3.Connection) -> None:
 
 
 # --- migrations ----------------------------------------------------------------------------------
-EXTRA = ("ALTER TABLE photos ADD COLUMN favourite_colour TEXT", "CREATE TABLE sync_state (k TEXT)")
+EXTRA = ("ALTER TABLE photos ADD COLUMN favourite_colour TEXT", "CREATE TABLE extra_state (k TEXT)")
 
 
 def test_older_catalog_opens_migrated_with_its_data(tmp_path: Path) -> None:
@@ -753,6 +760,19 @@ def test_older_catalog_opens_migrated_with_its_data(tmp_path: Path) -> None:
     newer.close()
 
 
+def test_a_version_1_catalog_gains_favorites_and_sync_state(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.db"
+    old = open_catalog(path, migrations=MIGRATIONS[:1])
+    save_everything(old)
+    close_catalog(old)
+    db = open_catalog(path)
+    assert schema_version(db) == 2
+    assert {"favorites", "sync_state"} <= set(iter_tables(db))
+    assert search(db, "zeppelin") == ["5001"]
+    assert_consistent(db)
+    db.close()
+
+
 def test_blank_file_migrates_from_version_zero(tmp_path: Path) -> None:
     path = tmp_path / "catalog.db"
     sqlite3.connect(path).close()
@@ -764,10 +784,11 @@ def test_blank_file_migrates_from_version_zero(tmp_path: Path) -> None:
 def test_newer_catalog_is_refused_untouched(tmp_path: Path) -> None:
     path = tmp_path / "catalog.db"
     open_catalog(path, migrations=[*MIGRATIONS, EXTRA]).close()
-    with pytest.raises(CatalogVersionError, match="version 2 is newer than this flickr-crawl"):
+    newer = f"version {SCHEMA_VERSION + 1} is newer than this flickr-crawl"
+    with pytest.raises(CatalogVersionError, match=newer):
         open_catalog(path)
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
     db.close()
 
 

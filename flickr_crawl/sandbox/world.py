@@ -871,6 +871,19 @@ class World:
             photo.comments.append(Comment(cid, author, now, str(op.get("text", "New comment"))))
             self._bump(photo)
             return {"op": kind, "photo_ids": [photo.id], "comment_id": cid}
+        if kind == "owner_fave":  # the account's owner faves a photo (anyone's)
+            photo = self._photo_arg(op, "photo_id")
+            when = int(str(op.get("date_faved") or now))
+            self.owner_faves = [f for f in self.owner_faves if f.photo_id != photo.id]
+            self.owner_faves.insert(0, OwnerFave(photo.id, when))
+            self.owner_faves.sort(key=lambda f: -f.date_faved)
+            photo.faves.insert(0, Fave(self.owner.nsid, when))
+            return {"op": kind, "photo_ids": [photo.id]}
+        if kind == "owner_unfave":
+            photo = self._photo_arg(op, "photo_id")
+            self.owner_faves = [f for f in self.owner_faves if f.photo_id != photo.id]
+            photo.faves = [f for f in photo.faves if f.nsid != self.owner.nsid]
+            return {"op": kind, "photo_ids": [photo.id]}
         if kind == "delete_comment":  # the commenter deleted it, or their account is gone
             photo = self._photo_arg(op, "photo_id")
             cid = str(op.get("comment_id") or (photo.comments[0].id if photo.comments else ""))
