@@ -1,0 +1,261 @@
+"""What a full backup will cost, worked out from the list calls alone, before any download.
+
+Pure functions over raw Flickr list answers (people.getPhotos rows, photosets.getList rows,
+galleries.getList rows), so ``scrapy estimate`` and its tests share one set of rules. The
+API-call rules mirror ``spiders/photostream.py`` call for call; the byte figures are estimates
+whose assumptions are named in ``Assumptions`` and printed with every estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flickr_crawl.api import SIZE_CODES, optional, to_int
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+FAVES_PER_PAGE = 50  # photos.getFavorites' maximum, as the spider asks
+
+# Extras the estimate needs from people.getPhotos: media type, the original's format and
+# dimensions, the sizes on offer (what the crawl downloads when the original is not offered),
+# counts that trigger per-photo calls, and lastupdate for the incremental figures.
+ESTIMATE_EXTRAS = ",".join(
+    [
+        "media",
+        "original_format",
+        "o_dims",
+        "last_update",
+        "count_comments",
+        "count_faves",
+        *(f"url_{code}" for code in SIZE_CODES),
+    ]
+)
+
+# Bytes per pixel of an original, by format. JPEG: a 24 MP camera JPEG is ~8-10 MB and a 12 MP
+# phone JPEG ~3.5-4.5 MB, so about 0.35 B/px; PNG (lossless) and GIF are far larger per pixel.
+BYTES_PER_PIXEL = {"jpg": 0.35, "jpeg": 0.35, "png": 2.0, "gif": 0.6}
+DEFAULT_BYTES_PER_PIXEL = 0.35
+# List extras carry no duration or bitrate for a video. Assume a phone clip of about 90 s at
+# ~13 Mbit/s (1080p): 150 MB per video original.
+VIDEO_BYTES = 150_000_000
+# photos.people.getList is asked only where getInfo says ``haspeople``, which no list extra
+# tells. Without a catalog to learn it from, assume 5% of photos have people tagged.
+PEOPLE_RATE = 0.05
+
+ORDER = (
+    "flickr.collections.getTree",
+    "flickr.galleries.getList",
+    "flickr.galleries.getPhotos",
+    "flickr.photosets.getList",
+    "flickr.photosets.getPhotos",
+    "flickr.people.getPhotos",
+    "flickr.photos.getSizes",
+    "flickr.photos.comments.getList",
+    "flickr.photos.getFavorites",
+    "flickr.photos.getInfo",
+    "flickr.photos.people.getList",
+)
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """The figures an estimate cannot read from Flickr; printed with the estimate."""
+
+    video_bytes: int = VIDEO_BYTES
+    people_rate: float = PEOPLE_RATE
+    bytes_per_pixel: Mapping[str, float] = field(default_factory=lambda: dict(BYTES_PER_PIXEL))
+
+
+@dataclass
+class Estimate:
+    """Counts, bytes and API calls of a full photostream backup."""
+
+    photos: int = 0
+    videos: int = 0
+    pixels: int = 0  # of photos (what the bytes estimate multiplies)
+    photo_bytes: int = 0
+    video_bytes: int = 0
+    comments_photos: int = 0  # photos with count_comments > 0
+    faves: int = 0  # sum of count_faves
+    calls: Counter[str] = field(default_factory=Counter)
+    people_estimated: bool = True  # the people.getList figure is an estimate
+
+    @property
+    def bytes(self) -> int:
+        return self.photo_bytes + self.video_bytes
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+
+def pages(total: int, per_page: int) -> int:
+    """Calls a paginated list costs: at least one, even when empty."""
+    return max(1, math.ceil(max(total, 0) / max(per_page, 1)))
+
+
+def photo_pixels(raw: Mapping[str, Any]) -> tuple[int, str]:
+    """(width * height, format) of what the crawl downloads for this photo, as
+    ``mapping.best_photo_source`` picks it: the original (``url_o``; dimensions from
+    ``width_o``/``height_o`` or the ``o_dims`` extra's ``o_width``/``o_height``), else the
+    largest size offered, else the ``o_dims`` alone."""
+    o_pixels = (to_int(raw.get("width_o"), 0) or to_int(raw.get("o_width"), 0)) * (
+        to_int(raw.get("height_o"), 0) or to_int(raw.get("o_height"), 0)
+    )
+    o_format = (optional(raw.get("originalformat")) or "jpg").lower()
+    if raw.get("url_o"):
+        return o_pixels, o_format
+    for code in SIZE_CODES:
+        if raw.get(f"url_{code}"):
+            w, h = to_int(raw.get(f"width_{code}"), 0), to_int(raw.get(f"height_{code}"), 0)
+            return w * h, str(raw[f"url_{code}"]).rsplit(".", 1)[-1].lower()
+    return o_pixels, o_format
+
+
+def add_photo(est: Estimate, raw: Mapping[str, Any], assumptions: Assumptions) -> None:
+    """Count one people.getPhotos row: its media bytes and the per-photo calls it triggers."""
+    if raw.get("media") == "video":
+        est.videos += 1
+        est.video_bytes += assumptions.video_bytes
+        if not optional(raw.get("originalsecret")):
+            est.calls["flickr.photos.getSizes"] += 1  # the spider asks getSizes for its URL
+    else:
+        est.photos += 1
+        pixels, fmt = photo_pixels(raw)
+        est.pixels += pixels
+        bpp = assumptions.bytes_per_pixel.get(fmt, DEFAULT_BYTES_PER_PIXEL)
+        est.photo_bytes += round(pixels * bpp)
+    comments = to_int(raw.get("count_comments"), 0)
+    faves = to_int(raw.get("count_faves"), 0)
+    if comments > 0:
+        est.comments_photos += 1
+        est.calls["flickr.photos.comments.getList"] += 1  # not paginated
+    if faves > 0:
+        est.faves += faves
+        est.calls["flickr.photos.getFavorites"] += pages(faves, FAVES_PER_PAGE)
+
+
+def set_size(row: Mapping[str, Any]) -> int:
+    """Photos and videos in an album or gallery row (field names differ between the two)."""
+    total = to_int(row.get("count_total"), -1)
+    if total >= 0:
+        return total
+    photos = to_int(row.get("count_photos"), -1)
+    if photos < 0:
+        photos = to_int(row.get("photos"), 0)
+    videos = to_int(row.get("count_videos"), -1)
+    if videos < 0:
+        videos = to_int(row.get("videos"), 0)
+    return photos + videos
+
+
+def estimate(
+    *,
+    photos: Iterable[Mapping[str, Any]],
+    photos_total: int,
+    albums: Iterable[Mapping[str, Any]],
+    albums_total: int,
+    galleries: Iterable[Mapping[str, Any]],
+    galleries_total: int,
+    per_page: int,
+    deep: bool,
+    assumptions: Assumptions,
+    people_rate: float | None = None,
+) -> Estimate:
+    """The whole estimate from the three lists; ``people_rate`` overrides the assumption (e.g.
+    the share of photos with people in an existing catalog)."""
+    est = Estimate()
+    listed = 0
+    for raw in photos:
+        listed += 1
+        add_photo(est, raw, assumptions)
+    calls = est.calls
+    calls["flickr.collections.getTree"] = 1
+    calls["flickr.galleries.getList"] = pages(galleries_total, per_page)
+    calls["flickr.galleries.getPhotos"] = sum(pages(set_size(g), per_page) for g in galleries)
+    calls["flickr.photosets.getList"] = pages(albums_total, per_page)
+    calls["flickr.photosets.getPhotos"] = sum(pages(set_size(a), per_page) for a in albums)
+    calls["flickr.people.getPhotos"] = pages(photos_total, per_page)
+    if deep and listed:
+        rate = assumptions.people_rate if people_rate is None else people_rate
+        calls["flickr.photos.getInfo"] = listed
+        calls["flickr.photos.people.getList"] = math.ceil(listed * rate)
+    return est
+
+
+def api_seconds(calls: int, per_hour: int, latency: float) -> float:
+    """Wall time of ``calls`` sequential API calls at ``latency`` s each, under a sliding
+    one-hour budget of ``per_hour`` calls (0: no budget).
+
+    Each budget window's calls go at full speed; call ``per_hour + 1`` waits for the first to
+    leave the window, so a run of k full windows plus r calls takes k hours plus r * latency.
+    """
+    if calls <= 0:
+        return 0.0
+    if per_hour <= 0 or per_hour * latency >= 3600:
+        return calls * latency
+    windows, rest = divmod(calls - 1, per_hour)
+    return windows * 3600.0 + (rest + 1) * latency
+
+
+def human_bytes(n: float) -> str:
+    """1234567 -> '1.2 MB' (decimal units, as disks are sold)."""
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def human_duration(seconds: float) -> str:
+    """3725 -> '1 h 02 min'; 42 -> '42 s'."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours:02d} h"
+
+
+@dataclass
+class Incremental:
+    """How the listing compares with an existing catalog."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    gone: int = 0  # in the catalog, not in the listing
+    new_bytes: int = 0
+
+
+def incremental(
+    photos: Iterable[Mapping[str, Any]],
+    known: Mapping[str, int],
+    assumptions: Assumptions,
+) -> Incremental:
+    """Compare listed rows (``lastupdate``) with the catalog's ``last_update_unix`` by id."""
+    inc = Incremental()
+    seen: set[str] = set()
+    for raw in photos:
+        photo_id = str(raw["id"])
+        seen.add(photo_id)
+        if photo_id not in known:
+            inc.new += 1
+            one = Estimate()
+            add_photo(one, raw, assumptions)
+            inc.new_bytes += one.bytes
+        elif to_int(raw.get("lastupdate"), 0) > known[photo_id]:
+            inc.updated += 1
+        else:
+            inc.unchanged += 1
+    inc.gone = len(set(known) - seen)
+    return inc
