@@ -18,43 +18,31 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from scrapy import signals
-from scrapy.exceptions import DontCloseSpider
-
-from flickr_crawl.api import PHOTO_EXTRAS, page_of, text, to_int
+from flickr_crawl.api import PHOTO_EXTRAS, page_of, text
 from flickr_crawl.items import AlbumItem, AlbumRef, GalleryItem
 from flickr_crawl.mapping import (
     album_from_list,
     collections_of,
-    comments_of,
-    faves_of,
     gallery_of,
-    info_of,
     photo_from_list,
-    video_original_source,
     video_play_source,
 )
 from flickr_crawl.paths import album_folders
-from spiders.base import RETRYING, FlickrSpider
+from spiders.base import RETRYING
+from spiders.metadata import LIST_PRIORITY, PhotoSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
-    from typing import Self
 
     import scrapy
-    from scrapy.crawler import Crawler
     from scrapy.http import Response
 
     from flickr_crawl.items import PhotoItem
 
 LIST_METHOD = "flickr.people.getPhotos"
-# The API slot is sequential; the scheduler sends the listing first, then per-photo calls,
-# then the deep pass.
-LIST_PRIORITY, PHOTO_PRIORITY, DEEP_PRIORITY = 10, 0, -10
-FAVES_PER_PAGE = 50  # photos.getFavorites' maximum
 
 
-class PhotostreamSpider(FlickrSpider):
+class PhotostreamSpider(PhotoSpider):
     name = "photostream"
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -64,15 +52,6 @@ class PhotostreamSpider(FlickrSpider):
         self.album_collections: dict[str, list[str]] = defaultdict(list)
         self.galleries: dict[str, GalleryItem] = {}
         self.gallery_memberships: dict[str, list[str]] = defaultdict(list)
-        self.listed: dict[str, None] = {}  # photo ids in photostream order, for the deep pass
-        self.deep_started = False
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.deep = crawler.settings.getbool("FLICKR_DEEP_METADATA", True)
-        crawler.signals.connect(spider.start_deep_pass, signal=signals.spider_idle)
-        return spider
 
     async def start(self) -> AsyncIterator[Any]:
         yield self.api_request(
@@ -251,114 +230,12 @@ class PhotostreamSpider(FlickrSpider):
             yield self._photos_page(page.page + 1, page.pages)
         self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
         for raw in photos:
-            item = self._photo(raw)
-            if item.id in self.listed:  # pages shift when photos are added during a run
-                self.crawler.stats.inc_value("flickr/photo/listed_twice")  # type: ignore[union-attr]
+            item = self.photo_item(raw)
+            if self.seen_before(item.id):
                 continue
-            self.listed[item.id] = None
-            if item.media == "video" and item.source is None:
-                yield self.api_request(
-                    "flickr.photos.getSizes",
-                    self.parse_video_sizes,
-                    cb_kwargs={"raw": raw},
-                    photo_id=item.id,
-                )
-            else:
-                yield item
-            yield from self._per_photo_calls(item.id, item.count_comments, item.count_faves)
+            yield from self.emit_photo(item, raw)
 
-    def parse_video_sizes(self, response: Response | None, raw: dict[str, Any]) -> Iterator[Any]:
-        item = self._photo(raw)
-        data = yield from self.api_data(response)
-        if data is RETRYING:
-            return
-        if data is not None:
-            item.raw["flickr.photos.getSizes"] = data.get("sizes", {})
-            item.source = video_original_source(data)
-        yield item
-
-    # --- comments and faves: only where the list's counts say there are some --------------
-    def _per_photo_calls(self, photo_id: str, comments: int, faves: int) -> Iterator[Any]:
-        if comments > 0:
-            yield self.api_request(
-                "flickr.photos.comments.getList", self.parse_comments, priority=PHOTO_PRIORITY,
-                cb_kwargs={"photo_id": photo_id}, photo_id=photo_id,
-            )  # fmt: skip
-        if faves > 0:
-            yield self._faves_page(photo_id, 1, [])
-
-    def parse_comments(self, response: Response | None, photo_id: str) -> Iterator[Any]:
-        data = yield from self.api_data(response)
-        if data is RETRYING:
-            return
-        if data is not None:
-            yield comments_of(photo_id, data, self.web_url)
-
-    def _faves_page(self, photo_id: str, page: int, pages: list[Any]) -> scrapy.Request:
-        return self.api_request(
-            "flickr.photos.getFavorites", self.parse_faves, priority=PHOTO_PRIORITY,
-            cb_kwargs={"photo_id": photo_id, "pages": pages},
-            photo_id=photo_id, page=page, per_page=FAVES_PER_PAGE,
-        )  # fmt: skip
-
-    def parse_faves(
-        self, response: Response | None, photo_id: str, pages: list[Any]
-    ) -> Iterator[Any]:
-        data = yield from self.api_data(response)
-        if data is RETRYING:
-            return
-        if data is None:
-            return
-        container = data.get("photo", {})
-        pages = [*pages, container]
-        page = page_of(container, container.get("person", []) or [])
-        if not page.last:
-            yield self._faves_page(photo_id, page.page + 1, pages)
-            return
-        yield faves_of(photo_id, pages, self.web_url)
-
-    # --- the deep pass, once everything else is done ----------------------------------------
-    def start_deep_pass(self) -> None:
-        """spider_idle: the listing, downloads and comments are done; now the optional calls."""
-        if not self.deep or self.deep_started or not self.listed:
-            return
-        self.deep_started = True
-        assert self.crawler.engine is not None
-        for photo_id in self.listed:
-            self.crawler.engine.crawl(
-                self.api_request(
-                    "flickr.photos.getInfo",
-                    self.parse_info,
-                    priority=DEEP_PRIORITY,
-                    cb_kwargs={"photo_id": photo_id},
-                    photo_id=photo_id,
-                )
-            )
-        raise DontCloseSpider
-
-    def parse_info(self, response: Response | None, photo_id: str) -> Iterator[Any]:
-        data = yield from self.api_data(response)
-        if data is RETRYING:
-            return
-        if data is None:
-            return
-        if to_int(data.get("photo", {}).get("people", {}).get("haspeople"), 0):
-            yield self.api_request(
-                "flickr.photos.people.getList", self.parse_people, priority=DEEP_PRIORITY,
-                cb_kwargs={"photo_id": photo_id, "info": data}, photo_id=photo_id,
-            )  # fmt: skip
-            return
-        yield info_of(photo_id, data, None, self.web_url)
-
-    def parse_people(
-        self, response: Response | None, photo_id: str, info: dict[str, Any]
-    ) -> Iterator[Any]:
-        data = yield from self.api_data(response)
-        if data is RETRYING:
-            return
-        yield info_of(photo_id, info, data, self.web_url)
-
-    def _photo(self, raw: dict[str, Any]) -> PhotoItem:
+    def photo_item(self, raw: dict[str, Any]) -> PhotoItem:
         item = photo_from_list(
             raw, method=LIST_METHOD, owner=self.creds.user_nsid, web_url=self.web_url
         )

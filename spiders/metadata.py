@@ -1,0 +1,169 @@
+"""PhotoSpider: what the photostream and favorites spiders do for every photo they list.
+
+A listed photo is yielded at once (its file downloads while the listing goes on), then the
+per-photo calls its list entry says are needed: comments where ``count_comments`` > 0, faves
+(50 per page) where ``count_faves`` > 0, and getSizes for a video whose list entry gives no
+original. The deep pass (``FLICKR_DEEP_METADATA``: photos.getInfo for notes and tag authors,
+photos.people.getList where getInfo says there are people) waits for spider_idle, so every
+original, caption and comment is on disk before any optional call is spent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
+
+from flickr_crawl.api import page_of, to_int
+from flickr_crawl.mapping import comments_of, faves_of, info_of, video_original_source
+from spiders.base import RETRYING, FlickrSpider
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Self
+
+    import scrapy
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+    from flickr_crawl.items import PhotoItem, Source
+
+# The API slot is sequential; the scheduler sends the listing first, then per-photo calls,
+# then the deep pass.
+LIST_PRIORITY, PHOTO_PRIORITY, DEEP_PRIORITY = 10, 0, -10
+FAVES_PER_PAGE = 50  # photos.getFavorites' maximum
+
+
+class PhotoSpider(FlickrSpider):
+    """Base for spiders that list photos: per-photo calls and the deep pass."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.listed: dict[str, None] = {}  # photo ids in listing order, for the deep pass
+        self.deep_started = False
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.deep = crawler.settings.getbool("FLICKR_DEEP_METADATA", True)
+        crawler.signals.connect(spider.start_deep_pass, signal=signals.spider_idle)
+        return spider
+
+    def photo_item(self, raw: dict[str, Any]) -> PhotoItem:
+        """The item for one entry of this spider's list call."""
+        raise NotImplementedError
+
+    def video_source(self, sizes: dict[str, Any]) -> Source | None:
+        """Which getSizes entry of a video to keep: its original (the owner gets it)."""
+        return video_original_source(sizes)
+
+    def seen_before(self, photo_id: str) -> bool:
+        """True for a photo already listed in this run (pages shift when photos are added)."""
+        if photo_id in self.listed:
+            self.crawler.stats.inc_value("flickr/photo/listed_twice")  # type: ignore[union-attr]
+            return True
+        self.listed[photo_id] = None
+        return False
+
+    def emit_photo(self, item: PhotoItem, raw: dict[str, Any]) -> Iterator[Any]:
+        """The item (or the getSizes call it still needs), then its per-photo calls."""
+        if item.media == "video" and item.source is None:
+            yield self.api_request(
+                "flickr.photos.getSizes", self.parse_video_sizes, cb_kwargs={"raw": raw},
+                photo_id=item.id,
+            )  # fmt: skip
+        else:
+            yield item
+        yield from self._per_photo_calls(item.id, item.count_comments, item.count_faves)
+
+    def parse_video_sizes(self, response: Response | None, raw: dict[str, Any]) -> Iterator[Any]:
+        item = self.photo_item(raw)
+        data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
+        if data is not None:
+            item.raw["flickr.photos.getSizes"] = data.get("sizes", {})
+            item.source = self.video_source(data)
+        yield item
+
+    # --- comments and faves: only where the list's counts say there are some --------------
+    def _per_photo_calls(self, photo_id: str, comments: int, faves: int) -> Iterator[Any]:
+        if comments > 0:
+            yield self.api_request(
+                "flickr.photos.comments.getList", self.parse_comments, priority=PHOTO_PRIORITY,
+                cb_kwargs={"photo_id": photo_id}, photo_id=photo_id,
+            )  # fmt: skip
+        if faves > 0:
+            yield self._faves_page(photo_id, 1, [])
+
+    def parse_comments(self, response: Response | None, photo_id: str) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
+        if data is not None:
+            yield comments_of(photo_id, data, self.web_url)
+
+    def _faves_page(self, photo_id: str, page: int, pages: list[Any]) -> scrapy.Request:
+        return self.api_request(
+            "flickr.photos.getFavorites", self.parse_faves, priority=PHOTO_PRIORITY,
+            cb_kwargs={"photo_id": photo_id, "pages": pages},
+            photo_id=photo_id, page=page, per_page=FAVES_PER_PAGE,
+        )  # fmt: skip
+
+    def parse_faves(
+        self, response: Response | None, photo_id: str, pages: list[Any]
+    ) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
+        if data is None:
+            return
+        container = data.get("photo", {})
+        pages = [*pages, container]
+        page = page_of(container, container.get("person", []) or [])
+        if not page.last:
+            yield self._faves_page(photo_id, page.page + 1, pages)
+            return
+        yield faves_of(photo_id, pages, self.web_url)
+
+    # --- the deep pass, once everything else is done ----------------------------------------
+    def start_deep_pass(self) -> None:
+        """spider_idle: the listing, downloads and comments are done; now the optional calls."""
+        if not self.deep or self.deep_started or not self.listed:
+            return
+        self.deep_started = True
+        assert self.crawler.engine is not None
+        for photo_id in self.listed:
+            self.crawler.engine.crawl(
+                self.api_request(
+                    "flickr.photos.getInfo",
+                    self.parse_info,
+                    priority=DEEP_PRIORITY,
+                    cb_kwargs={"photo_id": photo_id},
+                    photo_id=photo_id,
+                )
+            )
+        raise DontCloseSpider
+
+    def parse_info(self, response: Response | None, photo_id: str) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
+        if data is None:
+            return
+        if to_int(data.get("photo", {}).get("people", {}).get("haspeople"), 0):
+            yield self.api_request(
+                "flickr.photos.people.getList", self.parse_people, priority=DEEP_PRIORITY,
+                cb_kwargs={"photo_id": photo_id, "info": data}, photo_id=photo_id,
+            )  # fmt: skip
+            return
+        yield info_of(photo_id, data, None, self.web_url)
+
+    def parse_people(
+        self, response: Response | None, photo_id: str, info: dict[str, Any]
+    ) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
+        yield info_of(photo_id, info, data, self.web_url)
