@@ -102,6 +102,29 @@ def video_play_source(item: PhotoItem, web_url: str) -> Source | None:
     )
 
 
+# Video streams Flickr lists in getSizes, best first; "Video Original" goes to the owner only.
+VIDEO_LABELS = ("Video Original", "1080p", "HD MP4", "720p", "Site MP4", "360p", "288p",
+                "Mobile MP4", "700", "iphone_wifi", "appletv")  # fmt: skip
+
+
+def best_video_source(sizes: dict[str, Any]) -> Source | None:
+    """The best video stream getSizes offers this caller (someone else's video: no original)."""
+    offered = {
+        size.get("label"): size
+        for size in sizes.get("sizes", {}).get("size", []) or []
+        if size.get("media") == "video" and size.get("source")
+    }
+    for label in VIDEO_LABELS:
+        if label in offered:
+            size = offered[label]
+            return Source(
+                url=str(size["source"]), label=label, is_original=label == "Video Original",
+                width=to_int(size.get("width"), 0) or None,
+                height=to_int(size.get("height"), 0) or None,
+            )  # fmt: skip
+    return None
+
+
 def geo_of(raw: dict[str, Any]) -> dict[str, Any] | None:
     """Location from the ``geo`` extra; Flickr sends 0/0/0 for photos without one."""
     lat, lon = to_float(raw.get("latitude")), to_float(raw.get("longitude"))

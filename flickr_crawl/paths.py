@@ -24,6 +24,8 @@ UNSORTED_DIR = "Unsorted"
 DATES_DIR = "Dates"
 FLAT_DIR = "Photos"
 LOGS_DIR = "logs"
+FAVORITES_DIR = "Favorites"
+FAVORITES_LAYOUTS = ("owner", "date")
 
 _FORBIDDEN = set('<>:"/\\|?*')
 _RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(10)}
@@ -74,8 +76,10 @@ def file_name(photo_id: str, extension: str) -> str:
     return f"{safe_name(photo_id, fallback='photo')}.{safe_name(extension.lower(), fallback='bin')}"
 
 
-def photo_dirs(photo: PhotoItem, layout: str) -> list[str]:
+def photo_dirs(photo: PhotoItem, layout: str, favorites_layout: str = "owner") -> list[str]:
     """Folders (relative) a photo belongs in; the first holds the file, the others links."""
+    if photo.collection == "favorites":
+        return [favorite_dir(photo, favorites_layout)]
     if layout == "flat":
         return [FLAT_DIR]
     if layout == "date":
@@ -100,3 +104,12 @@ def inside(root: Path, relative: str) -> Path:
 def sidecar_name(photo_id: str) -> str:
     """The JSON sidecar beside a media file: ``<id>.json``, known even when the file is not."""
     return f"{safe_name(photo_id, fallback='photo')}.json"
+
+
+def favorite_dir(photo: PhotoItem, layout: str) -> str:
+    """Where a photo the account faved goes: by owner (name and nsid) or by month faved."""
+    if layout == "date":
+        stamp = photo.date_faved or "0000-00"
+        return f"{FAVORITES_DIR}/{stamp[:4]}/{stamp[5:7]}"
+    name = safe_name(photo.owner_name or photo.owner, fallback="unknown", max_bytes=80)
+    return f"{FAVORITES_DIR}/{name} [{safe_name(photo.owner, fallback='unknown')}]"

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flickr_crawl.auth import AuthError, auth_file_path, load_credentials
-from flickr_crawl.paths import LAYOUTS
+from flickr_crawl.paths import FAVORITES_LAYOUTS, LAYOUTS
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -26,6 +26,11 @@ def preflight(settings: BaseSettings, spider: str, known_spiders: list[str]) -> 
     layout = settings.get("FLICKR_LAYOUT")
     if layout not in LAYOUTS:
         raise ConfigError(f"FLICKR_LAYOUT={layout!r}; choose one of {', '.join(LAYOUTS)}")
+    favorites = settings.get("FLICKR_FAVORITES_LAYOUT")
+    if favorites not in FAVORITES_LAYOUTS:
+        raise ConfigError(
+            f"FLICKR_FAVORITES_LAYOUT={favorites!r}; choose one of {', '.join(FAVORITES_LAYOUTS)}"
+        )
     if settings.get("FLICKR_LINK_MODE") not in ("hardlink", "copy"):
         raise ConfigError("FLICKR_LINK_MODE must be hardlink or copy")
     for name in ("FLICKR_API_URL", "FLICKR_OAUTH_URL", "FLICKR_WEB_URL"):

@@ -81,6 +81,7 @@ FLICKR_API_PER_PAGE = 500  # list page size (Flickr's maximum)
 FLICKR_ARCHIVE_DIR = "archive"  # where the backup goes
 FLICKR_LAYOUT = "albums"  # albums (folder per album + Unsorted), date (YYYY/MM/DD) or flat
 FLICKR_LINK_MODE = "hardlink"  # how a photo appears in its second album: hardlink or copy
+FLICKR_FAVORITES_LAYOUT = "owner"  # Favorites/<owner [nsid]>/ (owner) or Favorites/YYYY/MM/ (date)
 FLICKR_MEDIA_CONCURRENCY = 8  # parallel media downloads
 
 # --- flickr-crawl: metadata -----------------------------------------------------------------

@@ -59,6 +59,7 @@ class MediaPipeline:
         self.crawler = crawler
         self.archive = archive
         self.layout = layout
+        self.favorites_layout = "owner"  # FLICKR_FAVORITES_LAYOUT
         self.link_mode = link_mode
         self.exif = exif
         self.web_cookies: list[dict[str, Any]] = []  # sent with video originals only
@@ -77,6 +78,7 @@ class MediaPipeline:
         archive.mkdir(parents=True, exist_ok=True)
         exif = settings.getbool("FLICKR_EXIF_ENABLED", True)
         pipeline = cls(crawler, archive, layout, link_mode, exif=exif)
+        pipeline.favorites_layout = settings.get("FLICKR_FAVORITES_LAYOUT", "owner")
         pipeline.web_cookies = load_cookies(
             session_file_path(settings.get("FLICKR_WEB_SESSION_FILE"))
         )
@@ -108,7 +110,7 @@ class MediaPipeline:
         return item
 
     async def _process(self, item: PhotoItem) -> None:
-        dirs = photo_dirs(item, self.layout)
+        dirs = photo_dirs(item, self.layout, self.favorites_layout)
         if item.source is None:
             item.file = self._nothing_to_fetch(item)
             return

@@ -52,6 +52,7 @@ class SidecarPipeline:
     def __init__(self, archive: Path, layout: str, stats: StatsCollector, *, xmp: bool):
         self.archive = archive
         self.layout = layout
+        self.favorites_layout = "owner"  # FLICKR_FAVORITES_LAYOUT
         self.stats = stats
         self.xmp = xmp
         self.folders: dict[str, list[str]] = {}  # photo id -> folders its sidecar is in
@@ -68,6 +69,7 @@ class SidecarPipeline:
             xmp=settings.getbool("FLICKR_XMP_ENABLED", True),
         )
         pipeline.crawler = crawler
+        pipeline.favorites_layout = settings.get("FLICKR_FAVORITES_LAYOUT", "owner")
         return pipeline
 
     @property
@@ -105,7 +107,7 @@ class SidecarPipeline:
         self.stats.inc_value(f"flickr/sidecar/{kind}_written")
 
     def _write_photo(self, item: PhotoItem) -> None:
-        folders = photo_dirs(item, self.layout)
+        folders = photo_dirs(item, self.layout, self.favorites_layout)
         record = ItemAdapter(item).asdict()
         for path in self._paths(folders, item.id):
             previous = _read(path)

@@ -110,6 +110,21 @@ def test_estimate_matches_truth_and_the_crawl(account_sandbox: Sandbox, tmp_path
     }  # fmt: skip
 
 
+def test_estimate_pages_like_the_crawl(account_sandbox: Sandbox, tmp_path: Path) -> None:
+    """Small pages: every list is paginated, and the figure is still the crawl's, exactly."""
+    small = ("-s", "FLICKR_API_PER_PAGE=7", "-s", "FLICKR_DEEP_METADATA=False")
+    account_sandbox.reset_stats()
+    est = run_estimate(account_sandbox, tmp_path / "archive", *small)
+    assert est["estimate_api_calls"] == account_sandbox.stats()["api_calls"]["total"] == 21
+    assert est["api_calls"]["flickr.people.getPhotos"] == 18  # 123 photos, 7 a page
+    account_sandbox.reset_stats()
+    result = crawl(account_sandbox, tmp_path / "archive", *small)
+    assert result.returncode in (0, 2), result.stderr[-2000:]
+    actual = account_sandbox.stats()["api_calls"]
+    assert est["api_calls"] == actual["by_method"]
+    assert est["api_calls_total"] == actual["total"]
+
+
 def test_estimate_incremental_sees_new_and_updated(tmp_path: Path) -> None:
     auth_file = tmp_path / "auth.json"
     args = ("--photos", "12", "--videos", "0", "--image-size", "small", "--albums", "2")

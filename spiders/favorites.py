@@ -1,0 +1,150 @@
+"""favorites: every photo the account faved, kept with its context, under ``Favorites/``.
+
+flickr.favorites.getList, signed (so faves of friends-only photos are included), 500 per page
+with the same extras as the photostream: the largest size the owner allows is downloaded (the
+original where permitted; the sidecar records what was taken), with the owner's profile and
+the date faved, and the same comments/faves/deep-pass rules as the photostream. For someone
+else's video, getSizes tells which streams exist and the best is kept (only owners get
+originals).
+
+Incremental: after a run that finished with nothing failed, the newest ``date_faved`` becomes
+the next run's ``min_fave_date`` (catalog.db ``sync_state``; inclusive, so the boundary fave
+is listed again and found up to date rather than risk missing one faved in the same second).
+A full listing (the first run, or ``-a full=1``) also finds faves that are gone (un-faved, or
+deleted by their owner): they stay in the archive and are flagged in catalog.db. A photo of
+the account's own that it faved is stored once, in the photostream, and only recorded here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flickr_crawl.api import PHOTO_EXTRAS, page_of, to_int
+from flickr_crawl.catalog import CATALOG_NAME, get_state, open_catalog
+from flickr_crawl.items import FavoriteItem, FavoritesListedItem
+from flickr_crawl.mapping import (
+    best_video_source,
+    iso_from_unix,
+    photo_from_list,
+    user_of,
+    video_play_source,
+)
+from pipelines.catalog import FAVORITES_WATERMARK
+from spiders.base import RETRYING
+from spiders.metadata import LIST_PRIORITY, PhotoSpider
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    import scrapy
+    from scrapy.http import Response
+
+    from flickr_crawl.items import PhotoItem, Source
+
+LIST_METHOD = "flickr.favorites.getList"
+
+
+class FavoritesSpider(PhotoSpider):
+    name = "favorites"
+
+    def __init__(self, full: str = "", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.full = full not in ("", "0", "false", "no")
+        self.since = 0  # min_fave_date of this run; 0 = a full listing
+        self.newest = 0  # the newest date_faved seen
+        self.listing_complete = True
+        self.faved: dict[str, None] = {}  # every fave listed, own photos included
+
+    async def start(self) -> AsyncIterator[Any]:
+        if not self.full:
+            self.since = self._watermark()
+        if self.since:
+            self.logger.info(
+                "Favorites faved since %(since)s (incremental; -a full=1 for everything)",
+                {"since": iso_from_unix(self.since)},
+            )
+        yield self._page(1)
+
+    def _watermark(self) -> int:
+        path = Path(self.settings.get("FLICKR_ARCHIVE_DIR")) / CATALOG_NAME
+        if not path.exists():
+            return 0
+        db = open_catalog(path)
+        try:
+            return to_int(get_state(db, FAVORITES_WATERMARK), 0)
+        finally:
+            db.close()
+
+    def _page(self, page: int, pages: int = 0) -> scrapy.Request:
+        return self.api_request(
+            LIST_METHOD, self.parse_favorites, priority=LIST_PRIORITY,
+            cb_kwargs={"asked": page, "pages": pages},
+            user_id=self.creds.user_nsid or None, extras=PHOTO_EXTRAS, page=page,
+            per_page=self.per_page, min_fave_date=self.since or None,
+        )  # fmt: skip
+
+    def parse_favorites(
+        self, response: Response | None, asked: int = 1, pages: int = 0
+    ) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        if data is RETRYING:
+            return
+        if data is None:  # this page failed for good (recorded): the listing is incomplete
+            self.listing_complete = False
+            if asked < pages:
+                yield self._page(asked + 1, pages)
+            else:
+                yield self._listed()
+            return
+        container = data.get("photos", {})
+        photos = container.get("photo", []) or []
+        page = page_of(container, photos)
+        if page.page != asked:  # Flickr clamps deep pages: never loop on them
+            self.report.failure(LIST_METHOD, f"page={asked}", f"Flickr answered page {page.page}")
+            self.listing_complete = False
+            yield self._listed()
+            return
+        if not page.last:
+            yield self._page(page.page + 1, page.pages)
+        self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
+        for raw in photos:
+            yield from self._favorite(raw)
+        if page.last:
+            yield self._listed()
+
+    def _favorite(self, raw: dict[str, Any]) -> Iterator[Any]:
+        faved = to_int(raw.get("date_faved"), 0)
+        self.newest = max(self.newest, faved)
+        item = self.photo_item(raw)
+        own = item.owner == self.creds.user_nsid
+        if item.id in self.faved:
+            return
+        self.faved[item.id] = None
+        yield FavoriteItem(
+            photo_id=item.id, owner=item.owner, date_faved=item.date_faved,
+            date_faved_unix=faved, stored_as="own" if own else "favorite",
+        )  # fmt: skip
+        if own:  # already in the photostream backup: stored once, no calls spent here
+            self.crawler.stats.inc_value("flickr/favorites/own")  # type: ignore[union-attr]
+            return
+        if not self.seen_before(item.id):
+            yield from self.emit_photo(item, raw)
+
+    def _listed(self) -> FavoritesListedItem:
+        return FavoritesListedItem(
+            photo_ids=list(self.faved), complete=self.listing_complete, full=not self.since,
+            watermark=self.newest or self.since,
+        )  # fmt: skip
+
+    def photo_item(self, raw: dict[str, Any]) -> PhotoItem:
+        item = photo_from_list(raw, method=LIST_METHOD, owner="", web_url=self.web_url)
+        item.collection = "favorites"
+        item.date_faved = iso_from_unix(raw.get("date_faved"))
+        item.owner_user = user_of(raw, self.web_url, nsid_key="owner")
+        if item.owner == self.creds.user_nsid:  # the account's own video: its original
+            item.source = item.source or video_play_source(item, self.web_url)
+        return item
+
+    def video_source(self, sizes: dict[str, Any]) -> Source | None:
+        return best_video_source(sizes)
