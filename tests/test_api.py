@@ -17,6 +17,7 @@ from flickr_crawl.api import (
 )
 from flickr_crawl.mapping import (
     best_photo_source,
+    best_video_source,
     iso_from_unix,
     iso_taken,
     photo_from_list,
@@ -136,3 +137,14 @@ def test_call_url_has_json_format():
     assert "nojsoncallback=1" in url
     assert "method=flickr.test.login" in url
     assert "page=2" in url
+
+
+def test_best_video_stream_for_someone_elses_video():
+    data = json.loads((REAL / "flickr.photos.getSizes/2012_flickrie_video.json").read_bytes())
+    source = best_video_source(data)
+    assert source is not None
+    assert (source.label, source.is_original) == ("Site MP4", False)
+    owner = json.loads(
+        (REAL / "flickr.photos.getSizes/2016_ditto_video_with_video_original.json").read_bytes()
+    )
+    assert best_video_source(owner).label == "Video Original"  # type: ignore[union-attr]
