@@ -9,6 +9,7 @@ credential failures close the spider, anything else is counted, recorded and ski
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -62,7 +63,20 @@ class FlickrSpider(scrapy.Spider):
         spider.api_url = settings.get("FLICKR_API_URL")
         spider.web_url = settings.get("FLICKR_WEB_URL")
         spider.per_page = min(max(settings.getint("FLICKR_API_PER_PAGE", 500), 1), 500)
+        spider.run_token = secrets.token_hex(8)  # tells this process's listing from a resumed one
         return spider
+
+    def stale(self, response: Response | None) -> bool:
+        """A listing answer asked for by an earlier process (a JOBDIR resume replays them).
+
+        A resumed crawl lists everything again from ``start()`` (a few calls), so an old
+        listing step is dropped: it would run without the albums it needs and list twice.
+        Per-photo calls (comments, faves, getInfo) from before stay valid and are kept.
+        """
+        if response is None or response.meta.get("flickr_run") in (None, self.run_token):
+            return False
+        self.crawler.stats.inc_value("flickr/listing/stale_dropped")  # type: ignore[union-attr]
+        return True
 
     @property
     def report(self) -> RunReport:
@@ -85,7 +99,12 @@ class FlickrSpider(scrapy.Spider):
             cb_kwargs=cb_kwargs or {},
             priority=priority,
             dont_filter=True,
-            meta={API_META: True, "download_slot": API_SLOT, "flickr_method": method},
+            meta={
+                API_META: True,
+                "download_slot": API_SLOT,
+                "flickr_method": method,
+                "flickr_run": self.run_token,
+            },
         )
 
     def api_data(

@@ -87,6 +87,8 @@ class FavoritesSpider(PhotoSpider):
     def parse_favorites(
         self, response: Response | None, asked: int = 1, pages: int = 0
     ) -> Iterator[Any]:
+        if self.stale(response):
+            return
         data = yield from self.api_data(response)
         if data is RETRYING:
             return

@@ -60,6 +60,8 @@ class PhotostreamSpider(PhotoSpider):
 
     # --- collections and galleries ----------------------------------------------------------
     def parse_collections(self, response: Response | None) -> Iterator[Any]:
+        if self.stale(response):
+            return
         data = yield from self.api_data(response)
         if data is RETRYING:
             return
@@ -76,6 +78,8 @@ class PhotostreamSpider(PhotoSpider):
         )  # fmt: skip
 
     def parse_galleries(self, response: Response | None) -> Iterator[Any]:
+        if self.stale(response):
+            return
         data = yield from self.api_data(response)
         if data is RETRYING:
             return
@@ -105,6 +109,8 @@ class PhotostreamSpider(PhotoSpider):
     def parse_gallery_photos(
         self, response: Response | None, ids: list[str], index: int
     ) -> Iterator[Any]:
+        if self.stale(response):
+            return
         data = yield from self.api_data(response)
         if data is RETRYING:
             return
@@ -130,6 +136,8 @@ class PhotostreamSpider(PhotoSpider):
         )  # fmt: skip
 
     def parse_album_list(self, response: Response | None) -> Iterator[Any]:
+        if self.stale(response):
+            return
         data = yield from self.api_data(response)
         if data is RETRYING:
             return
@@ -167,6 +175,8 @@ class PhotostreamSpider(PhotoSpider):
     def parse_album_photos(
         self, response: Response | None, album_ids: list[str], index: int
     ) -> Iterator[Any]:
+        if self.stale(response):
+            return
         data = yield from self.api_data(response)
         if data is RETRYING:
             return
@@ -213,6 +223,8 @@ class PhotostreamSpider(PhotoSpider):
     def parse_photos(
         self, response: Response | None, asked: int = 1, pages: int = 0
     ) -> Iterator[Any]:
+        if self.stale(response):
+            return
         data = yield from self.api_data(response)
         if data is RETRYING:
             return

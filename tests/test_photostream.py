@@ -332,3 +332,23 @@ def test_transient_api_errors_are_retried_without_running_twice(small, tmp_path)
     assert {k: len(v) for k, v in records.items()} == {
         k: len(v) for k, v in sidecars(tmp_path / "clean").items()
     }
+
+
+def test_a_jobdir_crawl_stopped_mid_listing_resumes_cleanly(small, tmp_path):
+    """Stopped during the album listing (as a Ctrl-C would), then resumed with the same JOBDIR:
+    the listing is not run twice, and every photo lands in its album folders."""
+    job = ["-s", f"JOBDIR={tmp_path / 'job'}"]
+    stopped = crawl(small, tmp_path / "a", *job, "-s", "CLOSESPIDER_PAGECOUNT=4")
+    assert stopped.returncode == 130
+    assert "run the same command again" in stopped.stderr
+    small.reset_stats()
+    resumed = crawl(small, tmp_path / "a", *job)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Traceback" not in resumed.stderr
+    assert small.stats()["api_calls"]["by_method"]["flickr.people.getPhotos"] == 1
+    clean = crawl(small, tmp_path / "clean")
+    assert clean.returncode == 0
+    layout = {k: sorted(r["file"]["path"] for r in v) for k, v in sidecars(tmp_path / "a").items()}
+    expected = {k: sorted(r["file"]["path"] for r in v)
+                for k, v in sidecars(tmp_path / "clean").items()}  # fmt: skip
+    assert layout == expected
