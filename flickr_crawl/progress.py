@@ -4,11 +4,11 @@ A backup of a large account runs for hours (the API budget alone allows 3600 cal
 people want to see where it stands. On a terminal (stderr is a TTY) this draws a live bar with
 ``rich``; otherwise (cron, CI, ``> log``) it logs one plain line every
 ``FLICKR_PROGRESS_INTERVAL`` seconds. It only reads signals and stats, never changes the crawl:
-the total comes from the ``total`` of the spider's people.getPhotos answers, the photos done
-from ``item_scraped`` (and dropped/failed items) of ``PhotoItem``, bytes from
-``flickr/bytes/downloaded``, API calls from ``flickr/api/calls`` and the budget middleware's
-window. A display error turns the display off (logged, counted), never the crawl. Counts only:
-no URLs, so no tokens or signed links are ever shown.
+the total comes from the ``total`` of the spider's people.getPhotos (or favorites.getList)
+answers, the photos done from ``item_scraped`` (and dropped/failed items) of ``PhotoItem``,
+bytes from ``flickr/bytes/downloaded``, API calls from ``flickr/api/calls`` and the budget
+middleware's window. A display error turns the display off (logged, counted), never the crawl.
+Counts only: no URLs, so no tokens or signed links are ever shown.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LIST_METHOD = "flickr.people.getPhotos"
+# Listings whose ``photos.total`` is the run's total: photostream and favorites spiders.
+LIST_METHODS = frozenset({"flickr.people.getPhotos", "flickr.favorites.getList"})
 DEEP_STAT = "flickr/api/calls/flickr.photos.getInfo"
 TTY_REFRESH = 0.5  # seconds between redraws of the live bar
 
@@ -221,8 +222,9 @@ class ProgressExtension:
         self.task.start(TTY_REFRESH if self.tty else self.interval, now=False)
 
     def response_received(self, response: Response, request: Request, **kwargs: Any) -> None:
-        """The total of the photostream, from the spider's own people.getPhotos answers."""
-        if request.meta.get("flickr_method") != LIST_METHOD:
+        """The total of the listing, from the spider's own people.getPhotos (favorites.getList)
+        answers."""
+        if request.meta.get("flickr_method") not in LIST_METHODS:
             return
         try:
             data = parse_envelope(response.body)
