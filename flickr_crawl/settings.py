@@ -50,6 +50,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "flickr_crawl.report.RunReport": 500,
+    "flickr_crawl.progress.ProgressExtension": 600,
 }
 # One request slot per kind of host; the API slot is sequential, media runs in parallel.
 DOWNLOAD_SLOTS = {
@@ -89,3 +90,7 @@ FLICKR_DEEP_METADATA = True  # second pass after all files: getInfo (notes, tag 
 FLICKR_EXIF_ENABLED = True  # write title, description, tags, date, GPS, licence into JPEG EXIF
 FLICKR_XMP_ENABLED = True  # write <file>.xmp beside every media file (videos, PNG, GIF too)
 FLICKR_CATALOG_ENABLED = True  # keep catalog.db (SQLite) in the archive root
+
+# --- flickr-crawl: progress display ---------------------------------------------------------
+FLICKR_PROGRESS_ENABLED = True  # live bar on a terminal, periodic log lines otherwise
+FLICKR_PROGRESS_INTERVAL = 30  # seconds between progress log lines when stderr is not a terminal
