@@ -31,6 +31,7 @@ def main() -> int:
     parser.add_argument("--videos", type=int, default=20)
     parser.add_argument("--albums", type=int, default=30)
     parser.add_argument("--image-size", default="realistic", choices=("small", "realistic"))
+    parser.add_argument("--logs", type=Path, help="keep each crawl's log in this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-photostream-") as tmp:
         auth = Path(tmp) / "auth.json"
@@ -51,6 +52,9 @@ def main() -> int:
                 sandbox.reset_stats()
                 start = time.monotonic()
                 result = crawl(sandbox, target, *extra)
+                if args.logs:
+                    log = args.logs / f"{run.replace(' ', '_').replace(',', '')}.log"
+                    log.write_text(result.stderr)
                 elapsed = time.monotonic() - start
                 stats = sandbox.stats()
                 rows.append((run, result.returncode, stats, elapsed))
