@@ -54,8 +54,9 @@ def main(argv: list[str] | None = None) -> int:
             env = dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings")
             code = subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
             calls = sandbox.stats()["api_calls"]["total"]
-    files = [p for p in archive.rglob("*") if p.is_file() and not p.name.endswith(".json")]
-    print(f"demo: crawl exit code {code}; {calls} API calls; {len(files)} media files")
+    media = {p.name for p in archive.rglob("*") if p.is_file() and "logs" not in p.parts
+             and p.suffix not in (".json", ".xmp", ".db", ".db-wal", ".db-shm")}  # fmt: skip
+    print(f"demo: crawl exit code {code}; {calls} API calls; {len(media)} photos and videos saved")
     if code == 2:
         print("demo: exit code 2 means the backup finished but is not complete; here the "
               "sandbox's video originals need a signed-in web session, as on Flickr, so they "
