@@ -51,6 +51,7 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "flickr_crawl.report.RunReport": 500,
     "flickr_crawl.progress.ProgressExtension": 600,
+    "flickr_crawl.jobdir.JobDirGuard": 700,
 }
 # One request slot per kind of host; the API slot is sequential, media runs in parallel.
 DOWNLOAD_SLOTS = {

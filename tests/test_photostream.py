@@ -9,15 +9,21 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.paths import MAX_NAME_BYTES
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import crawl, sidecars
+from tests.helpers import ROOT, crawl, scrapy, sidecars
 
 
 def _sha256(path: Path) -> str:
@@ -352,3 +358,49 @@ def test_a_jobdir_crawl_stopped_mid_listing_resumes_cleanly(small, tmp_path):
     expected = {k: sorted(r["file"]["path"] for r in v)
                 for k, v in sidecars(tmp_path / "clean").items()}  # fmt: skip
     assert layout == expected
+
+
+def test_a_hard_killed_jobdir_crawl_is_recovered(tmp_path):
+    """SIGKILL leaves Scrapy's JOBDIR half-written; the next run sets it aside, lists again,
+    keeps every complete file, and ends with the whole archive."""
+    auth = tmp_path / "auth.json"
+    args = ("--photos", "300", "--videos", "0", "--albums", "3", "--image-size", "small",
+            "--auth-file", str(auth), "--seed", "9")  # fmt: skip
+    with Sandbox(*args) as sandbox:
+        sandbox.auth_file = auth
+        archive, job = tmp_path / "archive", tmp_path / "job"
+        settings = [*sandbox_settings(sandbox.url, auth, archive), "-s", f"JOBDIR={job}",
+                    "-s", "FLICKR_API_CALLS_PER_HOUR=0",
+                    "-s", f"FLICKR_WEB_SESSION_FILE={tmp_path / 'none.json'}"]  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scrapy", "crawl", "photostream", *settings],
+            cwd=ROOT, env=dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(list(archive.rglob("*.jpg"))) >= 40:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the crawl ended before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        complete = {r[0]["file"]["path"]: (archive / r[0]["file"]["path"]).stat().st_mtime_ns
+                    for r in sidecars(archive).values()
+                    if r[0]["file"]["status"] == "downloaded"}  # fmt: skip
+        assert complete, "some files were complete before the kill"
+        result = scrapy("crawl", "photostream", *settings)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert "did not close cleanly" in result.stderr
+        assert "Traceback" not in result.stderr
+        account = sandbox.account()
+        records = sidecars(archive)
+        assert set(records) == {p["id"] for p in account["photos"]}
+        for photo in account["photos"]:
+            file = records[photo["id"]][0]["file"]
+            assert file["status"] in ("downloaded", "uptodate")
+            assert (archive / file["path"]).stat().st_size == file["size"]
+        # files that were complete before the kill were not downloaded again
+        assert {p: (archive / p).stat().st_mtime_ns for p in complete} == complete
+        assert not list(archive.rglob("*.part"))
+        assert list(tmp_path.glob("job.unclean-*"))

@@ -8,11 +8,13 @@ not start, or Flickr refused the credentials. 130: interrupted (run the same com
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 
+from flickr_crawl.jobdir import recover_unclean
 from flickr_crawl.preflight import ConfigError, preflight
 from flickr_crawl.report import RunReport
 
@@ -37,6 +39,15 @@ class Command(ScrapyCrawlCommand):
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(EXIT_CANNOT_RUN)
+        if jobdir := self.settings.get("JOBDIR"):
+            aside = recover_unclean(Path(jobdir))
+            if aside is not None:
+                print(
+                    f"notice: the last run with JOBDIR={jobdir} did not close cleanly; its "
+                    f"queue was set aside ({aside.name}) and the backup starts from the "
+                    "listing again (complete files are kept)",
+                    file=sys.stderr,
+                )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
