@@ -138,7 +138,11 @@ class CatalogPipeline:
         get = self.stats.get_value
         # A watermark moves only when the whole run finished with nothing failed: the next
         # run must not skip what this one missed.
-        if reason == "finished" and not get("flickr/failed", 0):
+        if (
+            reason == "finished"
+            and not get("flickr/failed", 0)
+            and not get("flickr/video/missing", 0)
+        ):
             for key, value in self.pending_state.items():
                 set_state(self.db, key, value)
         counts = {name: int(get(key, 0)) for name, key in RUN_COUNT_STATS.items()}

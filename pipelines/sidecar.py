@@ -127,9 +127,10 @@ class SidecarPipeline:
             self._merge_part(part)
 
     def _merge_part(self, part: PhotoPart) -> None:
-        update = _part_fields(part)
+        fields = _part_fields(part)
         for path in self._paths(self.folders[part.photo_id], part.photo_id):
             record = _read(path)
+            update = dict(fields)
             for key, id_key in (("comments", "id"), ("faves", "nsid")):
                 if key in update:
                     update[key] = _keep_removed(update[key], record.get(key, []), id_key)

@@ -149,6 +149,9 @@ class FlickrSpider(scrapy.Spider):
         goes on with its next step instead of silently ending the backup there.
         """
         request = failure.request  # type: ignore[attr-defined]
+        if request.meta.get("flickr_run") not in (None, self.run_token):
+            self.crawler.stats.inc_value("flickr/listing/stale_dropped")  # type: ignore[union-attr]
+            return  # asked for by an earlier process: the fresh listing covers it
         method = request.meta.get("flickr_method", "?")
         if failure.check(HttpError):
             response = failure.value.response

@@ -17,6 +17,7 @@ the account's own that it faved is stored once, in the photostream, and only rec
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,8 @@ class FavoritesSpider(PhotoSpider):
         self.newest = 0  # the newest date_faved seen
         self.listing_complete = True
         self.faved: dict[str, None] = {}  # every fave listed, own photos included
+        self.total: int | None = None  # Flickr's count on the first page
+        self.until = int(time.time())  # faves made during the run wait for the next one
 
     async def start(self) -> AsyncIterator[Any]:
         if not self.full:
@@ -82,6 +85,7 @@ class FavoritesSpider(PhotoSpider):
             cb_kwargs={"asked": page, "pages": pages},
             user_id=self.creds.user_nsid or None, extras=PHOTO_EXTRAS, page=page,
             per_page=self.per_page, min_fave_date=self.since or None,
+            max_fave_date=self.until,
         )  # fmt: skip
 
     def parse_favorites(
@@ -107,6 +111,8 @@ class FavoritesSpider(PhotoSpider):
             self.listing_complete = False
             yield self._listed()
             return
+        if self.total is None:
+            self.total = page.total
         if not page.last:
             yield self._page(page.page + 1, page.pages)
         self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
@@ -134,6 +140,15 @@ class FavoritesSpider(PhotoSpider):
             yield from self.emit_photo(item, raw)
 
     def _listed(self) -> FavoritesListedItem:
+        if self.total is not None and len(self.faved) < self.total:
+            # Pages shifted under us (a fave removed mid-listing): some fave may not have
+            # been seen, so this listing proves nothing about what is gone, nor where to
+            # start next time.
+            self.logger.warning(
+                "Favorites listing saw %(seen)s of %(total)s faves; it counts as incomplete",
+                {"seen": len(self.faved), "total": self.total},
+            )
+            self.listing_complete = False
         return FavoritesListedItem(
             photo_ids=list(self.faved), complete=self.listing_complete, full=not self.since,
             watermark=self.newest or self.since,
