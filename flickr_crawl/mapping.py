@@ -366,3 +366,17 @@ def _unique_users(users: Any) -> list[User]:
         if user.nsid and user.nsid not in seen:
             seen[user.nsid] = user
     return list(seen.values())
+
+
+FAVORITES_METHOD = "flickr.favorites.getList"
+
+
+def favorite_photo(raw: dict[str, Any], *, me: str, web_url: str) -> PhotoItem:
+    """A PhotoItem for a photo the account faved: under Favorites/, with date and owner."""
+    item = photo_from_list(raw, method=FAVORITES_METHOD, owner="", web_url=web_url)
+    item.collection = "favorites"
+    item.date_faved = iso_from_unix(raw.get("date_faved"))
+    item.owner_user = user_of(raw, web_url, nsid_key="owner")
+    if item.owner == me:  # the account's own video: its original
+        item.source = item.source or video_play_source(item, web_url)
+    return item

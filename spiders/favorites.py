@@ -24,13 +24,7 @@ from typing import TYPE_CHECKING, Any
 from flickr_crawl.api import PHOTO_EXTRAS, page_of, to_int
 from flickr_crawl.catalog import CATALOG_NAME, get_state, open_catalog
 from flickr_crawl.items import FavoriteItem, FavoritesListedItem
-from flickr_crawl.mapping import (
-    best_video_source,
-    iso_from_unix,
-    photo_from_list,
-    user_of,
-    video_play_source,
-)
+from flickr_crawl.mapping import FAVORITES_METHOD, best_video_source, favorite_photo, iso_from_unix
 from pipelines.catalog import FAVORITES_WATERMARK
 from spiders.base import RETRYING
 from spiders.metadata import LIST_PRIORITY, PhotoSpider
@@ -43,7 +37,7 @@ if TYPE_CHECKING:
 
     from flickr_crawl.items import PhotoItem, Source
 
-LIST_METHOD = "flickr.favorites.getList"
+LIST_METHOD = FAVORITES_METHOD
 
 
 class FavoritesSpider(PhotoSpider):
@@ -155,13 +149,7 @@ class FavoritesSpider(PhotoSpider):
         )  # fmt: skip
 
     def photo_item(self, raw: dict[str, Any]) -> PhotoItem:
-        item = photo_from_list(raw, method=LIST_METHOD, owner="", web_url=self.web_url)
-        item.collection = "favorites"
-        item.date_faved = iso_from_unix(raw.get("date_faved"))
-        item.owner_user = user_of(raw, self.web_url, nsid_key="owner")
-        if item.owner == self.creds.user_nsid:  # the account's own video: its original
-            item.source = item.source or video_play_source(item, self.web_url)
-        return item
+        return favorite_photo(raw, me=self.creds.user_nsid, web_url=self.web_url)
 
     def video_source(self, sizes: dict[str, Any]) -> Source | None:
         return best_video_source(sizes)

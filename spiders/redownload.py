@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.integrity import find_missing, open_archive_catalog, read_ids
 from flickr_crawl.items import AlbumRef
-from flickr_crawl.mapping import photo_from_list, video_play_source
+from flickr_crawl.mapping import (
+    FAVORITES_METHOD,
+    best_video_source,
+    favorite_photo,
+    photo_from_list,
+    video_play_source,
+)
 from flickr_crawl.paths import album_folders
 from spiders.base import FlickrSpider
 
@@ -27,6 +33,9 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from flickr_crawl.items import PhotoItem
+
+
+SIZES_METHOD = "flickr.photos.getSizes"
 
 
 class RedownloadSpider(FlickrSpider):
@@ -64,6 +73,11 @@ class RedownloadSpider(FlickrSpider):
         if not listed:
             self.report.failure("redownload", photo_id, "not in catalog.db: back it up first")
             return None
+        if method == FAVORITES_METHOD:
+            item = favorite_photo(listed, me=self.creds.user_nsid, web_url=self.web_url)
+            if item.media == "video" and item.source is None and raw.get(SIZES_METHOD):
+                item.source = best_video_source({"sizes": raw[SIZES_METHOD]})
+            return item
         item = photo_from_list(listed, method=method, owner=self.creds.user_nsid,
                                web_url=self.web_url)  # fmt: skip
         item.albums = [

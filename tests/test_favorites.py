@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import crawl, sidecars
+from tests.helpers import crawl, scrapy, sidecars
 
 
 def _favorites(archive: Path) -> dict[str, dict[str, Any]]:
@@ -151,3 +152,21 @@ def test_a_failed_run_does_not_move_the_watermark(faves):
     again = crawl(sandbox, archive, spider="favorites")  # so the next run tries it again
     assert again.returncode == 0, again.stderr[-3000:]
     assert _favorites(archive)[late]["file"]["status"] == "downloaded"
+
+
+def test_a_redownloaded_fave_stays_a_fave(faves):
+    archive = faves.archive
+    photo_id = next(iter(faves.records))
+    before = _favorites(archive)[photo_id]
+    ids = faves.tmp / "ids.txt"
+    ids.write_text(f"{photo_id}\n")
+    result = scrapy("crawl", "redownload", "-a", f"ids={ids}",
+                    *sandbox_settings(faves.sandbox.url, faves.sandbox.auth_file, archive),
+                    "-s", "FLICKR_API_CALLS_PER_HOUR=0")  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    after = _favorites(archive)[photo_id]
+    assert after["file"]["path"] == before["file"]["path"]  # still under Favorites/
+    assert after["date_faved"] == before["date_faved"]
+    assert after["owner_user"]["nsid"] == before["owner_user"]["nsid"]
+    assert after.get("comments") == before.get("comments")
+    assert not (archive / "Unsorted").exists()
