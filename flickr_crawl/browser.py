@@ -23,8 +23,10 @@ def chromium_path(setting: str | None = None) -> str | None:
         if not Path(setting).exists():
             raise NoBrowser(f"FLICKR_CHROMIUM_PATH={setting} does not exist")
         return setting
-    from playwright.sync_api import sync_playwright
-
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise NoBrowser("Playwright is not installed: pip install playwright") from None
     with sync_playwright() as playwright:
         bundled = Path(playwright.chromium.executable_path)
     if bundled.exists():

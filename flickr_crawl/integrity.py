@@ -43,6 +43,10 @@ def open_archive_catalog(archive: Path) -> sqlite3.Connection:
         raise NoCatalog(f"no catalog.db in {archive}: is FLICKR_ARCHIVE_DIR the archive folder?")
     db = sqlite3.connect(path)
     db.row_factory = sqlite3.Row
+    tables = {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
+    if not {"photos", "files"} <= tables:
+        db.close()
+        raise NoCatalog(f"{path} is not a flickr-crawl catalog (no photos/files tables)")
     return db
 
 

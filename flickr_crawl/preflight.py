@@ -16,7 +16,12 @@ class ConfigError(Exception):
     """The crawl cannot run as configured; the message says why and what to do."""
 
 
-def preflight(settings: BaseSettings, spider: str, known_spiders: list[str]) -> None:
+def preflight(
+    settings: BaseSettings,
+    spider: str,
+    known_spiders: list[str],
+    args: dict[str, str] | None = None,
+) -> None:
     if spider not in known_spiders:
         raise ConfigError(f"no spider {spider!r}; choose one of {', '.join(sorted(known_spiders))}")
     try:
@@ -49,3 +54,20 @@ def preflight(settings: BaseSettings, spider: str, known_spiders: list[str]) -> 
         archive.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create the archive folder {archive}: {exc.strerror}") from None
+
+    if spider == "redownload":
+        _check_redownload(archive, args or {})
+
+
+def _check_redownload(archive: Path, args: dict[str, str]) -> None:
+    from flickr_crawl.integrity import NoCatalog, open_archive_catalog
+
+    ids = args.get("ids", "")
+    if not ids and args.get("missing", "") in ("", "0", "false", "no"):
+        raise ConfigError("say what to redownload: -a ids=FILE or -a missing=1")
+    if ids and not Path(ids).is_file():
+        raise ConfigError(f"no ids file {ids}")
+    try:
+        open_archive_catalog(archive).close()
+    except NoCatalog as exc:
+        raise ConfigError(str(exc)) from None

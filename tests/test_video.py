@@ -178,3 +178,34 @@ def test_no_catalog_is_a_clear_error(world, tmp_path):
         result = scrapy(command, *_settings(world, tmp_path, tmp_path / "s.json"))
         assert result.returncode == 1
         assert result.stderr.strip().startswith("error: no catalog.db in")
+
+
+def test_bad_input_to_the_archive_commands_is_one_line(world, tmp_path):
+    session = tmp_path / "s.json"
+    archive = world.tmp / "archive"  # made by the first test of this module
+    missing_ids = scrapy("crawl", "redownload", "-a", f"ids={tmp_path / 'nope.txt'}",
+                         *_settings(world, archive, session))  # fmt: skip
+    assert missing_ids.returncode == 1
+    assert missing_ids.stderr.strip() == f"error: no ids file {tmp_path / 'nope.txt'}"
+    nothing = scrapy("crawl", "redownload", *_settings(world, archive, session))
+    assert nothing.returncode == 1
+    assert nothing.stderr.strip() == "error: say what to redownload: -a ids=FILE or -a missing=1"
+    no_catalog = scrapy("crawl", "redownload", "-a", "missing=1",
+                        *_settings(world, tmp_path / "empty", session))  # fmt: skip
+    assert no_catalog.returncode == 1
+    assert no_catalog.stderr.strip().startswith("error: no catalog.db in")
+    bad_out = scrapy("findmissing", "-o", str(tmp_path / "no" / "dir.csv"),
+                     *_settings(world, archive, session))  # fmt: skip
+    assert bad_out.returncode == 1
+    assert bad_out.stderr.strip().startswith("error: cannot write")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    sqlite3.connect(foreign / "catalog.db").execute("create table x (y)").connection.close()
+    result = scrapy("verify", *_settings(world, foreign, session))
+    assert result.returncode == 1
+    assert "is not a flickr-crawl catalog" in result.stderr
+    headed = scrapy("weblogin", *_settings(world, archive, session), env={"DISPLAY": ""})
+    assert headed.returncode == 1
+    assert headed.stderr.strip().startswith("error: no display for a browser window")
+    for result in (missing_ids, nothing, no_catalog, bad_out, headed):
+        assert "Traceback" not in result.stderr

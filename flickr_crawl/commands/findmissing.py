@@ -47,7 +47,12 @@ class Command(ScrapyCommand):
             problems = find_missing(archive, db)
         db.close()
         if opts.output:
-            write_csv(opts.output, problems)
+            try:
+                write_csv(opts.output, problems)
+            except OSError as exc:
+                print(f"error: cannot write {opts.output}: {exc.strerror}", file=sys.stderr)
+                self.exitcode = 1
+                return
         else:
             for p in problems:
                 print(f"{p.id}\t{p.media}\t{p.title[:60]}\t{p.page_url}\t{p.reason}")

@@ -62,7 +62,15 @@ class Command(ScrapyCommand):
             print("error: --username needs the password in FLICKR_WEB_PASSWORD", file=sys.stderr)
             self.exitcode = 1
             return
-        headless = opts.headless or bool(opts.username) or not os.environ.get("DISPLAY")
+        if not (opts.headless or opts.username or os.environ.get("DISPLAY")):
+            print(
+                "error: no display for a browser window: run this on a desktop, or use "
+                "--username with the password in FLICKR_WEB_PASSWORD",
+                file=sys.stderr,
+            )
+            self.exitcode = 1
+            return
+        headless = opts.headless or bool(opts.username)
         try:
             state = sign_in(
                 signin, chromium_path(self.settings.get("FLICKR_CHROMIUM_PATH")),
@@ -82,8 +90,11 @@ def sign_in(
     timeout: float,
 ) -> dict[str, Any]:  # fmt: skip
     """Drive the sign-in page until Flickr's session cookies exist; the storage state."""
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise WebLoginError("Playwright is not installed: pip install playwright") from None
 
     with sync_playwright() as playwright:
         try:
@@ -107,10 +118,13 @@ def sign_in(
             # A person may take minutes; a filled form is answered in seconds or not at all.
             deadline = time.monotonic() + (min(timeout, 30) if username else timeout)
             while time.monotonic() < deadline:
-                names = {c["name"] for c in context.cookies()}
-                if names >= SESSION_COOKIES:
-                    return dict(context.storage_state())
-                page.wait_for_timeout(250)
+                try:
+                    names = {c["name"] for c in context.cookies()}
+                    if names >= SESSION_COOKIES:
+                        return dict(context.storage_state())
+                    page.wait_for_timeout(250)
+                except PlaywrightError:
+                    raise WebLoginError("the browser was closed before signing in") from None
             raise WebLoginError(
                 f"no Flickr session after {timeout:.0f} s (wrong user name or password?)"
             )
