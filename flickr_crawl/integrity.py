@@ -8,6 +8,7 @@ JPEG a JPEG). ``mark_broken`` records what verify found, so a redownload picks i
 from __future__ import annotations
 
 import csv
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,8 +55,7 @@ def _rows(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
     yield from db.execute(
         "select p.id, coalesce(p.media, 'photo') as media, p.title, p.page_url,"
         " f.status, f.path, f.size, f.sha256, f.reason"
-        " from photos p left join files f on f.photo_id = p.id"
-        " where p.deleted_on_flickr = 0 and p.raw is not null order by p.id"
+        ", f.links from photos p left join files f on f.photo_id = p.id order by p.id"
     )
 
 
@@ -69,7 +69,7 @@ def find_missing(archive: Path, db: sqlite3.Connection) -> list[Problem]:
     problems = []
     for row in _rows(db):
         if row["status"] is None:
-            problems.append(_problem(row, "never downloaded"))
+            problems.append(_problem(row, "listed, never downloaded"))
         elif row["status"] not in COMPLETE:
             problems.append(_problem(row, f"{row['status']}: {row['reason'] or 'no reason'}"))
         elif not row["path"] or not (archive / row["path"]).is_file():
@@ -102,7 +102,21 @@ def verify(archive: Path, db: sqlite3.Connection) -> tuple[int, list[Problem]]:
             problems.append(_problem(row, f"not a video: the bytes are {kind or 'unknown'}"))
         elif row["media"] != "video" and not is_image(kind):
             problems.append(_problem(row, f"not an image: the bytes are {kind or 'unknown'}"))
+        else:
+            problems += _check_links(archive, row, path)
     return checked, problems
+
+
+def _check_links(archive: Path, row: sqlite3.Row, path: Path) -> list[Problem]:
+    """The copies in further album folders: there, and the same bytes (a hard link is)."""
+    problems = []
+    for link in json.loads(row["links"] or "[]"):
+        other = archive / link
+        if not other.is_file():
+            problems.append(_problem(row, f"album copy missing: {link}"))
+        elif not other.samefile(path) and sha256_file(other) != (row["size"], row["sha256"]):
+            problems.append(_problem(row, f"album copy differs: {link}"))
+    return problems
 
 
 def mark_broken(db: sqlite3.Connection, problems: Iterable[Problem]) -> int:

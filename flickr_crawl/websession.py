@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_SESSION_FILE = Path("~/.config/flickr-crawl/web-session.json")
 # The web-login cookies video downloads need (gallery-dl's finding; long-lived, about 2 years).
@@ -42,15 +43,24 @@ def load_cookies(path: Path) -> list[dict[str, Any]]:
     return cookies
 
 
-def cookie_header(cookies: list[dict[str, Any]], host: str) -> str | None:
-    """The Cookie header for a request to ``host``: the session's cookies whose domain matches.
+def cookie_header(cookies: list[dict[str, Any]], url: str) -> str | None:
+    """The Cookie header for a request to ``url``: the session's cookies a browser would send
+    (domain, path and secure rules).
 
     Sent by hand on the requests that need the session (video originals), with Scrapy's cookie
     jar bypassed, so the session never spreads to API or image requests.
     """
+    parts = urlsplit(url)
+    host, path = parts.hostname or "", parts.path or "/"
     pairs = []
     for cookie in cookies:
         domain = cookie["domain"].lstrip(".")
-        if not domain or host == domain or host.endswith("." + domain):
-            pairs.append(f"{cookie['name']}={cookie['value']}")
+        if not domain or not (host == domain or host.endswith("." + domain)):
+            continue  # a cookie without a domain goes nowhere
+        if cookie["secure"] and parts.scheme != "https":
+            continue
+        cookie_path = cookie["path"] or "/"
+        if not (path == cookie_path or path.startswith(cookie_path.rstrip("/") + "/")):
+            continue
+        pairs.append(f"{cookie['name']}={cookie['value']}")
     return "; ".join(pairs) or None

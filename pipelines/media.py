@@ -15,7 +15,6 @@ import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.exceptions import NotConfigured
@@ -136,6 +135,11 @@ class MediaPipeline:
             record = json.loads(sidecar.read_text(encoding="utf-8"))
             recorded = record["file"]
             same_source = (record.get("source") or {}).get("url") == item.source.url  # type: ignore[union-attr]
+            # An original already archived is never replaced by a smaller size the owner
+            # now offers instead (originals disallowed later).
+            same_source = same_source or (
+                bool(record["file"].get("is_original")) and not item.source.is_original  # type: ignore[union-attr]
+            )
         except (OSError, ValueError, KeyError, TypeError):
             return None, {}
         if not recorded or recorded.get("status") not in ("downloaded", "uptodate"):
@@ -168,7 +172,7 @@ class MediaPipeline:
         part = part_path(folder, item.id)
         session = None
         if item.media == "video":
-            session = cookie_header(self.web_cookies, urlsplit(source.url).hostname or "")
+            session = cookie_header(self.web_cookies, source.url)
         request = scrapy.Request(
             source.url,
             dont_filter=True,
