@@ -170,3 +170,17 @@ def test_a_redownloaded_fave_stays_a_fave(faves):
     assert after["owner_user"]["nsid"] == before["owner_user"]["nsid"]
     assert after.get("comments") == before.get("comments")
     assert not (archive / "Unsorted").exists()
+
+
+def test_an_archived_original_is_never_replaced_by_a_smaller_size(faves):
+    sandbox, archive = faves.sandbox, faves.archive
+    others = {p["id"]: p for p in faves.account["other_photos"]}
+    photo_id = next(pid for pid, r in faves.records.items()
+                    if r["file"]["is_original"] and others[pid]["can_download"])  # fmt: skip
+    path = archive / faves.records[photo_id]["file"]["path"]
+    before = path.read_bytes()
+    sandbox.mutate([{"op": "edit_photo", "id": photo_id, "can_download": False}])
+    result = crawl(sandbox, archive, "-a", "full=1", spider="favorites")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert path.read_bytes() == before
+    assert _favorites(archive)[photo_id]["file"]["is_original"] is True

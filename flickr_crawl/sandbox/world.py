@@ -828,6 +828,8 @@ class World:
             return {"op": kind, "photo_ids": [photo.id]}
         if kind == "edit_photo":
             photo = self._photo_arg(op)
+            if "can_download" in op:  # the owner allows or disallows original downloads
+                photo.can_download = bool(op["can_download"])
             if "title" in op:
                 photo.title = str(op["title"])
             if "description" in op:
