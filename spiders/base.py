@@ -1,7 +1,7 @@
 """FlickrSpider: what every spider of ours shares: API requests, envelopes, errors, pagination.
 
 Callbacks read an API answer with ``data = yield from self.api_data(response)`` and stop at
-once if it is RETRYING: transient failures (105, 201, non-JSON bodies) are retried through
+once if it is STOP: transient failures (105, 201, non-JSON bodies) are retried through
 Scrapy's ``get_retry_request``, and the retry's answer runs the callback again;
 credential failures close the spider, anything else is counted, recorded and skipped.
 """
@@ -38,11 +38,12 @@ logger = logging.getLogger(__name__)
 API_SLOT = "flickr-api"
 
 
-class Retrying:
-    """What ``api_data`` returns when it sent a retry: the callback stops there."""
+class Stop:
+    """What ``api_data`` returns when the callback must stop: it sent a retry (whose answer
+    runs the callback again), or the answer belongs to an earlier process's listing."""
 
 
-RETRYING = Retrying()
+STOP = Stop()
 AUTH_FAILED = "flickr_auth_failed"
 
 
@@ -108,14 +109,16 @@ class FlickrSpider(scrapy.Spider):
         )
 
     def api_data(
-        self, response: Response | None
-    ) -> Generator[scrapy.Request, None, dict[str, Any] | Retrying | None]:
-        """The payload of an API answer, or None when the call failed for good (recorded; the
-        callback goes on without it), or RETRYING when a retry was sent: the callback must
-        stop then, and runs again with the retry's answer.
+        self, response: Response | None, *, listing: bool = False
+    ) -> Generator[scrapy.Request, None, dict[str, Any] | Stop | None]:
+        """The payload of an API answer; None when the call failed for good (recorded; the
+        callback goes on without it); STOP when the callback must stop (a retry was sent, or,
+        with ``listing``, the answer is a stale listing step, see ``stale``).
 
         ``response`` is None when the call failed for good (see ``api_failed``).
         """
+        if listing and self.stale(response):
+            return STOP
         if response is None:
             return None
         method = response.meta.get("flickr_method", "?")
@@ -138,7 +141,7 @@ class FlickrSpider(scrapy.Spider):
         retry = get_retry_request(response.request, spider=self, reason=reason)  # type: ignore[arg-type]
         if retry is not None:
             yield retry
-            return RETRYING
+            return STOP
         self.report.failure(method, _call_subject(response), f"gave up: {detail}")
         return None
 

@@ -26,7 +26,7 @@ from flickr_crawl.catalog import CATALOG_NAME, get_state, open_catalog
 from flickr_crawl.items import FavoriteItem, FavoritesListedItem
 from flickr_crawl.mapping import FAVORITES_METHOD, best_video_source, favorite_photo, iso_from_unix
 from pipelines.catalog import FAVORITES_WATERMARK
-from spiders.base import RETRYING
+from spiders.base import STOP
 from spiders.metadata import LIST_PRIORITY, PhotoSpider
 
 if TYPE_CHECKING:
@@ -85,10 +85,8 @@ class FavoritesSpider(PhotoSpider):
     def parse_favorites(
         self, response: Response | None, asked: int = 1, pages: int = 0
     ) -> Iterator[Any]:
-        if self.stale(response):
-            return
-        data = yield from self.api_data(response)
-        if data is RETRYING:
+        data = yield from self.api_data(response, listing=True)
+        if data is STOP:
             return
         if data is None:  # this page failed for good (recorded): the listing is incomplete
             self.listing_complete = False

@@ -17,7 +17,7 @@ from scrapy.exceptions import DontCloseSpider
 
 from flickr_crawl.api import page_of, to_int
 from flickr_crawl.mapping import comments_of, faves_of, info_of, video_original_source
-from spiders.base import RETRYING, FlickrSpider
+from spiders.base import STOP, FlickrSpider
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -80,7 +80,7 @@ class PhotoSpider(FlickrSpider):
     def parse_video_sizes(self, response: Response | None, raw: dict[str, Any]) -> Iterator[Any]:
         item = self.photo_item(raw)
         data = yield from self.api_data(response)
-        if data is RETRYING:
+        if data is STOP:
             return
         if data is not None:
             item.raw["flickr.photos.getSizes"] = data.get("sizes", {})
@@ -99,7 +99,7 @@ class PhotoSpider(FlickrSpider):
 
     def parse_comments(self, response: Response | None, photo_id: str) -> Iterator[Any]:
         data = yield from self.api_data(response)
-        if data is RETRYING:
+        if data is STOP:
             return
         if data is not None:
             yield comments_of(photo_id, data, self.web_url)
@@ -115,7 +115,7 @@ class PhotoSpider(FlickrSpider):
         self, response: Response | None, photo_id: str, pages: list[Any]
     ) -> Iterator[Any]:
         data = yield from self.api_data(response)
-        if data is RETRYING:
+        if data is STOP:
             return
         if data is None:
             return
@@ -148,7 +148,7 @@ class PhotoSpider(FlickrSpider):
 
     def parse_info(self, response: Response | None, photo_id: str) -> Iterator[Any]:
         data = yield from self.api_data(response)
-        if data is RETRYING:
+        if data is STOP:
             return
         if data is None:
             return
@@ -164,6 +164,6 @@ class PhotoSpider(FlickrSpider):
         self, response: Response | None, photo_id: str, info: dict[str, Any]
     ) -> Iterator[Any]:
         data = yield from self.api_data(response)
-        if data is RETRYING:
+        if data is STOP:
             return
         yield info_of(photo_id, info, data, self.web_url)

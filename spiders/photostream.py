@@ -28,7 +28,7 @@ from flickr_crawl.mapping import (
     video_play_source,
 )
 from flickr_crawl.paths import album_folders
-from spiders.base import RETRYING
+from spiders.base import STOP
 from spiders.metadata import LIST_PRIORITY, PhotoSpider
 
 if TYPE_CHECKING:
@@ -60,10 +60,8 @@ class PhotostreamSpider(PhotoSpider):
 
     # --- collections and galleries ----------------------------------------------------------
     def parse_collections(self, response: Response | None) -> Iterator[Any]:
-        if self.stale(response):
-            return
-        data = yield from self.api_data(response)
-        if data is RETRYING:
+        data = yield from self.api_data(response, listing=True)
+        if data is STOP:
             return
         for collection in collections_of(data or {}):
             for album_id in collection.album_ids:
@@ -78,10 +76,8 @@ class PhotostreamSpider(PhotoSpider):
         )  # fmt: skip
 
     def parse_galleries(self, response: Response | None) -> Iterator[Any]:
-        if self.stale(response):
-            return
-        data = yield from self.api_data(response)
-        if data is RETRYING:
+        data = yield from self.api_data(response, listing=True)
+        if data is STOP:
             return
         container = (data or {}).get("galleries", {})
         rows = container.get("gallery", []) or []
@@ -109,10 +105,8 @@ class PhotostreamSpider(PhotoSpider):
     def parse_gallery_photos(
         self, response: Response | None, ids: list[str], index: int
     ) -> Iterator[Any]:
-        if self.stale(response):
-            return
-        data = yield from self.api_data(response)
-        if data is RETRYING:
+        data = yield from self.api_data(response, listing=True)
+        if data is STOP:
             return
         gallery = self.galleries[ids[index]]
         container = (data or {}).get("photos", {})
@@ -136,10 +130,8 @@ class PhotostreamSpider(PhotoSpider):
         )  # fmt: skip
 
     def parse_album_list(self, response: Response | None) -> Iterator[Any]:
-        if self.stale(response):
-            return
-        data = yield from self.api_data(response)
-        if data is RETRYING:
+        data = yield from self.api_data(response, listing=True)
+        if data is STOP:
             return
         container = (data or {}).get("photosets", {})
         sets = container.get("photoset", [])
@@ -175,10 +167,8 @@ class PhotostreamSpider(PhotoSpider):
     def parse_album_photos(
         self, response: Response | None, album_ids: list[str], index: int
     ) -> Iterator[Any]:
-        if self.stale(response):
-            return
-        data = yield from self.api_data(response)
-        if data is RETRYING:
+        data = yield from self.api_data(response, listing=True)
+        if data is STOP:
             return
         album = self.albums[album_ids[index]]
         if data is None:  # recorded as a failure; go on with the next album
@@ -223,10 +213,8 @@ class PhotostreamSpider(PhotoSpider):
     def parse_photos(
         self, response: Response | None, asked: int = 1, pages: int = 0
     ) -> Iterator[Any]:
-        if self.stale(response):
-            return
-        data = yield from self.api_data(response)
-        if data is RETRYING:
+        data = yield from self.api_data(response, listing=True)
+        if data is STOP:
             return
         if data is None:  # this page failed for good (recorded): go on with the next one
             if asked < pages:
