@@ -16,10 +16,22 @@ from scrapy.utils.defer import _schedule_coro
 
 if TYPE_CHECKING:
     from scrapy.core.downloader import Slot
+    from scrapy.crawler import Crawler
+
+
+MEDIA_SLOT = "flickr-media"
 
 
 class ExactSlotDownloader(Downloader):
-    """Downloader that counts a request as transferring as soon as it leaves the slot queue."""
+    """Downloader that counts a request as transferring as soon as it leaves the slot queue.
+
+    It also applies ``FLICKR_MEDIA_CONCURRENCY`` to the media slot.
+    """
+
+    def __init__(self, crawler: Crawler):
+        super().__init__(crawler)
+        media = crawler.settings.getint("FLICKR_MEDIA_CONCURRENCY", 8)
+        self.per_slot_settings.setdefault(MEDIA_SLOT, {})["concurrency"] = max(media, 1)
 
     def _process_queue(self, slot: Slot) -> None:
         if slot.latercall:

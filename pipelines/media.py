@@ -21,6 +21,7 @@ from scrapy.exceptions import NotConfigured
 
 from flickr_crawl.camera import read_camera_exif
 from flickr_crawl.download import STREAM_RESULT, STREAM_TO
+from flickr_crawl.downloader import MEDIA_SLOT
 from flickr_crawl.exif import embed_exif, original_exif_segment
 from flickr_crawl.filetypes import extension_for, is_image, is_video, sniff
 from flickr_crawl.items import MediaFile, PhotoItem
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MEDIA_SLOT = "flickr-media"
 NO_WEB_SESSION = (
     "no web session: Flickr serves video originals only to a signed-in browser session "
     "(HTTP {status} for play/orig); run `scrapy weblogin`, then `scrapy crawl redownload -a "

@@ -19,13 +19,25 @@ BIG = bytes(range(256)) * 40_000  # ~10 MB
 class Handler(BaseHTTPRequestHandler):
     in_flight = 0
     max_in_flight = 0
+    media_in_flight = 0
+    max_media_in_flight = 0
     lock = threading.Lock()
 
     def log_message(self, *args):
         pass
 
     def do_GET(self):
-        if self.path.startswith("/slow"):
+        if self.path.startswith("/slowmedia"):
+            with Handler.lock:
+                Handler.media_in_flight += 1
+                Handler.max_media_in_flight = max(
+                    Handler.max_media_in_flight, Handler.media_in_flight
+                )
+            time.sleep(0.1)
+            with Handler.lock:
+                Handler.media_in_flight -= 1
+            self._send(b"x")
+        elif self.path.startswith("/slow"):
             with Handler.lock:
                 Handler.in_flight += 1
                 Handler.max_in_flight = max(Handler.max_in_flight, Handler.in_flight)
@@ -79,7 +91,7 @@ def probe(tmp_path_factory):
     result = scrapy(
         "runspider", str(ROOT / "tests" / "scripts" / "probe_spider.py"),
         "-a", f"base=http://127.0.0.1:{server.server_port}", "-a", f"out={out}",
-        "-a", f"parts={tmp}", "-s", "LOG_LEVEL=WARNING",
+        "-a", f"parts={tmp}", "-s", "LOG_LEVEL=WARNING", "-s", "FLICKR_MEDIA_CONCURRENCY=3",
     )  # fmt: skip
     server.shutdown()
     server.server_close()
@@ -89,8 +101,12 @@ def probe(tmp_path_factory):
 
 def test_api_slot_is_sequential(probe):
     results, _ = probe
-    assert results["slow"] == 12
+    assert results["slow"] == 24
     assert Handler.max_in_flight == 1
+
+
+def test_media_slot_honours_flickr_media_concurrency(probe):
+    assert Handler.max_media_in_flight == 3
 
 
 def test_body_streams_to_the_part_file(probe):

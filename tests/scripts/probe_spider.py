@@ -28,6 +28,9 @@ class ProbeSpider(scrapy.Spider):
         for i in range(12):
             yield scrapy.Request(f"{self.base}/slow?{i}", meta={"download_slot": "flickr-api"},
                                  callback=self.slow, dont_filter=True)  # fmt: skip
+            media = {"download_slot": "flickr-media"}
+            yield scrapy.Request(f"{self.base}/slowmedia?{i}", callback=self.slow, meta=media,
+                                 dont_filter=True)  # fmt: skip
         for name in ("big", "cut", "notfound", "gzip", "closed404", "noparent"):
             part = self.parts / ("no-such-dir" if name == "noparent" else "") / f"{name}.part"
             yield scrapy.Request(
