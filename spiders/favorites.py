@@ -44,8 +44,7 @@ class FavoritesSpider(PhotoSpider):
     name = "favorites"
 
     def __init__(self, full: str = "", **kwargs: Any):
-        super().__init__(**kwargs)
-        self.full = full not in ("", "0", "false", "no")
+        super().__init__(full=full, **kwargs)
         self.since = 0  # min_fave_date of this run; 0 = a full listing
         self.newest = 0  # the newest date_faved seen
         self.listing_complete = True

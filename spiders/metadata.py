@@ -10,12 +10,16 @@ original, caption and comment is on disk before any optional call is spent.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import logging
+import sqlite3
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
 from flickr_crawl.api import page_of, to_int
+from flickr_crawl.catalog import CATALOG_NAME
 from flickr_crawl.mapping import comments_of, faves_of, info_of, video_original_source
 from spiders.base import STOP, FlickrSpider
 
@@ -29,19 +33,57 @@ if TYPE_CHECKING:
 
     from flickr_crawl.items import PhotoItem, Source
 
+logger = logging.getLogger(__name__)
+
 # The API slot is sequential; the scheduler sends the listing first, then per-photo calls,
 # then the deep pass.
 LIST_PRIORITY, PHOTO_PRIORITY, DEEP_PRIORITY = 10, 0, -10
 FAVES_PER_PAGE = 50  # photos.getFavorites' maximum
 
 
+class Known(NamedTuple):
+    """A photo as catalog.db had it: its lastupdate, counts, and which parts were stored."""
+
+    last_update: int
+    comments: int
+    faves: int
+    has_comments: bool
+    has_faves: bool
+    has_info: bool
+
+
+def load_known(path: Path) -> dict[str, Known]:
+    """Every photo of a catalog, read-only; {} when there is none yet (or it is unreadable)."""
+    if not path.exists():
+        return {}
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute(
+                "SELECT id, COALESCE(last_update_unix, 0), COALESCE(count_comments, 0),"
+                " COALESCE(count_faves, 0), comments_raw IS NOT NULL, faves_raw IS NOT NULL,"
+                " info_raw IS NOT NULL FROM photos"
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        logger.warning("Cannot read %(path)s (%(err)s): every photo counts as new",
+                       {"path": str(path), "err": exc})  # fmt: skip
+        return {}
+    return {row[0]: Known(row[1], row[2], row[3], bool(row[4]), bool(row[5]), bool(row[6]))
+            for row in rows}  # fmt: skip
+
+
 class PhotoSpider(FlickrSpider):
     """Base for spiders that list photos: per-photo calls and the deep pass."""
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, full: str = "", **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.full = full not in ("", "0", "false", "no")
         self.listed: dict[str, None] = {}  # photo ids in listing order, for the deep pass
+        self.no_deep: set[str] = set()  # unchanged photos whose getInfo is already stored
         self.deep_started = False
+        self._known: dict[str, Known] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -67,7 +109,8 @@ class PhotoSpider(FlickrSpider):
         return False
 
     def emit_photo(self, item: PhotoItem, raw: dict[str, Any]) -> Iterator[Any]:
-        """The item (or the getSizes call it still needs), then its per-photo calls."""
+        """The item (or the getSizes call it still needs), then its per-photo calls: only
+        those whose answer may have changed since a run that stored it (``-a full=1``: all)."""
         if item.media == "video" and item.source is None:
             yield self.api_request(
                 "flickr.photos.getSizes", self.parse_video_sizes, cb_kwargs={"raw": raw},
@@ -75,7 +118,29 @@ class PhotoSpider(FlickrSpider):
             )  # fmt: skip
         else:
             yield item
-        yield from self._per_photo_calls(item.id, item.count_comments, item.count_faves)
+        known = None if self.full else self.known.get(item.id)
+        same = (
+            known is not None
+            and item.last_update_unix > 0
+            and (known.last_update == item.last_update_unix)
+        )
+        comments, faves = item.count_comments, item.count_faves
+        if same and known is not None:
+            self.crawler.stats.inc_value("flickr/photo/unchanged")  # type: ignore[union-attr]
+            if known.comments == comments and (comments == 0 or known.has_comments):
+                comments = 0  # stored, and Flickr says nothing changed
+            if known.faves == faves and (faves == 0 or known.has_faves):
+                faves = 0
+            if known.has_info:
+                self.no_deep.add(item.id)
+        yield from self._per_photo_calls(item.id, comments, faves)
+
+    @property
+    def known(self) -> dict[str, Known]:
+        """What catalog.db knew about each photo when this run began (read once, read-only)."""
+        if self._known is None:
+            self._known = load_known(Path(self.settings.get("FLICKR_ARCHIVE_DIR")) / CATALOG_NAME)
+        return self._known
 
     def parse_video_sizes(self, response: Response | None, raw: dict[str, Any]) -> Iterator[Any]:
         item = self.photo_item(raw)
@@ -130,11 +195,13 @@ class PhotoSpider(FlickrSpider):
     # --- the deep pass, once everything else is done ----------------------------------------
     def start_deep_pass(self) -> None:
         """spider_idle: the listing, downloads and comments are done; now the optional calls."""
-        if not self.deep or self.deep_started or not self.listed:
+        if not self.deep or self.deep_started or not (self.listed.keys() - self.no_deep):
             return
         self.deep_started = True
         assert self.crawler.engine is not None
         for photo_id in self.listed:
+            if photo_id in self.no_deep:
+                continue
             self.crawler.engine.crawl(
                 self.api_request(
                     "flickr.photos.getInfo",

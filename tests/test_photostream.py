@@ -404,3 +404,35 @@ def test_a_hard_killed_jobdir_crawl_is_recovered(tmp_path):
         assert {p: (archive / p).stat().st_mtime_ns for p in complete} == complete
         assert not list(archive.rglob("*.part"))
         assert list(tmp_path.glob("job.unclean-*"))
+
+
+def test_a_no_change_rerun_spends_only_listing_calls(stream):
+    by_method = stream.second_stats["api_calls"]["by_method"]
+    per_photo = {"flickr.photos.comments.getList", "flickr.photos.getFavorites",
+                 "flickr.photos.getInfo", "flickr.photos.people.getList"}  # fmt: skip
+    assert not per_photo & set(by_method), by_method
+    first = sum(stream.stats["api_calls"]["by_method"].values())
+    assert sum(by_method.values()) < first / 3
+
+
+def test_a_rerun_fetches_exactly_what_changed(small, tmp_path):
+    archive = tmp_path / "a"
+    assert crawl(small, archive).returncode == 0
+    photos = small.account(hashes=False)["photos"]
+    commented, faved = photos[0]["id"], photos[1]["id"]
+    small.mutate([{"op": "add_comment", "photo_id": commented, "text": "new <b>words</b>"},
+                  {"op": "add_fave", "photo_id": faved}])  # fmt: skip
+    small.reset_stats()
+    result = crawl(small, archive)
+    assert result.returncode == 0, result.stderr[-2000:]
+    by_method = small.stats()["api_calls"]["by_method"]
+    assert by_method["flickr.photos.comments.getList"] == 1
+    assert by_method["flickr.photos.getFavorites"] == 1
+    assert by_method["flickr.photos.getInfo"] == 1  # the comment bumped its lastupdate
+    records = sidecars(archive)
+    assert "new <b>words</b>" in [c["html"] for c in records[commented][0]["comments"]]
+    assert len(records[faved][0]["faves"]) == len(photos[1]["faves"]) + 1
+    small.reset_stats()
+    full = crawl(small, archive, "-a", "full=1")
+    assert full.returncode == 0
+    assert small.stats()["api_calls"]["by_method"]["flickr.photos.getInfo"] == len(photos)
