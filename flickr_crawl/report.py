@@ -103,6 +103,9 @@ class RunReport:
             "finished": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "finish_reason": reason,
             "photos_listed": get("flickr/photo/listed", 0),
+            "photos_new": get("flickr/photo/new", 0),
+            "photos_updated": get("flickr/photo/updated", 0),
+            "photos_unchanged": get("flickr/photo/unchanged", 0),
             "files_downloaded": get("flickr/file/downloaded", 0),
             "files_uptodate": get("flickr/file/uptodate", 0),
             "bytes_downloaded": get("flickr/bytes/downloaded", 0),
@@ -116,10 +119,14 @@ class RunReport:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         summary = self.summary(reason)
         logger.info(
-            "Run summary: %(listed)s photos listed, %(new)s files downloaded, %(same)s up to "
-            "date, %(failed)s failed, %(missing)s videos missing, %(calls)s API calls",
+            "Run summary: %(listed)s photos listed (%(pnew)s new, %(pupd)s updated, %(punch)s "
+            "unchanged), %(new)s files downloaded, %(same)s up to date, %(failed)s failed, "
+            "%(missing)s videos missing, %(calls)s API calls",
             {
                 "listed": summary["photos_listed"],
+                "pnew": summary["photos_new"],
+                "pupd": summary["photos_updated"],
+                "punch": summary["photos_unchanged"],
                 "new": summary["files_downloaded"],
                 "same": summary["files_uptodate"],
                 "failed": len(self.failures),
@@ -135,6 +142,11 @@ class RunReport:
                 {"subject": problem.subject, "kind": problem.kind, "reason": problem.reason},
             )
         if self.archive.is_dir():
-            name = f"{self.started.strftime('%Y%m%dT%H%M%SZ')}-{spider.name}.json"
-            self.log_path = write_json_atomic(self.archive / LOGS_DIR / name, summary)
+            stem = f"{self.started.strftime('%Y%m%dT%H%M%SZ')}-{spider.name}"
+            path = self.archive / LOGS_DIR / f"{stem}.json"
+            n = 1
+            while path.exists():  # two runs in one second keep both logs
+                n += 1
+                path = path.with_name(f"{stem}-{n}.json")
+            self.log_path = write_json_atomic(path, summary)
             logger.info("Run log written to %(path)s", {"path": str(self.log_path)})

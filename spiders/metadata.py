@@ -83,12 +83,15 @@ class PhotoSpider(FlickrSpider):
         self.listed: dict[str, None] = {}  # photo ids in listing order, for the deep pass
         self.no_deep: set[str] = set()  # unchanged photos whose getInfo is already stored
         self.deep_started = False
-        self._known: dict[str, Known] | None = None
+        self.known: dict[str, Known] = {}  # what catalog.db held when this run began
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.deep = crawler.settings.getbool("FLICKR_DEEP_METADATA", True)
+        # Read before this run saves anything, so "known" means "known from earlier runs".
+        archive = Path(crawler.settings.get("FLICKR_ARCHIVE_DIR", "archive"))
+        spider.known = load_known(archive / CATALOG_NAME)
         crawler.signals.connect(spider.start_deep_pass, signal=signals.spider_idle)
         return spider
 
@@ -118,15 +121,14 @@ class PhotoSpider(FlickrSpider):
             )  # fmt: skip
         else:
             yield item
-        known = None if self.full else self.known.get(item.id)
-        same = (
-            known is not None
-            and item.last_update_unix > 0
-            and (known.last_update == item.last_update_unix)
-        )
+        known = self.known.get(item.id)
+        if known is not None and known.last_update == 0:
+            known = None  # only a stub (a row an album or comment made before its photo)
+        same = known is not None and item.last_update_unix == known.last_update > 0
+        change = "unchanged" if same else ("new" if known is None else "updated")
+        self.crawler.stats.inc_value(f"flickr/photo/{change}")  # type: ignore[union-attr]
         comments, faves = item.count_comments, item.count_faves
-        if same and known is not None:
-            self.crawler.stats.inc_value("flickr/photo/unchanged")  # type: ignore[union-attr]
+        if same and known is not None and not self.full:
             if known.comments == comments and (comments == 0 or known.has_comments):
                 comments = 0  # stored, and Flickr says nothing changed
             if known.faves == faves and (faves == 0 or known.has_faves):
@@ -134,13 +136,6 @@ class PhotoSpider(FlickrSpider):
             if known.has_info:
                 self.no_deep.add(item.id)
         yield from self._per_photo_calls(item.id, comments, faves)
-
-    @property
-    def known(self) -> dict[str, Known]:
-        """What catalog.db knew about each photo when this run began (read once, read-only)."""
-        if self._known is None:
-            self._known = load_known(Path(self.settings.get("FLICKR_ARCHIVE_DIR")) / CATALOG_NAME)
-        return self._known
 
     def parse_video_sizes(self, response: Response | None, raw: dict[str, Any]) -> Iterator[Any]:
         item = self.photo_item(raw)

@@ -436,3 +436,17 @@ def test_a_rerun_fetches_exactly_what_changed(small, tmp_path):
     full = crawl(small, archive, "-a", "full=1")
     assert full.returncode == 0
     assert small.stats()["api_calls"]["by_method"]["flickr.photos.getInfo"] == len(photos)
+
+
+def test_the_run_summary_counts_new_updated_and_unchanged(small, tmp_path):
+    archive = tmp_path / "a"
+    assert crawl(small, archive).returncode == 0
+    photos = small.account(hashes=False)["photos"]
+    small.mutate([{"op": "edit_photo", "id": photos[2]["id"], "title": "A new title"}])
+    assert crawl(small, archive).returncode == 0
+    first, second = (json.loads(p.read_text()) for p in sorted((archive / "logs").glob("*.json")))
+    assert (first["photos_new"], first["photos_updated"], first["photos_unchanged"]) == (
+        len(photos), 0, 0)  # fmt: skip
+    assert (second["photos_new"], second["photos_updated"], second["photos_unchanged"]) == (
+        0, 1, len(photos) - 1)  # fmt: skip
+    assert sidecars(archive)[photos[2]["id"]][0]["title"] == "A new title"
