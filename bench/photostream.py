@@ -36,10 +36,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-photostream-") as tmp:
         auth = Path(tmp) / "auth.json"
         sandbox_args = ("--photos", str(args.photos), "--videos", str(args.videos),
-                        "--albums", str(args.albums), "--image-size", args.image_size,
-                        "--auth-file", str(auth))  # fmt: skip
-        with Sandbox(*sandbox_args) as sandbox:
-            sandbox.auth_file = auth
+                        "--albums", str(args.albums), "--image-size", args.image_size)  # fmt: skip
+        with Sandbox(*sandbox_args, auth_file=auth) as sandbox:
             archive = Path(tmp) / "archive"
             photos = sandbox.account(hashes=False)["photos"]
             with_comments = sum(1 for p in photos if p["comments"])

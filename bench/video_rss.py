@@ -34,10 +34,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-video-", dir=ROOT) as tmp:
         auth = Path(tmp) / "auth.json"
         sandbox_args = ("--photos", "1", "--videos", "0", "--albums", "1",
-                        "--image-size", "small", "--big-video", str(args.size),
-                        "--auth-file", str(auth))  # fmt: skip
-        with Sandbox(*sandbox_args) as sandbox:
-            sandbox.auth_file = auth
+                        "--image-size", "small", "--big-video", str(args.size))  # fmt: skip
+        with Sandbox(*sandbox_args, auth_file=auth) as sandbox:
             session = web_session(sandbox, Path(tmp) / "session.json")
             archive = Path(tmp) / "archive"
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

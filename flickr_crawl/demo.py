@@ -45,9 +45,8 @@ def main(argv: list[str] | None = None) -> int:
         sandbox_args = [
             "--photos", str(args.photos), "--videos", str(args.videos),
             "--albums", str(args.albums), "--image-size", args.image_size,
-            "--auth-file", str(auth_file),
         ]  # fmt: skip
-        with Sandbox(*sandbox_args) as sandbox:
+        with Sandbox(*sandbox_args, auth_file=auth_file) as sandbox:
             print(f"demo: sandbox Flickr running at {sandbox.url}", flush=True)
             cmd = [sys.executable, "-m", "scrapy", "crawl", "photostream",
                    *sandbox_settings(sandbox.url, auth_file, archive)]  # fmt: skip

@@ -16,6 +16,5 @@ if TYPE_CHECKING:
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """A running sandbox (small images) with a ready auth file at ``sandbox.auth_file``."""
     auth_file = tmp_path_factory.mktemp("sandbox") / "auth.json"
-    with Sandbox("--image-size", "small", "--auth-file", str(auth_file)) as sb:
-        sb.auth_file = auth_file
+    with Sandbox("--image-size", "small", auth_file=auth_file) as sb:
         yield sb

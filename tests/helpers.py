@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.demo import sandbox_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,13 +31,35 @@ def scrapy(*args: str, timeout: float = 600, input: str | None = None,
     )  # fmt: skip
 
 
-def crawl(sandbox: Any, archive: Path, *extra: str, spider: str = "photostream",
-          auth_file: Path | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """``scrapy crawl SPIDER`` against the sandbox into ``archive``, without the API pacing."""
+def crawl_args(sandbox: Any, archive: Path, *extra: str, spider: str = "photostream",
+               auth_file: Path | None = None) -> list[str]:  # fmt: skip
+    """The arguments of ``scrapy crawl SPIDER`` against the sandbox into ``archive``, without
+    the API pacing and without a web session (unless ``extra`` sets one)."""
     settings = sandbox_settings(sandbox.url, auth_file or sandbox.auth_file, archive)
     no_session = f"FLICKR_WEB_SESSION_FILE={archive.parent / 'no-web-session.json'}"
-    return scrapy("crawl", spider, *settings, "-s", "FLICKR_API_CALLS_PER_HOUR=0",
-                  "-s", no_session, *extra)  # fmt: skip
+    return ["crawl", spider, *settings, "-s", "FLICKR_API_CALLS_PER_HOUR=0",
+            "-s", no_session, *extra]  # fmt: skip
+
+
+def crawl(sandbox: Any, archive: Path, *extra: str, spider: str = "photostream",
+          auth_file: Path | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
+    """Run ``scrapy crawl`` as ``crawl_args`` says."""
+    return scrapy(*crawl_args(sandbox, archive, *extra, spider=spider, auth_file=auth_file))
+
+
+def kill_crawl_when(ready: Callable[[], bool], sandbox: Any, archive: Path, *extra: str) -> None:
+    """Start a crawl, and SIGKILL it (as a power cut would) once ``ready()`` says so."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scrapy", *crawl_args(sandbox, archive, *extra)],
+        cwd=ROOT, env=dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not ready():
+        time.sleep(0.05)
+    assert proc.poll() is None, "the crawl ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
 
 
 def sidecars(archive: Path) -> dict[str, list[dict[str, Any]]]:

@@ -35,8 +35,7 @@ if TYPE_CHECKING:
 def account_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     auth_file = tmp_path_factory.mktemp("estimate") / "auth.json"
     args = ("--photos", "120", "--videos", "3", "--image-size", "small")
-    with Sandbox(*args, "--auth-file", str(auth_file)) as sb:
-        sb.auth_file = auth_file
+    with Sandbox(*args, auth_file=auth_file) as sb:
         yield sb
 
 
@@ -128,8 +127,7 @@ def test_estimate_pages_like_the_crawl(account_sandbox: Sandbox, tmp_path: Path)
 def test_estimate_incremental_sees_new_and_updated(tmp_path: Path) -> None:
     auth_file = tmp_path / "auth.json"
     args = ("--photos", "12", "--videos", "0", "--image-size", "small", "--albums", "2")
-    with Sandbox(*args, "--auth-file", str(auth_file)) as sb:
-        sb.auth_file = auth_file
+    with Sandbox(*args, auth_file=auth_file) as sb:
         assert crawl(sb, tmp_path / "archive", "-s", "FLICKR_DEEP_METADATA=False").returncode == 0
         first, second = (p["id"] for p in sb.account(hashes=False)["photos"][:2])
         sb.mutate([

@@ -30,9 +30,8 @@ def faves(tmp_path_factory) -> Any:
     tmp = tmp_path_factory.mktemp("favorites")
     auth = tmp / "auth.json"
     args = ("--photos", "10", "--videos", "0", "--albums", "2", "--image-size", "small",
-            "--auth-file", str(auth), "--seed", "31")  # fmt: skip
-    with Sandbox(*args) as sandbox:
-        sandbox.auth_file = auth
+            "--seed", "31")  # fmt: skip
+    with Sandbox(*args, auth_file=auth) as sandbox:
         archive = tmp / "archive"
         account = sandbox.account()
         sandbox.reset_stats()

@@ -7,13 +7,9 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import shutil
-import signal
 import sqlite3
 import subprocess
-import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -24,7 +20,7 @@ from PIL import Image
 
 from flickr_crawl.exif import restore_original
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import ROOT, crawl, sidecars, web_session
+from tests.helpers import crawl, kill_crawl_when, sidecars, web_session
 
 EXIFTOOL = shutil.which("exiftool")
 
@@ -34,9 +30,8 @@ def meta(tmp_path_factory) -> Any:
     tmp = tmp_path_factory.mktemp("metadata")
     auth = tmp / "auth.json"
     args = ("--photos", "60", "--videos", "2", "--albums", "6", "--image-size", "small",
-            "--auth-file", str(auth), "--seed", "11")  # fmt: skip
-    with Sandbox(*args) as sandbox:
-        sandbox.auth_file = auth
+            "--seed", "11")  # fmt: skip
+    with Sandbox(*args, auth_file=auth) as sandbox:
         session = web_session(sandbox, tmp / "web-session.json")
         archive = tmp / "archive"
         result = crawl(sandbox, archive, "-s", f"FLICKR_WEB_SESSION_FILE={session}")
@@ -211,31 +206,10 @@ def test_a_hard_kill_mid_run_leaves_the_catalog_consistent(tmp_path):
     """SIGKILL while items are being saved: the catalog opens clean, and a re-run completes."""
     auth = tmp_path / "auth.json"
     args = ("--photos", "400", "--videos", "0", "--albums", "4", "--image-size", "small",
-            "--auth-file", str(auth), "--seed", "5")  # fmt: skip
-    with Sandbox(*args) as sandbox:
-        sandbox.auth_file = auth
+            "--seed", "5")  # fmt: skip
+    with Sandbox(*args, auth_file=auth) as sandbox:
         archive = tmp_path / "archive"
-        settings = [arg for key, value in (
-            ("FLICKR_API_URL", f"{sandbox.url}/services/rest/"),
-            ("FLICKR_WEB_URL", f"{sandbox.url}/"), ("FLICKR_AUTH_FILE", str(auth)),
-            ("FLICKR_ARCHIVE_DIR", str(archive)), ("FLICKR_API_CALLS_PER_HOUR", "0"),
-            ("FLICKR_WEB_SESSION_FILE", str(tmp_path / "none.json")),
-        ) for arg in ("-s", f"{key}={value}")]  # fmt: skip
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "scrapy", "crawl", "photostream", *settings],
-            cwd=ROOT, env=dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings"),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 120
-        saved = 0
-        while time.monotonic() < deadline and proc.poll() is None:
-            saved = _count_files(archive / "catalog.db")
-            if saved >= 50:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the crawl ended before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        kill_crawl_when(lambda: _count_files(archive / "catalog.db") >= 50, sandbox, archive)
         db = sqlite3.connect(archive / "catalog.db")
         assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
         assert db.execute("pragma foreign_key_check").fetchall() == []

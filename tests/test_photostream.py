@@ -9,21 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.paths import MAX_NAME_BYTES
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import ROOT, crawl, scrapy, sidecars
+from tests.helpers import crawl, kill_crawl_when, sidecars
 
 
 def _sha256(path: Path) -> str:
@@ -44,9 +38,8 @@ def stream(tmp_path_factory) -> Any:
     tmp = tmp_path_factory.mktemp("photostream")
     auth = tmp / "auth.json"
     args = ("--photos", "80", "--videos", "3", "--albums", "10", "--image-size", "small",
-            "--auth-file", str(auth), "--seed", "7")  # fmt: skip
-    with Sandbox(*args) as sandbox:
-        sandbox.auth_file = auth
+            "--seed", "7")  # fmt: skip
+    with Sandbox(*args, auth_file=auth) as sandbox:
         archive = tmp / "archive"
         # EXIF embedding off: here the files must be byte-identical to what Flickr serves
         # (test_metadata checks that embedding keeps image data and camera EXIF intact).
@@ -229,9 +222,8 @@ def small(tmp_path_factory) -> Any:
     tmp = tmp_path_factory.mktemp("small")
     auth = tmp / "auth.json"
     args = ("--photos", "16", "--videos", "0", "--albums", "3", "--image-size", "small",
-            "--auth-file", str(auth), "--seed", "3")  # fmt: skip
-    with Sandbox(*args) as sandbox:
-        sandbox.auth_file = auth
+            "--seed", "3")  # fmt: skip
+    with Sandbox(*args, auth_file=auth) as sandbox:
         yield sandbox
 
 
@@ -365,31 +357,16 @@ def test_a_hard_killed_jobdir_crawl_is_recovered(tmp_path):
     keeps every complete file, and ends with the whole archive."""
     auth = tmp_path / "auth.json"
     args = ("--photos", "300", "--videos", "0", "--albums", "3", "--image-size", "small",
-            "--auth-file", str(auth), "--seed", "9")  # fmt: skip
-    with Sandbox(*args) as sandbox:
-        sandbox.auth_file = auth
+            "--seed", "9")  # fmt: skip
+    with Sandbox(*args, auth_file=auth) as sandbox:
         archive, job = tmp_path / "archive", tmp_path / "job"
-        settings = [*sandbox_settings(sandbox.url, auth, archive), "-s", f"JOBDIR={job}",
-                    "-s", "FLICKR_API_CALLS_PER_HOUR=0",
-                    "-s", f"FLICKR_WEB_SESSION_FILE={tmp_path / 'none.json'}"]  # fmt: skip
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "scrapy", "crawl", "photostream", *settings],
-            cwd=ROOT, env=dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings"),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if len(list(archive.rglob("*.jpg"))) >= 40:
-                break
-            time.sleep(0.05)
-        assert proc.poll() is None, "the crawl ended before it could be killed"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        job_dir = ("-s", f"JOBDIR={job}")
+        kill_crawl_when(lambda: len(list(archive.rglob("*.jpg"))) >= 40, sandbox, archive, *job_dir)
         complete = {r[0]["file"]["path"]: (archive / r[0]["file"]["path"]).stat().st_mtime_ns
                     for r in sidecars(archive).values()
                     if r[0]["file"]["status"] == "downloaded"}  # fmt: skip
         assert complete, "some files were complete before the kill"
-        result = scrapy("crawl", "photostream", *settings)
+        result = crawl(sandbox, archive, *job_dir)
         assert result.returncode == 0, result.stderr[-3000:]
         assert "did not close cleanly" in result.stderr
         assert "Traceback" not in result.stderr

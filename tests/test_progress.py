@@ -85,8 +85,7 @@ def slow_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     """A small account whose API answers take 20 ms, so a crawl lasts a few seconds."""
     auth_file = tmp_path_factory.mktemp("progress") / "auth.json"
     args = ("--photos", "30", "--videos", "1", "--image-size", "small", "--slow", "0.02")
-    with Sandbox(*args, "--auth-file", str(auth_file)) as sb:
-        sb.auth_file = auth_file
+    with Sandbox(*args, auth_file=auth_file) as sb:
         yield sb
 
 

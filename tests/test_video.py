@@ -33,9 +33,8 @@ def world(tmp_path_factory) -> Any:
     tmp = tmp_path_factory.mktemp("video")
     auth = tmp / "auth.json"
     args = ("--photos", "8", "--videos", "3", "--albums", "2", "--image-size", "small",
-            "--video-size", "400000", "--auth-file", str(auth), "--seed", "21")  # fmt: skip
-    with Sandbox(*args) as sandbox:
-        sandbox.auth_file = auth
+            "--video-size", "400000", "--seed", "21")  # fmt: skip
+    with Sandbox(*args, auth_file=auth) as sandbox:
         yield SimpleNamespace(sandbox=sandbox, tmp=tmp, account=sandbox.account())
 
 

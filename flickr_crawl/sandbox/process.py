@@ -31,14 +31,19 @@ class Sandbox:
     """Context manager around a sandbox subprocess."""
 
     def __init__(
-        self, *args: str, cwd: str | os.PathLike[str] | None = None, timeout: float = 30.0
+        self,
+        *args: str,
+        auth_file: str | os.PathLike[str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+        timeout: float = 30.0,
     ) -> None:
-        self.args = list(args)
+        """``auth_file``: where the sandbox writes its ready token file (``.auth_file``)."""
+        self.auth_file: Path | None = Path(auth_file) if auth_file else None
+        self.args = [*args, "--auth-file", str(auth_file)] if auth_file else list(args)
         self.cwd = Path(cwd) if cwd else REPO_ROOT
         self.timeout = timeout
         self.proc: subprocess.Popen[str] | None = None
         self.url = ""
-        self.auth_file: Path | None = None
 
     def start(self) -> Self:
         """Launch the process and wait for the ready line."""
