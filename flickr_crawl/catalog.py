@@ -1158,6 +1158,27 @@ def mark_gone_favorites(
     return gone
 
 
+def mark_deleted_photos(db: sqlite3.Connection, owner: str, seen: Iterable[str]) -> list[str]:
+    """After a complete listing of the whole photostream: flag the owner's photos that were
+    not in it as deleted on Flickr (rows and files stay). The ids newly flagged."""
+    seen = set(seen)
+    with _transaction(db):
+        known = [r[0] for r in db.execute(
+            "SELECT id FROM photos WHERE owner = ? AND deleted_on_flickr = 0"
+            " AND last_update_unix IS NOT NULL", (owner,))]  # fmt: skip
+        gone = [photo_id for photo_id in known if photo_id not in seen]
+        db.executemany("UPDATE photos SET deleted_on_flickr = 1 WHERE id = ?", [(i,) for i in gone])
+    return gone
+
+
+def mark_deleted_album(db: sqlite3.Connection, album_id: str) -> bool:
+    """Flag an album Flickr no longer lists (its rows and membership stay, for the record)."""
+    with _transaction(db):
+        return bool(db.execute(
+            "UPDATE albums SET deleted_on_flickr = 1 WHERE id = ? AND deleted_on_flickr = 0",
+            (album_id,)).rowcount)  # fmt: skip
+
+
 def get_state(db: sqlite3.Connection, key: str) -> str | None:
     row = db.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
     return None if row is None else str(row[0])

@@ -268,3 +268,36 @@ class FavoritesListedItem:
     complete: bool = False
     full: bool = False
     watermark: int = 0
+
+
+@dataclass(kw_only=True)
+class PhotostreamListedItem:
+    """The end of a photostream listing: what was listed, and whether that was everything.
+
+    ``sweep`` listings walked the whole photostream: once ``complete``, the catalog marks the
+    account's photos that were not listed as deleted on Flickr (their files stay). Incremental
+    listings only carry the ``watermark`` (this run's start) that the next run asks Flickr for
+    changes since, written once the whole run has finished cleanly.
+    """
+
+    owner: str
+    photo_ids: list[str] = field(default_factory=list)
+    complete: bool = False
+    sweep: bool = False
+    watermark: int = 0
+    runs_since_sweep: int = 0
+
+
+@dataclass(kw_only=True)
+class OldAlbumFolderItem:
+    """An album folder that no longer matches Flickr: the album was deleted (``deleted``:
+    Flickr's complete album list no longer has it) or renamed (it has a new folder).
+
+    The catalog marks a deleted album (its rows stay); the layout pipeline retires the old
+    folder once its photos have moved to the folders they belong in now.
+    """
+
+    id: str
+    title: str = ""
+    folder: str = ""
+    deleted: bool = False

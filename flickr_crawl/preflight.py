@@ -57,6 +57,13 @@ def preflight(
 
     if spider == "redownload":
         _check_redownload(archive, args or {})
+    if spider == "photostream" and (args or {}).get("since"):
+        from spiders.photostream import since_timestamp
+
+        try:
+            since_timestamp((args or {})["since"])
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def _check_redownload(archive: Path, args: dict[str, str]) -> None:

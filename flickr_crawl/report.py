@@ -46,6 +46,7 @@ class RunReport:
         self.failures: list[Problem] = []
         self.missing_videos: list[Problem] = []
         self.fatal_error: str | None = None
+        self.deleted: list[str] = []  # photos gone from Flickr (kept here, marked in the catalog)
         self.started = datetime.now(UTC)
 
     @classmethod
@@ -90,6 +91,11 @@ class RunReport:
         self.missing_videos.append(Problem("video", photo_id, reason))
         self._stats.inc_value("flickr/video/missing")
 
+    def deleted_on_flickr(self, photo_ids: list[str]) -> None:
+        """Photos a complete listing no longer has: kept in the archive, listed at the end."""
+        self.deleted.extend(photo_ids)
+        self._stats.inc_value("flickr/photo/deleted_on_flickr", len(photo_ids))
+
     def fatal(self, message: str) -> None:
         """A reason the run cannot go on (credentials); printed once by the crawl command."""
         if self.fatal_error is None:
@@ -106,6 +112,9 @@ class RunReport:
             "photos_new": get("flickr/photo/new", 0),
             "photos_updated": get("flickr/photo/updated", 0),
             "photos_unchanged": get("flickr/photo/unchanged", 0),
+            "photos_deleted_on_flickr": list(self.deleted),
+            "photos_refiled": get("flickr/photo/refiled", 0),
+            "listing": get("flickr/listing/mode"),
             "files_downloaded": get("flickr/file/downloaded", 0),
             "files_uptodate": get("flickr/file/uptodate", 0),
             "bytes_downloaded": get("flickr/bytes/downloaded", 0),
@@ -120,13 +129,14 @@ class RunReport:
         summary = self.summary(reason)
         logger.info(
             "Run summary: %(listed)s photos listed (%(pnew)s new, %(pupd)s updated, %(punch)s "
-            "unchanged), %(new)s files downloaded, %(same)s up to date, %(failed)s failed, "
-            "%(missing)s videos missing, %(calls)s API calls",
+            "unchanged, %(deleted)s deleted on Flickr), %(new)s files downloaded, %(same)s up "
+            "to date, %(failed)s failed, %(missing)s videos missing, %(calls)s API calls",
             {
                 "listed": summary["photos_listed"],
                 "pnew": summary["photos_new"],
                 "pupd": summary["photos_updated"],
                 "punch": summary["photos_unchanged"],
+                "deleted": len(self.deleted),
                 "new": summary["files_downloaded"],
                 "same": summary["files_uptodate"],
                 "failed": len(self.failures),
@@ -136,6 +146,11 @@ class RunReport:
         )
         for reason_text, count in summary["missing_video_reasons"].items():
             logger.warning("%(n)s videos missing: %(why)s", {"n": count, "why": reason_text})
+        if self.deleted:
+            logger.warning(
+                "Deleted on Flickr (kept in the archive, marked in catalog.db): %(ids)s",
+                {"ids": ", ".join(self.deleted)},
+            )
         for problem in self.failures:
             logger.error(
                 "Failed: %(subject)s (%(kind)s): %(reason)s",

@@ -46,6 +46,7 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "pipelines.media.MediaPipeline": 100,
     "pipelines.sidecar.SidecarPipeline": 800,
+    "pipelines.layout.LayoutPipeline": 850,  # retires old album folders at the end
     "pipelines.catalog.CatalogPipeline": 900,  # last: a catalog error never costs a sidecar
 }
 EXTENSIONS = {
@@ -87,6 +88,11 @@ FLICKR_FAVORITES_LAYOUT = "owner"  # Favorites/<owner [nsid]>/ (owner) or Favori
 FLICKR_MEDIA_CONCURRENCY = 8  # parallel media downloads
 
 # --- flickr-crawl: metadata -----------------------------------------------------------------
+# Incremental runs: after this many, the next run lists the whole photostream again (finds
+# photos deleted on Flickr and fave counts that changed); 0: only with -a full=1.
+FLICKR_SWEEP_EVERY = 7
+# Changes are asked for since the last clean run's start minus this margin (clock skew).
+FLICKR_SYNC_OVERLAP = 3600
 FLICKR_DEEP_METADATA = True  # second pass after all files: getInfo (notes, tag authors), people
 FLICKR_EXIF_ENABLED = True  # write title, description, tags, date, GPS, licence into JPEG EXIF
 FLICKR_XMP_ENABLED = True  # write <file>.xmp beside every media file (videos, PNG, GIF too)

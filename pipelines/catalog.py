@@ -19,6 +19,8 @@ from flickr_crawl.catalog import (
     CATALOG_NAME,
     close_catalog,
     finish_run,
+    mark_deleted_album,
+    mark_deleted_photos,
     mark_gone_favorites,
     open_catalog,
     save_album,
@@ -40,9 +42,13 @@ from flickr_crawl.items import (
     FavoriteItem,
     FavoritesListedItem,
     GalleryItem,
+    OldAlbumFolderItem,
     PhotoInfoItem,
     PhotoItem,
+    PhotostreamListedItem,
 )
+from flickr_crawl.report import RunReport
+from flickr_crawl.sync import RUNS_SINCE_SWEEP, WATERMARK
 
 if TYPE_CHECKING:
     import sqlite3
@@ -97,6 +103,7 @@ class CatalogPipeline:
         assert crawler.stats is not None
         archive = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive"))
         pipeline = cls(archive / CATALOG_NAME, crawler.spidercls.name, crawler.stats)
+        pipeline.crawler = crawler
         # The close reason reaches stats ("finish_reason") only in spider_closed, which Scrapy
         # sends after the pipelines' close_spider: so the run is finished there.
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
@@ -110,6 +117,17 @@ class CatalogPipeline:
     def process_item(self, item: Any) -> Any:
         if isinstance(item, FavoritesListedItem) and self.db is not None:
             self._favorites_listed(item)
+            return item
+        if isinstance(item, PhotostreamListedItem) and self.db is not None:
+            self._photostream_listed(item)
+            return item
+        if isinstance(item, OldAlbumFolderItem) and item.deleted and self.db is not None:
+            if mark_deleted_album(self.db, item.id):
+                self.stats.inc_value("flickr/album/deleted_on_flickr")
+                logger.warning(
+                    "Album %(id)s (%(title)s) is gone from Flickr; marked in catalog.db",
+                    {"id": item.id, "title": item.title},
+                )  # fmt: skip
             return item
         save = next((f for cls, f in SAVERS.items() if isinstance(item, cls)), None)
         if save is None or self.db is None:
@@ -131,6 +149,17 @@ class CatalogPipeline:
                 )  # fmt: skip
         if item.complete and item.watermark:
             self.pending_state[FAVORITES_WATERMARK] = str(item.watermark)
+
+    def _photostream_listed(self, item: PhotostreamListedItem) -> None:
+        """Flag photos gone from Flickr (complete sweeps only); keep the watermark for the end."""
+        assert self.db is not None
+        if item.complete and item.sweep:
+            gone = mark_deleted_photos(self.db, item.owner, item.photo_ids)
+            if gone:
+                RunReport.of(self.crawler).deleted_on_flickr(gone)
+        if item.complete and item.watermark:
+            self.pending_state[WATERMARK] = str(item.watermark)
+            self.pending_state[RUNS_SINCE_SWEEP] = str(item.runs_since_sweep)
 
     def spider_closed(self, reason: str) -> None:
         if self.db is None:

@@ -13,19 +13,22 @@ import asyncio
 import base64
 import json
 import logging
-from pathlib import Path
+import sqlite3
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import scrapy
 from scrapy.exceptions import NotConfigured
 
 from flickr_crawl.camera import read_camera_exif
+from flickr_crawl.catalog import CATALOG_NAME
 from flickr_crawl.download import STREAM_RESULT, STREAM_TO
 from flickr_crawl.downloader import MEDIA_SLOT
 from flickr_crawl.exif import embed_exif, original_exif_segment
 from flickr_crawl.filetypes import extension_for, is_image, is_video, sniff
 from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.paths import LAYOUTS, file_name, inside, photo_dirs, sidecar_name
+from flickr_crawl.refile import Filed, refile
 from flickr_crawl.report import RunReport
 from flickr_crawl.storage import link_or_copy, part_path, sha256_file
 from flickr_crawl.websession import cookie_header, load_cookies, session_file_path
@@ -108,8 +111,21 @@ class MediaPipeline:
                 del self._locks[item.id]
         return item
 
+    def open_spider(self) -> None:
+        self.filed = load_filed(self.archive / CATALOG_NAME)
+
     async def _process(self, item: PhotoItem) -> None:
         dirs = photo_dirs(item, self.layout, self.favorites_layout)
+        filed = self.filed.pop(item.id, None)
+        if filed is not None:
+            moved = refile(self.archive, item.id, filed, dirs, link_mode=self.link_mode)
+            if moved is not None:
+                self.stats.inc_value("flickr/file/refiled")
+                logger.info(
+                    "Photo %(id)s moved: %(new)s in, %(old)s out",
+                    {"id": item.id, "new": ", ".join(moved.linked) or "-",
+                     "old": ", ".join(moved.removed) or "-"},
+                )  # fmt: skip
         if item.source is None:
             item.file = self._nothing_to_fetch(item)
             return
@@ -146,14 +162,18 @@ class MediaPipeline:
             return None, record
         if not same_source or not recorded.get("path"):
             return None, record
+        # The file sits in the photo's first folder (moved there if its folders changed).
+        path = f"{dirs[0]}/{PurePosixPath(recorded['path']).name}"
         try:
-            size = inside(self.archive, recorded["path"]).stat().st_size
+            size = inside(self.archive, path).stat().st_size
         except (OSError, ValueError):
             return None, record
         if size != recorded.get("size"):
             return None, record
         known = set(MediaFile.__dataclass_fields__)
-        return MediaFile(**{k: v for k, v in recorded.items() if k in known}), record
+        previous = MediaFile(**{k: v for k, v in recorded.items() if k in known})
+        previous.path = path
+        return previous, record
 
     def _nothing_to_fetch(self, item: PhotoItem) -> MediaFile:
         if item.media == "video":
@@ -296,6 +316,27 @@ class MediaPipeline:
     def _missing(self, item: PhotoItem, reason: str) -> MediaFile:
         self.report.missing_video(item.id, reason)
         return MediaFile(status="missing", reason=reason, label="Video Original")
+
+
+def load_filed(path: Path) -> dict[str, Filed]:
+    """Where catalog.db says each complete file is (read-only, before this run saves)."""
+    if not path.exists():
+        return {}
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            rows = db.execute(
+                "SELECT photo_id, path, links, size FROM files"
+                " WHERE status IN ('downloaded', 'uptodate') AND path IS NOT NULL"
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        logger.warning("Cannot read %(path)s (%(err)s): files are not moved this run",
+                       {"path": str(path), "err": exc})  # fmt: skip
+        return {}
+    return {photo_id: Filed([path_, *json.loads(links or "[]")], size)
+            for photo_id, path_, links, size in rows}  # fmt: skip
 
 
 def _header(response: Response, name: bytes) -> str:

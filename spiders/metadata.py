@@ -82,6 +82,7 @@ class PhotoSpider(FlickrSpider):
         self.full = full not in ("", "0", "false", "no")
         self.listed: dict[str, None] = {}  # photo ids in listing order, for the deep pass
         self.no_deep: set[str] = set()  # unchanged photos whose getInfo is already stored
+        self.emitted: set[str] = set()  # photo ids whose items this run yields
         self.deep_started = False
         self.known: dict[str, Known] = {}  # what catalog.db held when this run began
 
@@ -111,9 +112,32 @@ class PhotoSpider(FlickrSpider):
         self.listed[photo_id] = None
         return False
 
-    def emit_photo(self, item: PhotoItem, raw: dict[str, Any]) -> Iterator[Any]:
+    def emit_photo(
+        self, item: PhotoItem, raw: dict[str, Any], *, skip_unchanged: bool = False
+    ) -> Iterator[Any]:
         """The item (or the getSizes call it still needs), then its per-photo calls: only
-        those whose answer may have changed since a run that stored it (``-a full=1``: all)."""
+        those whose answer may have changed since a run that stored it (``-a full=1``: all).
+
+        With ``skip_unchanged`` a photo that has nothing new (same lastupdate and counts as
+        stored, its parts stored) is not emitted at all: incremental runs leave it be.
+        """
+        known = self.known.get(item.id)
+        if known is not None and known.last_update == 0:
+            known = None  # only a stub (a row an album or comment made before its photo)
+        same = known is not None and item.last_update_unix == known.last_update > 0
+        comments, faves = item.count_comments, item.count_faves
+        if same and known is not None and not self.full:
+            if known.comments == comments and (comments == 0 or known.has_comments):
+                comments = 0  # stored, and Flickr says nothing changed
+            if known.faves == faves and (faves == 0 or known.has_faves):
+                faves = 0
+            if known.has_info or not self.deep:
+                self.no_deep.add(item.id)
+            if skip_unchanged and comments == faves == 0 and item.id in self.no_deep:
+                return
+        change = "unchanged" if same else ("new" if known is None else "updated")
+        self.crawler.stats.inc_value(f"flickr/photo/{change}")  # type: ignore[union-attr]
+        self.emitted.add(item.id)
         if item.media == "video" and item.source is None:
             yield self.api_request(
                 "flickr.photos.getSizes", self.parse_video_sizes, cb_kwargs={"raw": raw},
@@ -121,20 +145,6 @@ class PhotoSpider(FlickrSpider):
             )  # fmt: skip
         else:
             yield item
-        known = self.known.get(item.id)
-        if known is not None and known.last_update == 0:
-            known = None  # only a stub (a row an album or comment made before its photo)
-        same = known is not None and item.last_update_unix == known.last_update > 0
-        change = "unchanged" if same else ("new" if known is None else "updated")
-        self.crawler.stats.inc_value(f"flickr/photo/{change}")  # type: ignore[union-attr]
-        comments, faves = item.count_comments, item.count_faves
-        if same and known is not None and not self.full:
-            if known.comments == comments and (comments == 0 or known.has_comments):
-                comments = 0  # stored, and Flickr says nothing changed
-            if known.faves == faves and (faves == 0 or known.has_faves):
-                faves = 0
-            if known.has_info:
-                self.no_deep.add(item.id)
         yield from self._per_photo_calls(item.id, comments, faves)
 
     def parse_video_sizes(self, response: Response | None, raw: dict[str, Any]) -> Iterator[Any]:
@@ -190,13 +200,13 @@ class PhotoSpider(FlickrSpider):
     # --- the deep pass, once everything else is done ----------------------------------------
     def start_deep_pass(self) -> None:
         """spider_idle: the listing, downloads and comments are done; now the optional calls."""
-        if not self.deep or self.deep_started or not (self.listed.keys() - self.no_deep):
+        wanted = [photo_id for photo_id in self.listed
+                  if photo_id in self.emitted and photo_id not in self.no_deep]  # fmt: skip
+        if not self.deep or self.deep_started or not wanted:
             return
         self.deep_started = True
         assert self.crawler.engine is not None
-        for photo_id in self.listed:
-            if photo_id in self.no_deep:
-                continue
+        for photo_id in wanted:
             self.crawler.engine.crawl(
                 self.api_request(
                     "flickr.photos.getInfo",

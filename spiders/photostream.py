@@ -15,11 +15,21 @@ done, so originals, captions and comments are on disk before any optional call i
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.api import PHOTO_EXTRAS, page_of, text
-from flickr_crawl.items import AlbumItem, AlbumRef, GalleryItem
+from flickr_crawl.api import PHOTO_EXTRAS, page_of, text, to_int
+from flickr_crawl.catalog import CATALOG_NAME
+from flickr_crawl.items import (
+    AlbumItem,
+    AlbumRef,
+    GalleryItem,
+    OldAlbumFolderItem,
+    PhotostreamListedItem,
+)
 from flickr_crawl.mapping import (
     album_from_list,
     collections_of,
@@ -28,32 +38,85 @@ from flickr_crawl.mapping import (
     video_play_source,
 )
 from flickr_crawl.paths import album_folders
+from flickr_crawl.sync import CatalogView, gallery_counts, items_from_catalog, load_view
 from spiders.base import STOP
 from spiders.metadata import LIST_PRIORITY, PhotoSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+    from typing import Self
 
     import scrapy
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from flickr_crawl.api import Page
     from flickr_crawl.items import PhotoItem
 
 LIST_METHOD = "flickr.people.getPhotos"
+UPDATED_METHOD = "flickr.photos.recentlyUpdated"
+
+
+def since_timestamp(value: str) -> int:
+    """``-a since=YYYY-MM-DD`` as a unix time (midnight UTC); ValueError if it is not a date."""
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"since={value!r} is not a date like 2024-05-31") from None
+    return int(day.timestamp())
+
+
+def _has_uploads_since(photos: list[dict[str, Any]], cutoff: int) -> bool:
+    """Newest first: does the page end on a photo uploaded after the cutoff (more may follow)?"""
+    return bool(photos) and to_int(photos[-1].get("dateupload"), 0) >= cutoff
 
 
 class PhotostreamSpider(PhotoSpider):
     name = "photostream"
 
-    def __init__(self, *args: Any, **kwargs: Any):
+    def __init__(self, *args: Any, since: str = "", **kwargs: Any):
         super().__init__(*args, **kwargs)
+        self.since = since_timestamp(since) if since else 0
+        self.mode = "sweep"  # or incremental, since: decided in from_crawler
+        self.view = CatalogView()
+        self.total = 0  # the photostream's size, as people.getPhotos' first page says
+        self.cutoff = 0  # incremental: changes since this unix time
+        self.swept = False  # every photostream page was listed
+        self.listing_complete = True  # no photostream page failed
+        self.albums_complete = True  # no album list page failed
         self.albums: dict[str, AlbumItem] = {}
         self.memberships: dict[str, list[AlbumRef]] = defaultdict(list)
         self.album_collections: dict[str, list[str]] = defaultdict(list)
         self.galleries: dict[str, GalleryItem] = {}
         self.gallery_memberships: dict[str, list[str]] = defaultdict(list)
 
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.catalog_path = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive")) / CATALOG_NAME
+        spider.view = load_view(spider.catalog_path, spider.creds.user_nsid)
+        spider.started = int(time.time())
+        every = settings.getint("FLICKR_SWEEP_EVERY", 7)
+        due = every > 0 and spider.view.runs_since_sweep >= every
+        if spider.since:
+            spider.mode = "since"
+        elif not (spider.full or due or not spider.view.watermark):
+            spider.mode = "incremental"
+            spider.cutoff = spider.view.watermark - settings.getint("FLICKR_SYNC_OVERLAP", 3600)
+        spider.logger.info(
+            "Listing: %(how)s", {"how": {
+                "sweep": "the whole photostream",
+                "incremental": "changes since "
+                + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(max(spider.cutoff, 0))),
+                "since": "photos uploaded since "
+                + time.strftime("%Y-%m-%d", time.gmtime(spider.since)),
+            }[spider.mode]},
+        )  # fmt: skip
+        return spider
+
     async def start(self) -> AsyncIterator[Any]:
+        self.crawler.stats.set_value("flickr/listing/mode", self.mode)  # type: ignore[union-attr]
         yield self.api_request(
             "flickr.collections.getTree", self.parse_collections, priority=LIST_PRIORITY
         )
@@ -88,7 +151,24 @@ class PhotostreamSpider(PhotoSpider):
         if data is not None and not page.last:
             yield self._galleries_page(page.page + 1)
             return
-        yield from self._next_gallery(list(self.galleries), 0)
+        changed = []
+        for gallery in self.galleries.values():
+            known = self.view.galleries.get(gallery.id)
+            counts = gallery_counts(gallery.raw["flickr.galleries.getList"])
+            if (
+                self.full
+                or known is None
+                or not known.same_as(gallery.title, gallery.date_update, counts)
+            ):
+                changed.append(gallery.id)
+                continue
+            gallery.photo_ids = list(known.photo_ids)  # as stored: nothing to save again
+            for photo_id in gallery.photo_ids:
+                self.gallery_memberships[photo_id].append(gallery.id)
+        self.crawler.stats.set_value(  # type: ignore[union-attr]
+            "flickr/gallery/unchanged", len(self.galleries) - len(changed)
+        )
+        yield from self._next_gallery(changed, 0)
 
     def _next_gallery(self, ids: list[str], index: int, page: int = 1) -> Iterator[Any]:
         if index >= len(ids):
@@ -140,17 +220,47 @@ class PhotostreamSpider(PhotoSpider):
             album.collection_ids = list(self.album_collections.get(album.id, []))
             self.albums[album.id] = album
         page = page_of(container, sets)
-        if data is not None and not page.last:
+        if data is None:
+            self.albums_complete = False
+        elif not page.last:
             yield self._album_list_page(page.page + 1)
             return
         folders = album_folders((a.id, a.title) for a in self.albums.values())
+        changed = []
         for album_id, folder in folders.items():
-            self.albums[album_id].folder = folder
-        yield from self._next_album(list(self.albums), 0)
+            album = self.albums[album_id]
+            album.folder = folder
+            known = self.view.albums.get(album_id)
+            if known is not None and known.folder and known.folder != folder:
+                yield OldAlbumFolderItem(id=album_id, title=known.title, folder=known.folder)
+            counts = (album.count_photos, album.count_videos)
+            if (
+                self.full
+                or known is None
+                or not known.same_as(album.title, album.date_update, counts)
+            ):
+                changed.append(album_id)
+            elif known.folder == folder:
+                album.photo_ids = list(known.photo_ids)  # as stored: nothing to save again
+            else:  # same photos, new folder: saved again for the folder's sake
+                album.photo_ids = list(known.photo_ids)
+                album.raw["flickr.photosets.getPhotos"] = []
+                yield album
+        if self.albums_complete:
+            for album_id, known in self.view.albums.items():
+                if album_id not in self.albums:
+                    yield OldAlbumFolderItem(
+                        id=album_id, title=known.title, folder=known.folder, deleted=True
+                    )
+        self.crawler.stats.set_value(  # type: ignore[union-attr]
+            "flickr/album/unchanged", len(self.albums) - len(changed)
+        )
+        yield from self._next_album(changed, 0)
 
     def _next_album(self, album_ids: list[str], index: int, page: int = 1) -> Iterator[Any]:
         if index >= len(album_ids):
-            yield self._photos_page(1)
+            self._file_photos()
+            yield from self._first_photos_page()
             return
         yield self.api_request(
             "flickr.photosets.getPhotos",
@@ -172,21 +282,13 @@ class PhotostreamSpider(PhotoSpider):
             return
         album = self.albums[album_ids[index]]
         if data is None:  # recorded as a failure; go on with the next album
+            known = self.view.albums.get(album.id)
+            album.photo_ids = list(known.photo_ids) if known else []  # the best we know
             yield from self._next_album(album_ids, index + 1)
             return
         container = data.get("photoset", {})
         photos = container.get("photo", [])
-        for raw in photos:
-            photo_id = str(raw["id"])
-            album.photo_ids.append(photo_id)
-            self.memberships[photo_id].append(
-                AlbumRef(
-                    id=album.id,
-                    title=album.title,
-                    position=len(album.photo_ids),
-                    folder=album.folder or "",
-                )
-            )
+        album.photo_ids.extend(str(raw["id"]) for raw in photos)
         album.raw.setdefault("flickr.photosets.getPhotos", []).append(
             {k: v for k, v in container.items() if k != "photo"}
         )
@@ -197,43 +299,158 @@ class PhotostreamSpider(PhotoSpider):
         yield album
         yield from self._next_album(album_ids, index + 1)
 
-    # --- photostream ------------------------------------------------------------------------
-    def _photos_page(self, page: int, pages: int = 0) -> scrapy.Request:
+    def _file_photos(self) -> None:
+        """Each photo's album references, in Flickr's album order (the first is its folder)."""
+        for album in self.albums.values():
+            for position, photo_id in enumerate(album.photo_ids, start=1):
+                self.memberships[photo_id].append(
+                    AlbumRef(id=album.id, title=album.title, position=position,
+                             folder=album.folder or "")
+                )  # fmt: skip
+
+    # --- photostream ---------------------------------------------------------------------
+    # sweep: every page (first run, -a full=1, every FLICKR_SWEEP_EVERY runs, or when the
+    # account's total shows photos gone); incremental: the newest pages while they hold new
+    # uploads, then photos.recentlyUpdated since the watermark; since: min_upload_date.
+    def _first_photos_page(self) -> Iterator[Any]:
+        params = {"min_upload_date": self.since} if self.mode == "since" else {}
+        yield self._photos_page(LIST_METHOD, 1, **params)
+
+    def _photos_page(self, method: str, page: int, pages: int = 0, **params: Any) -> scrapy.Request:
         return self.api_request(
-            LIST_METHOD,
+            method,
             self.parse_photos,
             priority=LIST_PRIORITY,
-            cb_kwargs={"asked": page, "pages": pages},
-            user_id="me",
+            cb_kwargs={"asked": page, "pages": pages, "params": params},
             extras=PHOTO_EXTRAS,
             page=page,
             per_page=self.per_page,
+            **({"user_id": "me"} if method == LIST_METHOD else {}),
+            **params,
         )
 
     def parse_photos(
-        self, response: Response | None, asked: int = 1, pages: int = 0
+        self,
+        response: Response | None,
+        asked: int = 1,
+        pages: int = 0,
+        params: dict[str, Any] | None = None,
     ) -> Iterator[Any]:
         data = yield from self.api_data(response, listing=True)
         if data is STOP:
             return
+        params = params or {}
+        method = LIST_METHOD if "min_date" not in params else UPDATED_METHOD
         if data is None:  # this page failed for good (recorded): go on with the next one
+            self.listing_complete = False
             if asked < pages:
-                yield self._photos_page(asked + 1, pages)
+                yield self._photos_page(method, asked + 1, pages, **params)
+            else:
+                yield from self._after_page(method, None, params)
             return
         container = data.get("photos", {})
         photos = container.get("photo", [])
         page = page_of(container, photos)
         if page.page != asked:  # Flickr clamps deep pages (page 10000): never loop on them
-            self.report.failure(LIST_METHOD, f"page={asked}", f"Flickr answered page {page.page}")
+            self.report.failure(method, f"page={asked}", f"Flickr answered page {page.page}")
+            self.listing_complete = False
+            yield from self._after_page(method, None, params)
             return
-        if not page.last:  # keep the listing going while this page's files download
-            yield self._photos_page(page.page + 1, page.pages)
+        if method == LIST_METHOD and asked == 1 and not params:
+            self.total = page.total
         self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
+        emit_all = self.mode in ("sweep", "since")
         for raw in photos:
             item = self.photo_item(raw)
-            if self.seen_before(item.id):
+            repeated = self.seen_before(item.id)
+            if repeated and (method == LIST_METHOD or item.id in self.emitted):
                 continue
-            yield from self.emit_photo(item, raw)
+            yield from self.emit_photo(item, raw, skip_unchanged=not emit_all)
+        if method == LIST_METHOD and not params and page.last:
+            self.swept = True  # every page, from the first: a full listing
+        yield from self._after_page(method, page, params, photos)
+
+    def _after_page(
+        self,
+        method: str,
+        page: Page | None,
+        params: dict[str, Any],
+        photos: list[dict[str, Any]] | None = None,
+    ) -> Iterator[Any]:
+        """What this run asks for after a page: the next page, the changes, or the end."""
+        more = page is not None and not page.last
+        if method == LIST_METHOD and more and self.mode != "incremental":
+            yield self._photos_page(method, page.page + 1, page.pages, **params)  # type: ignore[union-attr]
+            return
+        if method == LIST_METHOD and self.mode == "incremental":
+            if more and (self.swept or _has_uploads_since(photos or [], self.cutoff)):
+                yield self._photos_page(method, page.page + 1, page.pages)  # type: ignore[union-attr]
+                return
+            if more and not self.swept and self._count_changed():
+                self.swept = True  # walk the rest: only a full listing shows what is gone
+                yield self._photos_page(method, page.page + 1, page.pages)  # type: ignore[union-attr]
+                return
+            yield self._photos_page(UPDATED_METHOD, 1, min_date=self.cutoff)
+            return
+        if method == UPDATED_METHOD and more:
+            yield self._photos_page(method, page.page + 1, page.pages, **params)  # type: ignore[union-attr]
+            return
+        yield from self._finish_listing()
+
+    def _count_changed(self) -> bool:
+        """Does the account's total differ from what the catalog holds plus new uploads?
+        Then photos were deleted (or the catalog misses some): a sweep finds out which."""
+        expected = len(self.view.filed.keys() | (self.emitted - self.view.filed.keys()))
+        if self.total == expected:
+            return False
+        self.logger.info(
+            "Flickr counts %(total)s photos, the archive expects %(expected)s: listing the "
+            "whole photostream to see which are gone",
+            {"total": self.total, "expected": expected},
+        )
+        return True
+
+    def _finish_listing(self) -> Iterator[Any]:
+        """The listing is done: re-file photos whose albums changed, report what was seen."""
+        swept = self.swept and self.mode != "since"
+        complete = swept and self.listing_complete and self.total <= len(self.listed)
+        if self.mode == "incremental":  # the photos this run left alone
+            self.crawler.stats.inc_value(  # type: ignore[union-attr]
+                "flickr/photo/unchanged", len(self.view.filed.keys() - self.emitted)
+            )
+        gone = set(self.view.filed) - self.listed.keys() if complete else set()
+        yield from self._refile(gone)
+        yield PhotostreamListedItem(
+            owner=self.creds.user_nsid,
+            photo_ids=list(self.listed) if complete else [],
+            complete=complete or (not swept and self.listing_complete),
+            sweep=complete,
+            watermark=self.started if self.mode != "since" else 0,
+            runs_since_sweep=0 if complete else self.view.runs_since_sweep + 1,
+        )
+
+    def _refile(self, gone: set[str]) -> Iterator[Any]:
+        """Photos this run did not emit whose album folders changed (an album renamed,
+        deleted or re-arranged): their items, rebuilt from catalog.db, move their files."""
+        moved = []
+        for photo_id, filed in self.view.filed.items():
+            if photo_id in self.emitted or photo_id in gone:
+                continue
+            now = {(ref.id, ref.folder) for ref in self.memberships.get(photo_id, [])}
+            if now != filed:
+                moved.append(photo_id)
+        if not moved:
+            return
+        items = items_from_catalog(
+            self.catalog_path, moved, me=self.creds.user_nsid, web_url=self.web_url
+        )
+        self.crawler.stats.set_value("flickr/photo/refiled", len(items))  # type: ignore[union-attr]
+        for item in items.values():
+            item.albums = list(self.memberships.get(item.id, []))
+            item.galleries = list(self.gallery_memberships.get(item.id, []))
+            self.emitted.add(item.id)
+            self.no_deep.add(item.id)
+            yield item
 
     def photo_item(self, raw: dict[str, Any]) -> PhotoItem:
         item = photo_from_list(

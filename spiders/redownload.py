@@ -12,20 +12,14 @@ Video originals use the web session (``scrapy weblogin``) like a normal crawl.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flickr_crawl.catalog import CATALOG_NAME
 from flickr_crawl.integrity import find_missing, open_archive_catalog, read_ids
 from flickr_crawl.items import AlbumRef
-from flickr_crawl.mapping import (
-    FAVORITES_METHOD,
-    best_video_source,
-    favorite_photo,
-    photo_from_list,
-    video_play_source,
-)
 from flickr_crawl.paths import album_folders
+from flickr_crawl.sync import items_from_catalog
 from spiders.base import FlickrSpider
 
 if TYPE_CHECKING:
@@ -33,9 +27,6 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from flickr_crawl.items import PhotoItem
-
-
-SIZES_METHOD = "flickr.photos.getSizes"
 
 
 class RedownloadSpider(FlickrSpider):
@@ -54,44 +45,39 @@ class RedownloadSpider(FlickrSpider):
             wanted = read_ids(Path(self.ids_file)) if self.ids_file else []
             if self.missing:
                 wanted += [p.id for p in find_missing(archive, db)]
-            albums = db.execute("select id, title from albums").fetchall()
+            wanted = list(dict.fromkeys(wanted))
+            items = items_from_catalog(
+                archive / CATALOG_NAME, wanted, me=self.creds.user_nsid, web_url=self.web_url
+            )
+            albums = db.execute(
+                "select id, title from albums where deleted_on_flickr = 0").fetchall()  # fmt: skip
             folders = album_folders((r["id"], r["title"] or "") for r in albums)
-            items = [self._item(db, photo_id, folders) for photo_id in dict.fromkeys(wanted)]
+            for photo_id in wanted:
+                if photo_id not in items:
+                    self.report.failure(
+                        "redownload", photo_id, "not in catalog.db: back it up first"
+                    )
+                elif items[photo_id].collection != "favorites":
+                    self._file(db, items[photo_id], folders)
         finally:
             db.close()
         self.logger.info("Redownloading %(n)s photos and videos", {"n": len(items)})
-        for item in items:
-            if item is not None:
-                yield item
+        for item in items.values():
+            yield item
 
-    def _item(
-        self, db: sqlite3.Connection, photo_id: str, folders: dict[str, str]
-    ) -> PhotoItem | None:
-        row = db.execute("select raw from photos where id = ?", (photo_id,)).fetchone()
-        raw = json.loads(row["raw"]) if row and row["raw"] else {}
-        method, listed = next(iter(raw.items()), (None, None))
-        if not listed:
-            self.report.failure("redownload", photo_id, "not in catalog.db: back it up first")
-            return None
-        if method == FAVORITES_METHOD:
-            item = favorite_photo(listed, me=self.creds.user_nsid, web_url=self.web_url)
-            if item.media == "video" and item.source is None and raw.get(SIZES_METHOD):
-                item.source = best_video_source({"sizes": raw[SIZES_METHOD]})
-            return item
-        item = photo_from_list(listed, method=method, owner=self.creds.user_nsid,
-                               web_url=self.web_url)  # fmt: skip
+    def _file(self, db: sqlite3.Connection, item: PhotoItem, folders: dict[str, str]) -> None:
+        """Its albums and galleries as catalog.db has them; the file stays in its folder."""
         item.albums = [
             AlbumRef(id=r["album_id"], title=r["title"] or "", position=r["position"],
                      folder=folders.get(r["album_id"], ""))
             for r in db.execute(
                 "select ap.album_id, a.title, ap.position from album_photos ap"
-                " join albums a on a.id = ap.album_id where ap.photo_id = ?", (photo_id,))
+                " join albums a on a.id = ap.album_id"
+                " where ap.photo_id = ? and a.deleted_on_flickr = 0", (item.id,))
         ]  # fmt: skip
         # Keep the file where it was: its current folder first (the others get links).
-        current = db.execute("select path from files where photo_id = ?", (photo_id,)).fetchone()
+        current = db.execute("select path from files where photo_id = ?", (item.id,)).fetchone()
         here = str(Path(current["path"]).parent) if current and current["path"] else None
         item.albums.sort(key=lambda ref: ref.folder != here)
         item.galleries = [r[0] for r in db.execute(
-            "select gallery_id from gallery_photos where photo_id = ?", (photo_id,))]  # fmt: skip
-        item.source = item.source or video_play_source(item, self.web_url)
-        return item
+            "select gallery_id from gallery_photos where photo_id = ?", (item.id,))]  # fmt: skip

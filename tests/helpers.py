@@ -68,6 +68,8 @@ def sidecars(archive: Path) -> dict[str, list[dict[str, Any]]]:
     for path in archive.rglob("*.json"):
         if path.parent.name in ("logs", "Galleries", "Collections") or path.name == "album.json":
             continue
+        if "Deleted on Flickr" in path.relative_to(archive).parts:
+            continue
         record = json.loads(path.read_text(encoding="utf-8"))
         found.setdefault(record["id"], []).append(record)
     return found

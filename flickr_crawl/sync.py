@@ -1,0 +1,172 @@
+"""What an incremental photostream run needs from catalog.db before it asks Flickr anything.
+
+The watermark and sweep counter (``sync_state``), the albums and galleries with the
+``date_update`` and counts Flickr gave last time (an album whose getList entry still matches
+keeps its stored membership, so it costs no photosets.getPhotos call), and each of the
+account's photos with the album folders it was filed under (to find photos whose folders
+changed without the photo itself changing: renamed, deleted or re-arranged albums).
+
+Read once, read-only, before the run saves anything.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flickr_crawl.mapping import (
+    FAVORITES_METHOD,
+    best_video_source,
+    favorite_photo,
+    photo_from_list,
+    video_play_source,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from flickr_crawl.items import PhotoItem
+
+logger = logging.getLogger(__name__)
+
+WATERMARK = "photostream.watermark"  # unix time a clean run started at
+RUNS_SINCE_SWEEP = "photostream.runs_since_sweep"
+SIZES_METHOD = "flickr.photos.getSizes"
+
+
+@dataclass
+class Listed:
+    """A container (album or gallery) as its list call described it last time."""
+
+    title: str
+    date_update: str | None
+    counts: tuple[int, int]
+    folder: str
+    photo_ids: list[str]
+
+    def same_as(self, title: str, date_update: str | None, counts: tuple[int, int]) -> bool:
+        """Flickr changes ``date_update`` when photos are added, removed or re-ordered; a
+        zero date (some old albums) proves nothing, so those are listed again."""
+        return bool(date_update) and (title, date_update, counts) == (
+            self.title, self.date_update, self.counts,
+        )  # fmt: skip
+
+
+@dataclass
+class CatalogView:
+    watermark: int = 0
+    runs_since_sweep: int = 0
+    albums: dict[str, Listed] = field(default_factory=dict)
+    galleries: dict[str, Listed] = field(default_factory=dict)
+    # photo id -> {(album id, folder)} for the account's own photos still on Flickr
+    filed: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    return db
+
+
+def load_view(path: Path, owner: str) -> CatalogView:
+    """The catalog as this run starts; an empty view when there is none (or it is unusable)."""
+    view = CatalogView()
+    if not path.exists():
+        return view
+    try:
+        db = _open(path)
+        try:
+            _read(db, owner, view)
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        logger.warning("Cannot read %(path)s (%(err)s): listing everything",
+                       {"path": str(path), "err": exc})  # fmt: skip
+        return CatalogView()
+    return view
+
+
+def _read(db: sqlite3.Connection, owner: str, view: CatalogView) -> None:
+    state = dict(db.execute("SELECT key, value FROM sync_state").fetchall())
+    view.watermark = int(state.get(WATERMARK) or 0)
+    view.runs_since_sweep = int(state.get(RUNS_SINCE_SWEEP) or 0)
+    members: dict[str, list[str]] = defaultdict(list)
+    for row in db.execute(
+        "SELECT album_id, photo_id FROM album_photos ORDER BY album_id, position"
+    ):
+        members[row[0]].append(row[1])
+    for row in db.execute(
+        "SELECT id, title, date_update, count_photos, count_videos, folder FROM albums"
+        " WHERE deleted_on_flickr = 0"
+    ):
+        view.albums[row["id"]] = Listed(
+            row["title"] or "", row["date_update"],
+            (row["count_photos"] or 0, row["count_videos"] or 0), row["folder"] or "",
+            members.get(row["id"], []),
+        )  # fmt: skip
+    gallery_members: dict[str, list[str]] = defaultdict(list)
+    for row in db.execute(
+        "SELECT gallery_id, photo_id FROM gallery_photos ORDER BY gallery_id, position"
+    ):
+        gallery_members[row[0]].append(row[1])
+    for row in db.execute(
+        "SELECT id, title, date_update, raw FROM galleries WHERE deleted_on_flickr = 0"
+    ):
+        listed = json.loads(row["raw"] or "{}").get("flickr.galleries.getList", {})
+        view.galleries[row["id"]] = Listed(
+            row["title"] or "", row["date_update"], gallery_counts(listed), "",
+            gallery_members.get(row["id"], []),
+        )  # fmt: skip
+    for row in db.execute(
+        "SELECT p.id FROM photos p WHERE p.owner = ? AND p.deleted_on_flickr = 0"
+        " AND p.last_update_unix IS NOT NULL",
+        (owner,),
+    ):
+        view.filed[row[0]] = set()
+    for album_id, album in view.albums.items():
+        for photo_id in album.photo_ids:
+            if photo_id in view.filed:
+                view.filed[photo_id].add((album_id, album.folder))
+
+
+def gallery_counts(raw: dict[str, Any]) -> tuple[int, int]:
+    """A galleries.getList entry's photo and video counts."""
+
+    def number(key: str) -> int:
+        try:
+            return int(raw.get(key) or 0)
+        except (TypeError, ValueError):
+            return 0
+
+    return number("count_photos"), number("count_videos")
+
+
+def items_from_catalog(
+    path: Path, photo_ids: list[str], *, me: str, web_url: str
+) -> dict[str, PhotoItem]:
+    """Photo items rebuilt from the list payloads catalog.db stored, without albums and
+    galleries (the caller knows those). Costs no API call: for re-filing and redownloads."""
+    items: dict[str, PhotoItem] = {}
+    db = _open(path)
+    try:
+        for photo_id in photo_ids:
+            row = db.execute("SELECT raw FROM photos WHERE id = ?", (photo_id,)).fetchone()
+            raw = json.loads(row["raw"]) if row and row["raw"] else {}
+            method, listed = next(iter(raw.items()), (None, None))
+            if not listed:
+                continue
+            if method == FAVORITES_METHOD:
+                item = favorite_photo(listed, me=me, web_url=web_url)
+                if item.media == "video" and item.source is None and raw.get(SIZES_METHOD):
+                    item.source = best_video_source({"sizes": raw[SIZES_METHOD]})
+            else:
+                item = photo_from_list(listed, method=method, owner=me, web_url=web_url)
+                item.source = item.source or video_play_source(item, web_url)
+            items[photo_id] = item
+    finally:
+        db.close()
+    return items
