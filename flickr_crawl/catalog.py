@@ -600,7 +600,11 @@ def save_photo(db: sqlite3.Connection, item: PhotoItem, *, now: str | None = Non
                 count_comments = excluded.count_comments, count_faves = excluded.count_faves,
                 latitude = excluded.latitude, longitude = excluded.longitude,
                 accuracy = excluded.accuracy, geo_context = excluded.geo_context,
-                place_id = excluded.place_id, woeid = excluded.woeid,
+                -- getInfo may have filled these where the list call does not say them
+                place_id = CASE WHEN excluded.latitude IS NULL THEN NULL
+                                ELSE COALESCE(excluded.place_id, photos.place_id) END,
+                woeid = CASE WHEN excluded.latitude IS NULL THEN NULL
+                             ELSE COALESCE(excluded.woeid, photos.woeid) END,
                 original_format = excluded.original_format,
                 original_secret = excluded.original_secret, rotation = excluded.rotation,
                 path_alias = excluded.path_alias, page_url = excluded.page_url,

@@ -49,11 +49,10 @@ class Listed:
     photo_ids: list[str]
 
     def same_as(self, title: str, date_update: str | None, counts: tuple[int, int]) -> bool:
-        """Flickr changes ``date_update`` when photos are added, removed or re-ordered; a
-        zero date (some old albums) proves nothing, so those are listed again."""
-        return bool(date_update) and (title, date_update, counts) == (
-            self.title, self.date_update, self.counts,
-        )  # fmt: skip
+        """Flickr sets ``date_update`` when photos are added, removed or re-ordered. Old
+        albums untouched since may say 0 (None here); their first change sets it, so an
+        equal value, zero included, means the same photos."""
+        return (title, date_update, counts) == (self.title, self.date_update, self.counts)
 
 
 @dataclass
@@ -64,6 +63,8 @@ class CatalogView:
     galleries: dict[str, Listed] = field(default_factory=dict)
     # photo id -> {(album id, folder)} for the account's own photos still on Flickr
     filed: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    # those of them without a complete file (failed, missing video): tried again every run
+    incomplete: set[str] = field(default_factory=set)
 
 
 def _open(path: Path) -> sqlite3.Connection:
@@ -127,6 +128,9 @@ def _read(db: sqlite3.Connection, owner: str, view: CatalogView) -> None:
         (owner,),
     ):
         view.filed[row[0]] = set()
+    complete = {row[0] for row in db.execute(
+        "SELECT photo_id FROM files WHERE status IN ('downloaded', 'uptodate')")}  # fmt: skip
+    view.incomplete = view.filed.keys() - complete
     for album_id, album in view.albums.items():
         for photo_id in album.photo_ids:
             if photo_id in view.filed:

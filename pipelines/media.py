@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import logging
 import sqlite3
@@ -18,13 +19,14 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import scrapy
+from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 
 from flickr_crawl.camera import read_camera_exif
 from flickr_crawl.catalog import CATALOG_NAME
 from flickr_crawl.download import STREAM_RESULT, STREAM_TO
 from flickr_crawl.downloader import MEDIA_SLOT
-from flickr_crawl.exif import embed_exif, original_exif_segment
+from flickr_crawl.exif import embed_exif, original_exif_segment, restore_original
 from flickr_crawl.filetypes import extension_for, is_image, is_video, sniff
 from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.paths import LAYOUTS, file_name, inside, photo_dirs, sidecar_name
@@ -50,6 +52,10 @@ SESSION_REFUSED = (
     "the web session was refused (expired or signed out; HTTP {status} for play/orig); run "
     "`scrapy weblogin` again, then `scrapy crawl redownload -a missing=1`"
 )
+# What embed_exif writes into a JPEG: an edit of any of these on Flickr is embedded again.
+EXIF_FIELDS = ("title", "description", "tags", "owner", "owner_name", "license",
+               "license_name", "license_url", "date_taken", "date_taken_unknown",
+               "date_posted", "geo")  # fmt: skip
 
 
 class MediaPipeline:
@@ -135,6 +141,7 @@ class MediaPipeline:
         if previous is not None:
             item.camera = record.get("camera")
             self.stats.inc_value("flickr/file/uptodate")
+            self._refresh_exif(item, previous, record)
             item.file = previous
             item.file.status = "uptodate"
             item.file.links = self._link_into(item, previous.path or "", dirs[1:])
@@ -174,6 +181,33 @@ class MediaPipeline:
         previous = MediaFile(**{k: v for k, v in recorded.items() if k in known})
         previous.path = path
         return previous, record
+
+    def _refresh_exif(self, item: PhotoItem, previous: MediaFile, record: dict[str, Any]) -> None:
+        """Caption, tags, date, place or licence edited on Flickr: embed them again, starting
+        from the file as Flickr served it, so the bytes equal those of a fresh download."""
+        if not self.exif or previous.metadata != "embedded" or previous.original_exif is None:
+            return
+        now = ItemAdapter(item).asdict()
+        if all(now.get(key) == record.get(key) for key in EXIF_FIELDS):
+            return
+        path = inside(self.archive, previous.path or "")
+        served = restore_original(path.read_bytes(), base64.b64decode(previous.original_exif))
+        if hashlib.sha256(served).hexdigest() != previous.original_sha256:
+            logger.warning(
+                "Photo %(id)s: %(path)s is not the file catalog.db recorded; EXIF left as is "
+                "(`scrapy verify` checks it)", {"id": item.id, "path": previous.path},
+            )  # fmt: skip
+            return
+        part = part_path(path.parent, item.id)
+        try:
+            part.write_bytes(served)
+            if embed_exif(part, item) != "embedded":
+                return
+            previous.size, previous.sha256 = sha256_file(part)
+            part.replace(path)
+        finally:
+            part.unlink(missing_ok=True)
+        self.stats.inc_value("flickr/exif/refreshed")
 
     def _nothing_to_fetch(self, item: PhotoItem) -> MediaFile:
         if item.media == "video":

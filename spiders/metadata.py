@@ -50,6 +50,7 @@ class Known(NamedTuple):
     has_comments: bool
     has_faves: bool
     has_info: bool
+    has_file: bool
 
 
 def load_known(path: Path) -> dict[str, Known]:
@@ -62,7 +63,8 @@ def load_known(path: Path) -> dict[str, Known]:
             rows = db.execute(
                 "SELECT id, COALESCE(last_update_unix, 0), COALESCE(count_comments, 0),"
                 " COALESCE(count_faves, 0), comments_raw IS NOT NULL, faves_raw IS NOT NULL,"
-                " info_raw IS NOT NULL FROM photos"
+                " info_raw IS NOT NULL, EXISTS (SELECT 1 FROM files f WHERE f.photo_id = photos.id"
+                " AND f.status IN ('downloaded', 'uptodate')) FROM photos"
             ).fetchall()
         finally:
             db.close()
@@ -70,7 +72,7 @@ def load_known(path: Path) -> dict[str, Known]:
         logger.warning("Cannot read %(path)s (%(err)s): every photo counts as new",
                        {"path": str(path), "err": exc})  # fmt: skip
         return {}
-    return {row[0]: Known(row[1], row[2], row[3], bool(row[4]), bool(row[5]), bool(row[6]))
+    return {row[0]: Known(row[1], row[2], row[3], *(bool(flag) for flag in row[4:8]))
             for row in rows}  # fmt: skip
 
 
@@ -133,7 +135,8 @@ class PhotoSpider(FlickrSpider):
                 faves = 0
             if known.has_info or not self.deep:
                 self.no_deep.add(item.id)
-            if skip_unchanged and comments == faves == 0 and item.id in self.no_deep:
+            if (skip_unchanged and comments == faves == 0 and item.id in self.no_deep
+                    and known.has_file):  # fmt: skip
                 return
         change = "unchanged" if same else ("new" if known is None else "updated")
         self.crawler.stats.inc_value(f"flickr/photo/{change}")  # type: ignore[union-attr]

@@ -431,13 +431,14 @@ class PhotostreamSpider(PhotoSpider):
 
     def _refile(self, gone: set[str]) -> Iterator[Any]:
         """Photos this run did not emit whose album folders changed (an album renamed,
-        deleted or re-arranged): their items, rebuilt from catalog.db, move their files."""
+        deleted or re-arranged), or whose file an earlier run could not save: their items,
+        rebuilt from catalog.db, move their files or fetch them again."""
         moved = []
         for photo_id, filed in self.view.filed.items():
             if photo_id in self.emitted or photo_id in gone:
                 continue
             now = {(ref.id, ref.folder) for ref in self.memberships.get(photo_id, [])}
-            if now != filed:
+            if now != filed or photo_id in self.view.incomplete:
                 moved.append(photo_id)
         if not moved:
             return

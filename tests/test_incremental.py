@@ -1,0 +1,253 @@
+"""Incremental runs: a watermark, only what changed, and a layout that follows Flickr.
+
+Each test here has a sandbox of its own, since they change the account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flickr_crawl.sandbox.process import Sandbox
+from tests.helpers import crawl, kill_crawl_when, sidecars
+
+ARGS = ("--photos", "120", "--videos", "0", "--albums", "6", "--image-size", "small")
+PER_PAGE = ("-s", "FLICKR_API_PER_PAGE=50")  # three photostream pages
+LISTING = {"flickr.collections.getTree", "flickr.galleries.getList", "flickr.photosets.getList",
+           "flickr.people.getPhotos", "flickr.photos.recentlyUpdated"}  # fmt: skip
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Any:
+    with Sandbox(*ARGS, "--seed", "21", auth_file=tmp_path / "auth.json") as sb:
+        yield sb
+
+
+def media_files(archive: Path) -> dict[str, str]:
+    """Every media file of an archive (not sidecars, XMP, logs, catalog): path -> sha256."""
+    found = {}
+    for path in archive.rglob("*"):
+        relative = path.relative_to(archive)
+        if not path.is_file() or path.suffix in (".json", ".xmp") or relative.parts[0] == "logs":
+            continue
+        if path.name.startswith("catalog.db"):
+            continue
+        found[relative.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return found
+
+
+def last_summary(archive: Path) -> dict[str, Any]:
+    return json.loads(sorted((archive / "logs").glob("*.json"))[-1].read_text())
+
+
+def state(archive: Path) -> dict[str, str]:
+    with sqlite3.connect(archive / "catalog.db") as db:
+        return dict(db.execute("SELECT key, value FROM sync_state").fetchall())
+
+
+def calls(sandbox: Any) -> dict[str, int]:
+    return sandbox.stats()["api_calls"]["by_method"]
+
+
+def test_a_no_change_run_costs_a_handful_of_calls(sandbox, tmp_path):
+    archive = tmp_path / "a"
+    first = crawl(sandbox, archive, *PER_PAGE)
+    assert first.returncode == 0, first.stderr[-3000:]
+    files = media_files(archive)
+    sandbox.reset_stats()
+    again = crawl(sandbox, archive, *PER_PAGE)
+    assert again.returncode == 0, again.stderr[-3000:]
+    by_method = calls(sandbox)
+    assert set(by_method) == LISTING, by_method
+    assert sum(by_method.values()) == 5  # one page of each: nothing changed
+    summary = last_summary(archive)
+    assert summary["listing"] == "incremental"
+    assert summary["files_downloaded"] == 0
+    assert summary["photos_unchanged"] == 120
+    assert media_files(archive) == files
+
+
+def test_the_next_run_mirrors_exactly_what_changed(sandbox, tmp_path):
+    archive = tmp_path / "a"
+    assert crawl(sandbox, archive, *PER_PAGE).returncode == 0
+    account = sandbox.account(hashes=False)
+    albums = sorted(account["albums"], key=lambda a: len(a["photo_ids"]), reverse=True)
+    moving_from, moving_to, renamed, deleted_album = albums[:4]
+    in_albums = {pid for a in account["albums"] for pid in a["photo_ids"]}
+    moved = next(p for p in moving_from["photo_ids"] if p not in moving_to["photo_ids"])
+    others = [p["id"] for p in account["photos"] if p["id"] != moved]
+    edited, commented = others[0], others[1]
+    deleted = next(p for p in others[2:] if p in in_albums)
+    old_folders = folders_of(archive)
+    result = sandbox.mutate([
+        {"op": "add_photo", "title": "Fresh upload"},
+        {"op": "edit_photo", "id": edited, "title": "Edited title", "tags": "newtag other"},
+        {"op": "add_comment", "photo_id": commented, "text": "A new comment"},
+        {"op": "remove_from_album", "photo_id": moved, "album_id": moving_from["id"]},
+        {"op": "add_to_album", "photo_id": moved, "album_id": moving_to["id"]},
+        {"op": "rename_album", "album_id": renamed["id"], "title": "Renamed album"},
+        {"op": "delete_album", "album_id": deleted_album["id"]},
+        {"op": "delete_photo", "id": deleted},
+    ])  # fmt: skip
+    new = result["results"][0]["photo_ids"][0]
+    sandbox.reset_stats()
+    second = crawl(sandbox, archive, *PER_PAGE)
+    assert second.returncode == 0, second.stderr[-3000:]
+    by_method = calls(sandbox)
+    summary = last_summary(archive)
+
+    # Only the new upload was downloaded; the rest moved or stayed.
+    assert summary["files_downloaded"] == 1
+    assert summary["photos_deleted_on_flickr"] == [deleted]
+    # per-photo calls only for the photos whose lastupdate moved (the edit, the comment, the
+    # album move) and the new one
+    changed = {p["id"]: p for p in sandbox.account(hashes=False)["photos"]
+               if p["id"] in (edited, commented, moved, new)}  # fmt: skip
+    with_comments = sum(1 for p in changed.values() if p["comments"])
+    assert by_method["flickr.photos.comments.getList"] == with_comments
+    assert by_method["flickr.photos.getInfo"] == len(changed)
+    # The archive is what a fresh backup of the changed account makes, byte for byte,
+    # plus the deleted photo, which stays where it was.
+    fresh = tmp_path / "fresh"
+    assert crawl(sandbox, fresh, *PER_PAGE).returncode == 0
+    ours = media_files(archive)
+    kept = {p for p in ours if Path(p).stem == deleted}
+    assert kept, "the photo deleted on Flickr is still in the archive"
+    assert {p: h for p, h in ours.items() if p not in kept} == media_files(fresh)
+    records, fresh_records = sidecars(archive), sidecars(fresh)
+    assert records[edited][0]["title"] == "Edited title"
+    assert records[new][0]["title"] == "Fresh upload"
+    assert "A new comment" in [c["html"] for c in records[commented][0]["comments"]]
+    assert records[moved][0]["comments"] == fresh_records[moved][0]["comments"]
+    # Album folders: renamed and deleted ones retired, the deleted album's record kept.
+    now = folders_of(archive)
+    assert now == folders_of(fresh)
+    assert old_folders[renamed["id"]] != now[renamed["id"]]
+    for album in (renamed, deleted_album):  # only files of the deleted photo may stay there
+        left = archive / old_folders[album["id"]]
+        assert not left.exists() or {p.name.split(".")[0] for p in left.iterdir()} == {deleted}
+    gone_name = Path(old_folders[deleted_album["id"]]).name
+    kept_album = archive / "Deleted on Flickr" / "Albums" / f"{gone_name}.json"
+    assert json.loads(kept_album.read_text())["id"] == deleted_album["id"]
+    with sqlite3.connect(archive / "catalog.db") as db:
+        flags = dict(db.execute("SELECT id, deleted_on_flickr FROM photos WHERE owner = ?",
+                                (account["owner"]["nsid"],)))  # fmt: skip
+        assert {k for k, v in flags.items() if v} == {deleted}
+        assert db.execute("SELECT deleted_on_flickr FROM albums WHERE id = ?",
+                          (deleted_album["id"],)).fetchone() == (1,)  # fmt: skip
+        assert db.execute("SELECT title FROM photos WHERE id = ?", (edited,)).fetchone() == (
+            "Edited title",)  # fmt: skip
+
+
+def folders_of(archive: Path) -> dict[str, str]:
+    """Album id -> its folder, from the album.json files."""
+    return {json.loads(p.read_text())["id"]: p.parent.relative_to(archive).as_posix()
+            for p in archive.rglob("album.json")}  # fmt: skip
+
+
+def test_a_failed_run_does_not_move_the_watermark(sandbox, tmp_path):
+    archive = tmp_path / "a"
+    assert crawl(sandbox, archive, *PER_PAGE).returncode == 0
+    mark = state(archive)["photostream.watermark"]
+    result = sandbox.mutate([{"op": "add_photo", "title": "Will fail"}])
+    new = result["results"][0]["photo_ids"][0]
+    sandbox.faults(permanent_photo_ids=[new])
+    try:
+        failed = crawl(sandbox, archive, *PER_PAGE)
+    finally:
+        sandbox.faults(rate=0, permanent_photo_ids=[])
+    assert failed.returncode == 2
+    assert new in {p["subject"] for p in last_summary(archive)["failed"]}
+    assert state(archive)["photostream.watermark"] == mark
+    again = crawl(sandbox, archive, *PER_PAGE)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert state(archive)["photostream.watermark"] > mark
+    assert sidecars(archive)[new][0]["file"]["status"] == "downloaded"
+
+
+def test_every_nth_run_sweeps_the_whole_photostream(sandbox, tmp_path):
+    archive = tmp_path / "a"
+    sweep = ("-s", "FLICKR_SWEEP_EVERY=2", *PER_PAGE)
+    modes = []
+    for _ in range(4):
+        assert crawl(sandbox, archive, *sweep).returncode == 0
+        modes.append(last_summary(archive)["listing"])
+    assert modes == ["sweep", "incremental", "incremental", "sweep"]
+    assert crawl(sandbox, archive, *sweep, "-a", "full=1").returncode == 0
+    assert last_summary(archive)["listing"] == "sweep"
+
+
+def test_since_backs_up_photos_uploaded_from_a_date(sandbox, tmp_path):
+    photos = sandbox.account(hashes=False)["photos"]
+    posted = sorted(p["dateupload"] for p in photos)
+    day = posted[len(posted) // 2]
+    from datetime import UTC, datetime
+
+    since = datetime.fromtimestamp(day, UTC).strftime("%Y-%m-%d")
+    start = int(datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=UTC).timestamp())
+    archive = tmp_path / "a"
+    result = crawl(sandbox, archive, "-a", f"since={since}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert set(sidecars(archive)) == {p["id"] for p in photos if p["dateupload"] >= start}
+    assert "photostream.watermark" not in state(archive)  # a partial listing
+    bad = crawl(sandbox, tmp_path / "b", "-a", "since=last tuesday")
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines()[-1].endswith("is not a date like 2024-05-31")
+    assert "Traceback" not in bad.stderr
+
+
+def catalog_rows(archive: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every catalog table's rows, without the columns that say when (or which run)."""
+    volatile = {"first_seen", "last_seen", "updated_at", "status", "gone_since"}
+    rows = {}
+    with sqlite3.connect(archive / "catalog.db") as db:
+        tables = [r[0] for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'photos_fts%'"
+            " AND name NOT LIKE 'sqlite_%' AND name NOT IN ('runs', 'sync_state')")]  # fmt: skip
+        for table in tables:
+            columns = [r[1] for r in db.execute(f"PRAGMA table_info({table})")
+                       if r[1] not in volatile]  # fmt: skip
+            rows[table] = sorted(
+                db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall(), key=repr
+            )
+    return rows
+
+
+def test_killed_at_several_points_then_resumed_equals_an_uninterrupted_run(tmp_path):
+    """SIGKILL during the listing, the downloads and the deep pass, each time resumed with
+    the same JOBDIR: the same files, bytes and catalog rows as one clean run, and no
+    complete file fetched twice."""
+    args = ("--photos", "200", "--videos", "0", "--albums", "4", "--image-size", "small",
+            "--seed", "5")  # fmt: skip
+    with Sandbox(*args, auth_file=tmp_path / "auth.json") as sb:
+        archive, job = tmp_path / "a", ("-s", f"JOBDIR={tmp_path / 'job'}")
+
+        def api(method: str) -> int:
+            return calls(sb).get(method, 0)
+
+        points = [
+            lambda: api("flickr.photosets.getPhotos") >= 2,  # mid-listing
+            lambda: len(list(archive.rglob("*.jpg"))) >= 60,  # mid-downloads
+            lambda: api("flickr.photos.getInfo") >= 20,  # mid deep pass
+        ]
+        served = 0
+        for ready in points:
+            sb.reset_stats()
+            kill_crawl_when(ready, sb, archive, *job)
+            served += sb.stats()["media_requests"]
+        sb.reset_stats()
+        resumed = crawl(sb, archive, *job)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        served += sb.stats()["media_requests"]
+        clean = tmp_path / "clean"
+        assert crawl(sb, clean).returncode == 0
+        assert media_files(archive) == media_files(clean)
+        assert catalog_rows(archive) == catalog_rows(clean)
+        # each kill may cut the downloads in flight (at most the media concurrency, 8)
+        assert served <= 200 + 8 * len(points)
+        assert not list(archive.rglob("*.part"))
