@@ -42,7 +42,8 @@ def media_files(archive: Path) -> dict[str, str]:
 
 
 def last_summary(archive: Path) -> dict[str, Any]:
-    return json.loads(sorted((archive / "logs").glob("*.json"))[-1].read_text())
+    newest = max((archive / "logs").glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    return json.loads(newest.read_text())
 
 
 def state(archive: Path) -> dict[str, str]:
