@@ -53,6 +53,7 @@ EXTENSIONS = {
     "flickr_crawl.report.RunReport": 500,
     "flickr_crawl.progress.ProgressExtension": 600,
     "flickr_crawl.jobdir.JobDirGuard": 700,
+    "flickr_crawl.leftovers.ArchiveGuard": 710,
 }
 # One request slot per kind of host; the API slot is sequential, media runs in parallel.
 DOWNLOAD_SLOTS = {

@@ -135,7 +135,7 @@ class MediaPipeline:
         if item.source is None:
             item.file = self._nothing_to_fetch(item)
             return
-        previous, record = self.complete_file(item, dirs)
+        previous, record = self.complete_file(item, dirs, filed)
         if getattr(self.crawler.spider, "force_download", False):
             previous = None  # redownload: the sidecar's word is not enough
         if previous is not None:
@@ -149,10 +149,11 @@ class MediaPipeline:
         item.file = await self._download(item, dirs)
 
     def complete_file(
-        self, item: PhotoItem, dirs: list[str]
+        self, item: PhotoItem, dirs: list[str], filed: Filed | None = None
     ) -> tuple[MediaFile | None, dict[str, Any]]:
-        """The file a previous run verified, if it is still there with its size and source;
-        and the previous sidecar record."""
+        """The file a previous run verified, if it is still there with the size its sidecar
+        and catalog.db recorded (nothing is read or hashed), from the same source; and the
+        previous sidecar record."""
         sidecar = inside(self.archive, dirs[0]) / sidecar_name(item.id)
         try:
             record = json.loads(sidecar.read_text(encoding="utf-8"))
@@ -175,7 +176,7 @@ class MediaPipeline:
             size = inside(self.archive, path).stat().st_size
         except (OSError, ValueError):
             return None, record
-        if size != recorded.get("size"):
+        if size != recorded.get("size") or (filed is not None and filed.size != size):
             return None, record
         known = set(MediaFile.__dataclass_fields__)
         previous = MediaFile(**{k: v for k, v in recorded.items() if k in known})

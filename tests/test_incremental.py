@@ -35,7 +35,7 @@ def media_files(archive: Path) -> dict[str, str]:
         relative = path.relative_to(archive)
         if not path.is_file() or path.suffix in (".json", ".xmp") or relative.parts[0] == "logs":
             continue
-        if path.name.startswith("catalog.db"):
+        if path.name == "catalog.db" or path.name == ".flickr-crawl.lock":
             continue
         found[relative.as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
     return found
@@ -252,3 +252,18 @@ def test_killed_at_several_points_then_resumed_equals_an_uninterrupted_run(tmp_p
         # each kill may cut the downloads in flight (at most the media concurrency, 8)
         assert served <= 200 + 8 * len(points)
         assert not list(archive.rglob("*.part"))
+
+
+def test_temporaries_of_a_killed_run_are_swept(sandbox, tmp_path):
+    archive = tmp_path / "a"
+    (archive / "Unsorted").mkdir(parents=True)
+    litter = [archive / "Unsorted" / ".123.jpg.k2j4.tmp", archive / "Albums" / "X" / ".9.ab12.part"]
+    for path in litter:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    (archive / ".flickr-crawl.lock").write_text("running\n")  # the last run died
+    result = crawl(sandbox, archive)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "did not end cleanly: 2 temporary files removed" in result.stderr
+    assert not any(path.exists() for path in litter)
+    assert (archive / ".flickr-crawl.lock").read_text() == ""  # this one ended cleanly
