@@ -28,7 +28,7 @@ def _media_files(archive: Path) -> list[Path]:
     return [
         p for p in archive.rglob("*")
         if p.is_file() and p.suffix not in (".json", ".xmp", ".db", ".db-wal", ".db-shm")
-        and "logs" not in p.parts
+        and "logs" not in p.parts and p.name != ".flickr-crawl.lock"
     ]  # fmt: skip
 
 
