@@ -71,6 +71,13 @@ def test_a_no_change_run_costs_a_handful_of_calls(sandbox, tmp_path):
     assert summary["files_downloaded"] == 0
     assert summary["photos_unchanged"] == 120
     assert media_files(archive) == files
+    # More new uploads than a page holds: the listing goes on while pages hold new ones.
+    sandbox.mutate([{"op": "add_photo", "title": f"new {n}"} for n in range(55)])
+    sandbox.reset_stats()
+    assert crawl(sandbox, archive, *PER_PAGE).returncode == 0
+    assert calls(sandbox)["flickr.people.getPhotos"] == 2
+    assert last_summary(archive)["files_downloaded"] == 55
+    assert len(media_files(archive)) == len(files) + 55
 
 
 def test_the_next_run_mirrors_exactly_what_changed(sandbox, tmp_path):
