@@ -1,25 +1,42 @@
-"""Keeps API calls under Flickr's per-key hourly limit (3600 calls per hour).
+"""Keeps API calls under Flickr's per-key hourly limit (3600 calls per hour), across runs.
 
 A sliding one-hour window: a call is sent only while fewer than ``FLICKR_API_CALLS_PER_HOUR``
-calls went out in the last 3600 s, otherwise it waits for the oldest to leave the window. Small
+calls went out in the last hour, otherwise it waits for the oldest to leave the window. Small
 accounts therefore finish at full speed, large ones settle at the limit and never exceed it.
+
+Flickr counts per key, not per process, so the window is kept in a small file per API key
+(``FLICKR_API_BUDGET_FILE``; by default ``api-calls-<key hash>.json`` beside the auth file):
+a run started again within the hour, or a second spider running at the same time, sees the
+calls the others made. The file is locked while a call is counted and replaced atomically.
+The check happens when a call really leaves the API slot (the downloader asks us, see
+``flickr_crawl.downloader``), so time spent queued or backing off is never counted early.
 It also counts every call (``flickr/api/calls`` and per method), the number users and
 benchmarks care about.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
+import fcntl
+import hashlib
+import json
 import logging
+import math
+import os
 import time
-from collections import deque
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+from scrapy.utils.misc import load_object
+
+from flickr_crawl.auth import AuthError, auth_file_path, load_credentials
+from flickr_crawl.downloader import ExactSlotDownloader
 from flickr_crawl.middlewares import API_META
+from flickr_crawl.storage import write_private_atomic
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Self
 
     from scrapy import Request
@@ -29,60 +46,138 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 WINDOW = 3600.0
+# Clocks and networks are not exact: a call stays in our window this much longer than in
+# Flickr's, so the two never disagree in Flickr's favour.
+SLACK = 2.0
 
 
 class ApiBudget:
-    """The sliding window itself, separate from Scrapy so it can be tested with a fake clock."""
+    """The sliding window, kept in memory or in a file shared by every run with the same key."""
 
-    def __init__(self, per_hour: int, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, per_hour: int, clock: Callable[[], float] = time.time, path: Path | None = None
+    ):
         self.per_hour = per_hour
+        self.path = path
         self._clock = clock
-        self._sent: deque[float] = deque()
+        self._sent: list[float] = []
 
-    def wait_time(self) -> float:
-        """Seconds to wait before the next call may go out (0 if it may go now)."""
-        if self.per_hour <= 0:
-            return 0.0
-        now = self._clock()
-        while self._sent and self._sent[0] <= now - WINDOW:
-            self._sent.popleft()
-        if len(self._sent) < self.per_hour:
-            return 0.0
-        return self._sent[0] + WINDOW - now
+    @contextlib.contextmanager
+    def _window(self) -> Iterator[list[float]]:
+        """The calls of the last hour, under the file's lock; changes are saved on exit."""
+        if self.path is None:
+            yield self._sent
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = self.path.with_name(self.path.name + ".lock")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            sent, readable = self._load()
+            before = list(sent)
+            yield sent
+            if sent != before or not readable:
+                data = json.dumps({"window": WINDOW, "sent": sent}, separators=(",", ":"))
+                write_private_atomic(self.path, data.encode())
+        finally:
+            os.close(fd)  # releases the lock
 
-    def record(self) -> None:
-        self._sent.append(self._clock())
+    def _load(self) -> tuple[list[float], bool]:
+        """The saved window, and whether it could be read."""
+        assert self.path is not None
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            sent = [float(t) for t in data["sent"]]
+        except FileNotFoundError:
+            return [], True
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # Assume the worst (a full hour from now) rather than risk the key; saved, so
+            # the file heals once that hour is over.
+            logger.warning(
+                "API budget file %(path)s is unreadable (%(err)s); counting a full hour",
+                {"path": str(self.path), "err": exc},
+            )
+            return [self._clock()] * self.per_hour, False
+        return sorted(sent), True
+
+    def _prune(self, sent: list[float], now: float) -> None:
+        cut = 0
+        while cut < len(sent) and sent[cut] <= now - WINDOW - SLACK:
+            cut += 1
+        del sent[:cut]
+
+    def acquire(self) -> float:
+        """Count a call and return 0 if one may go now; else the seconds to wait (uncounted)."""
+        with self._window() as sent:
+            now = self._clock()
+            self._prune(sent, now)
+            if 0 < self.per_hour <= len(sent):
+                return sent[-self.per_hour] + WINDOW + SLACK - now
+            # Rounded up: a saved time is never earlier than the real one.
+            sent.append(math.ceil(now * 1000) / 1000)
+            return 0.0
 
     def used(self) -> int:
-        """Calls sent in the current window."""
-        self.wait_time()
-        return len(self._sent)
+        """Calls sent in the current window (by every run sharing the file)."""
+        with self._window() as sent:
+            self._prune(sent, self._clock())
+            return len(sent)
+
+
+def budget_file(setting: str, auth_setting: str | None, api_key: str) -> Path:
+    """Where the window of ``api_key`` is kept: the setting, else beside the auth file."""
+    if setting:
+        return Path(setting).expanduser()
+    digest = hashlib.sha256(api_key.encode()).hexdigest()[:16]
+    return auth_file_path(auth_setting).parent / f"api-calls-{digest}.json"
 
 
 class ApiBudgetMiddleware:
-    """Downloader middleware that delays API calls to stay within the hourly budget."""
+    """Downloader middleware and send gate that holds API calls within the hourly budget."""
 
     def __init__(self, budget: ApiBudget, stats: StatsCollector):
         self.budget = budget
         self._stats = stats
+        self._waiting_until = 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        per_hour = crawler.settings.getint("FLICKR_API_CALLS_PER_HOUR", 3600)
+        settings = crawler.settings
+        per_hour = settings.getint("FLICKR_API_CALLS_PER_HOUR", 3600)
+        path = None
+        if per_hour > 0:
+            auth = settings.get("FLICKR_AUTH_FILE")
+            try:
+                api_key = load_credentials(auth_file_path(auth), require_token=False).api_key
+            except AuthError:
+                api_key = ""  # the spider reports missing credentials
+            path = budget_file(settings.get("FLICKR_API_BUDGET_FILE", ""), auth, api_key)
+            downloader = load_object(settings["DOWNLOADER"])
+            if not issubclass(downloader, ExactSlotDownloader):
+                raise ValueError(
+                    "FLICKR_API_CALLS_PER_HOUR needs DOWNLOADER = "
+                    "'flickr_crawl.downloader.ExactSlotDownloader' (it asks the budget)"
+                )
         assert crawler.stats is not None
-        return cls(ApiBudget(per_hour), crawler.stats)
+        return cls(ApiBudget(per_hour, path=path), crawler.stats)
 
-    async def process_request(self, request: Request) -> None:
+    def send_wait(self, request: Request) -> float:
+        """Asked by the downloader as an API call leaves its slot: 0 = send (counted)."""
         if not request.meta.get(API_META):
-            return
-        while (wait := self.budget.wait_time()) > 0:
-            logger.info(
-                "API budget of %(n)s calls/hour reached; waiting %(s).0f s",
-                {"n": self.budget.per_hour, "s": wait},
-            )
-            self._stats.inc_value("flickr/api/budget_waits")
-            await asyncio.sleep(wait)
-        self.budget.record()
+            return 0.0
+        wait = self.budget.acquire()
+        if wait > 0:
+            now = time.monotonic()
+            if now >= self._waiting_until:  # one line per wait, not one per re-check
+                logger.info(
+                    "API budget of %(n)s calls/hour reached (this key's calls in the last "
+                    "hour, earlier runs included); next call in %(s).0f s",
+                    {"n": self.budget.per_hour, "s": wait},
+                )
+                self._stats.inc_value("flickr/api/budget_waits")
+            self._waiting_until = now + wait
+            return wait
         self._stats.inc_value("flickr/api/calls")
         method = parse_qs(urlsplit(request.url).query).get("method", ["?"])[0]
         self._stats.inc_value(f"flickr/api/calls/{method}")
+        return 0.0

@@ -1,20 +1,31 @@
-"""A Scrapy downloader whose per-slot concurrency limits hold.
+"""A Scrapy downloader whose per-slot limits hold, and which can slow a slot down on demand.
 
 Scrapy 2.14-2.19 start each download as a task and mark it as transferring only when the task
 runs, so a slot with ``concurrency: 1`` can have many requests in flight. Our API slot must be
 sequential (Flickr counts calls per key), so the request is marked the moment it is dequeued.
+
+Two more things are decided here, at the moment a request really leaves its slot queue (not
+when a middleware first sees it, which can be long before while the slot is busy or held):
+
+- pacing: ``pace(key, interval, hold)`` spaces a slot's request starts at least ``interval``
+  apart and sends nothing before ``hold`` seconds from now (``flickr_crawl.backoff`` uses it
+  when Flickr pushes back);
+- gates: a downloader middleware with a ``send_wait(request) -> float`` method is asked before
+  each request goes out; a positive answer keeps the request queued that many seconds, 0 lets
+  it go (and the gate counts it as sent). ``flickr_crawl.budget`` is one.
 """
 
 from __future__ import annotations
 
 from time import monotonic
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from scrapy.core.downloader import Downloader
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import _schedule_coro
 
 if TYPE_CHECKING:
+    from scrapy import Request
     from scrapy.core.downloader import Slot
     from scrapy.crawler import Crawler
 
@@ -22,16 +33,43 @@ if TYPE_CHECKING:
 MEDIA_SLOT = "flickr-media"
 
 
+class SendGate(Protocol):
+    def send_wait(self, request: Request) -> float:
+        """Seconds ``request`` must still wait; 0 means it goes now (and counts as sent)."""
+        ...
+
+
 class ExactSlotDownloader(Downloader):
     """Downloader that counts a request as transferring as soon as it leaves the slot queue.
 
-    It also applies ``FLICKR_MEDIA_CONCURRENCY`` to the media slot.
+    It also applies ``FLICKR_MEDIA_CONCURRENCY`` to the media slot, paces slots on request,
+    and asks send gates before each request goes out.
     """
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
         media = crawler.settings.getint("FLICKR_MEDIA_CONCURRENCY", 8)
         self.per_slot_settings.setdefault(MEDIA_SLOT, {})["concurrency"] = max(media, 1)
+        self._interval: dict[str, float] = {}  # slot key -> minimum spacing of starts (s)
+        self._not_before: dict[str, float] = {}  # slot key -> monotonic time of next start
+        self._last_start: dict[str, float] = {}
+        self.gates: list[SendGate] = [
+            mw for mw in self.middleware.middlewares if hasattr(mw, "send_wait")
+        ]
+
+    def pace(self, key: str, interval: float, hold: float = 0.0) -> None:
+        """Space the starts of slot ``key`` ``interval`` s apart; start none for ``hold`` s."""
+        self._interval[key] = max(interval, 0.0)
+        if hold > 0:
+            self._not_before[key] = max(self._not_before.get(key, 0.0), monotonic() + hold)
+
+    def interval(self, key: str) -> float:
+        """The current minimum spacing of slot ``key`` (0 when it is not slowed down)."""
+        return self._interval.get(key, 0.0)
+
+    def _pace_wait(self, key: str, now: float) -> float:
+        spaced = self._last_start.get(key, 0.0) + self._interval.get(key, 0.0)
+        return max(spaced, self._not_before.get(key, 0.0)) - now
 
     def _process_queue(self, slot: Slot) -> None:
         if slot.latercall:
@@ -44,8 +82,19 @@ class ExactSlotDownloader(Downloader):
                 slot.latercall = call_later(penalty, self._latercall, slot)
                 return
         while slot.queue and slot.free_transfer_slots() > 0:
+            request, queue_dfd = slot.queue[0]
+            key = request.meta.get(self.DOWNLOAD_SLOT, "")
+            wait = self._pace_wait(key, now)
+            for gate in self.gates if wait <= 0 else ():
+                wait = gate.send_wait(request)
+                if wait > 0:
+                    break
+            if wait > 0:
+                slot.latercall = call_later(wait, self._latercall, slot)
+                return
+            slot.queue.popleft()
             slot.lastseen = now
-            request, queue_dfd = slot.queue.popleft()
+            self._last_start[key] = now
             # The fix: reserve the transfer slot now, not when the coroutine gets to run.
             slot.transferring.add(request)
             _schedule_coro(self._wait_for_download(slot, request, queue_dfd))

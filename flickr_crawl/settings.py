@@ -54,6 +54,7 @@ EXTENSIONS = {
     "flickr_crawl.progress.ProgressExtension": 600,
     "flickr_crawl.jobdir.JobDirGuard": 700,
     "flickr_crawl.leftovers.ArchiveGuard": 710,
+    "flickr_crawl.backoff.BackoffExtension": 800,  # slows a host down when it pushes back
 }
 # One request slot per kind of host; the API slot is sequential, media runs in parallel.
 DOWNLOAD_SLOTS = {
@@ -80,6 +81,14 @@ FLICKR_CHROMIUM_PATH = ""  # browser for `scrapy weblogin`; empty: Playwright's,
 # --- flickr-crawl: API budget ---------------------------------------------------------------
 FLICKR_API_CALLS_PER_HOUR = 3600  # hard cap over any rolling hour; 0 disables the cap
 FLICKR_API_PER_PAGE = 500  # list page size (Flickr's maximum)
+# The calls of the last hour, per API key, shared by every run (mode 0600).
+# Empty means api-calls-<key hash>.json beside the auth file.
+FLICKR_API_BUDGET_FILE = ""
+
+# --- flickr-crawl: backoff ------------------------------------------------------------------
+FLICKR_BACKOFF_ENABLED = True  # slow a host down when it answers 429, 5xx or "unavailable"
+FLICKR_BACKOFF_START = 1.0  # seconds between requests after the first pushback (then doubles)
+FLICKR_BACKOFF_MAX = 120.0  # cap on that spacing and on any Retry-After wait
 
 # --- flickr-crawl: archive ------------------------------------------------------------------
 FLICKR_ARCHIVE_DIR = "archive"  # where the backup goes

@@ -10,6 +10,7 @@ written whatever happened to the media file, so captions and comments are never 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections import defaultdict
@@ -116,7 +117,7 @@ class SidecarPipeline:
                     record[key] = previous[key]
             record["users"] = previous.get("users", {})
             record["raw"] = {**previous.get("raw", {}), **record["raw"]}
-            write_json_atomic(path, record)
+            write_json_atomic(path, _ordered(record))
             self.stats.inc_value("flickr/sidecar/written")
         self.folders[item.id] = folders
         if self.xmp and item.file is not None and item.file.path:
@@ -142,7 +143,7 @@ class SidecarPipeline:
                     **_known(ItemAdapter(user).asdict()),
                 }
             record["raw"] = {**record.get("raw", {}), **part.raw}
-            write_json_atomic(path, record)
+            write_json_atomic(path, _ordered(record))
             self.stats.inc_value("flickr/sidecar/merged")
 
     def _paths(self, folders: list[str], photo_id: str) -> list[Path]:
@@ -172,6 +173,20 @@ def _keep_removed(
     kept = [{**entry, "deleted_on_flickr": True} for entry in previous
             if isinstance(entry, dict) and entry.get(id_key) not in seen]  # fmt: skip
     return [*current, *kept]
+
+
+def _ordered(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with its keys in one fixed order (the photo's fields, the parts, users,
+    raw payloads), so the same metadata gives the same bytes whatever order its parts (and
+    their retries) arrived in."""
+    first = [f.name for f in dataclasses.fields(PhotoItem) if f.name != "raw"]
+    order = [*first, *PART_KEYS, "users", "raw"]
+    out = {key: record[key] for key in order if key in record}
+    out.update({key: record[key] for key in sorted(record) if key not in out})
+    for key in ("users", "raw"):
+        if isinstance(out.get(key), dict):
+            out[key] = dict(sorted(out[key].items()))
+    return out
 
 
 def _known(values: dict[str, Any]) -> dict[str, Any]:

@@ -1,36 +1,62 @@
-"""The hourly API budget never lets more than N calls into any rolling hour."""
+"""The hourly API budget never lets more than N calls into any rolling hour, across runs."""
 
 from __future__ import annotations
 
-from flickr_crawl.budget import ApiBudget
+import json
+import stat
+
+from flickr_crawl.budget import SLACK, WINDOW, ApiBudget
 
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1000.0
+        self.now = 1_000_000.0
 
     def __call__(self) -> float:
         return self.now
 
 
-def test_sliding_window():
-    clock = Clock()
-    budget = ApiBudget(3, clock)
+def _send_ten(budget: ApiBudget, clock: Clock) -> list[float]:
     sent = []
     for _ in range(10):
-        wait = budget.wait_time()
-        clock.now += wait
-        budget.record()
+        while (wait := budget.acquire()) > 0:
+            clock.now += wait
         sent.append(clock.now)
         clock.now += 1
+    return sent
+
+
+def test_sliding_window():
+    clock = Clock()
+    sent = _send_ten(ApiBudget(3, clock), clock)
     # any window of one hour holds at most 3 calls
     for i, t in enumerate(sent):
-        assert sum(1 for s in sent[i:] if s < t + 3600) <= 3
-    assert sent[3] == sent[0] + 3600
+        assert sum(1 for s in sent[i:] if s < t + WINDOW) <= 3
+    assert sent[3] == sent[0] + WINDOW + SLACK
 
 
-def test_unlimited():
+def test_unlimited_still_counts_the_hour():
     budget = ApiBudget(0, Clock())
     for _ in range(10000):
-        assert budget.wait_time() == 0
-        budget.record()
+        assert budget.acquire() == 0
+    assert budget.used() == 10000
+
+
+def test_a_second_run_sees_the_first_runs_calls(tmp_path):
+    clock = Clock()
+    path = tmp_path / "cfg" / "api-calls.json"
+    first = ApiBudget(3, clock, path)
+    assert [first.acquire() for _ in range(3)] == [0, 0, 0]
+    clock.now += 10
+    second = ApiBudget(3, clock, path)  # a restart: nothing in memory
+    assert second.used() == 3
+    assert second.acquire() == WINDOW + SLACK - 10
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(json.loads(path.read_text())["sent"]) == 3
+
+
+def test_an_unreadable_file_counts_as_a_full_hour(tmp_path):
+    path = tmp_path / "api-calls.json"
+    path.write_text("{not json")
+    path.chmod(0o600)
+    assert ApiBudget(5, Clock(), path).acquire() > 0

@@ -141,6 +141,10 @@ class Sandbox:
         """Apply mutation ops; returns the changed ids."""
         return self._post("/__sandbox/mutate", ops)
 
+    def requests(self) -> list[dict[str, Any]]:
+        """Recent requests (arrival time, kind, API method, status, fault, Retry-After)."""
+        return json.loads(self.get("/__sandbox/requests"))
+
     def faults(self, **cfg: Any) -> dict[str, Any]:
         """Configure fault injection (rate, kinds, permanent_photo_ids)."""
         return self._post("/__sandbox/faults", cfg)

@@ -50,8 +50,21 @@ HTML_429 = (
     "<html><body><h1>429 Too Many Requests</h1>You have sent too many requests in a given "
     "amount of time.</body></html>"
 )
-FAULT_KINDS = ("http_5xx", "http_429", "stat_105", "stat_201", "cut_body", "reset", "slow")
-MEDIA_FAULT_KINDS = ("http_5xx", "http_429", "cut_body", "reset", "slow")
+FAULT_KINDS = (
+    "http_5xx",
+    "http_429",
+    "stat_105",
+    "stat_201",
+    "cut_body",
+    "reset",
+    "slow",
+    "bad_json",  # API: HTTP 200 with an HTML page or a truncated JSON body
+    "wrong_type",  # a correct body under a wrong Content-Type
+)
+MEDIA_FAULT_KINDS = ("http_5xx", "http_429", "cut_body", "reset", "wrong_type", "slow")
+SLOW_FAULT_SECONDS = 2.0
+WRONG_TYPES = ("text/html; charset=utf-8", "application/octet-stream", "image/gif", "text/plain")
+REQUEST_LOG_SIZE = 50_000  # entries kept for /__sandbox/requests
 MEDIA_RE = re.compile(r"^/(\d+)/(\d+)_([0-9a-f]+)(?:_([a-z0-9]+?))?(_d)?\.(jpg|png|gif)$")
 PLAY_RE = re.compile(r"^/photos/([^/]+)/(\d+)/play/([a-z0-9_]+)/([0-9a-f]+)/?$")
 VIDEO_RE = re.compile(r"^/video/(\d+)/([0-9a-f]+)/([a-z0-9_]+)\.(mp4|mov)$")
@@ -108,16 +121,24 @@ class SandboxServer(ThreadingHTTPServer):
             "rate": config.fault_rate,
             "kinds": list(FAULT_KINDS),
             "permanent_photo_ids": [],
+            "cycle": False,  # True: every (1/rate)-th request fails, the kinds taken in turn
         }
+        self._fault_turns: dict[tuple[str, ...], tuple[int, int]] = {}
+        self.too_many = 0  # 429s sent
         self.api_hits: dict[str, collections.deque[float]] = collections.defaultdict(
             collections.deque
         )
         self._digests: dict[tuple[str, str], tuple[int, str]] = {}
+        # What arrived when and how it was answered, for tests that measure pacing.
+        self.request_log: collections.deque[dict[str, Any]] = collections.deque(
+            maxlen=REQUEST_LOG_SIZE
+        )
         self.reset_stats()
 
     def reset_stats(self) -> None:
-        """Zero every counter."""
+        """Zero every counter (and forget the request log)."""
         with self.state_lock:
+            self.request_log.clear()
             self.stats: dict[str, Any] = {
                 "api_calls": {"total": 0, "by_method": {}},
                 "oauth_calls": 0,
@@ -139,9 +160,23 @@ class SandboxServer(ThreadingHTTPServer):
         with self.state_lock:
             rate = float(self.faults.get("rate") or 0)
             allowed = [k for k in self.faults.get("kinds") or FAULT_KINDS if k in kinds]
-            if rate <= 0 or not allowed or self.fault_rng.random() >= rate:
+            if rate <= 0 or not allowed:
                 return None
-            kind = self.fault_rng.choice(allowed)
+            if self.faults.get("cycle"):
+                # Every (1/rate)-th request fails, taking the kinds in turn: each kind shows
+                # up within a known number of requests. API and media requests count apart.
+                seen, turn = self._fault_turns.get(tuple(kinds), (0, 0))
+                period = max(1, round(1 / rate))
+                seen += 1
+                if seen % period:
+                    self._fault_turns[tuple(kinds)] = (seen, turn)
+                    return None
+                kind = allowed[turn % len(allowed)]
+                self._fault_turns[tuple(kinds)] = (seen, turn + 1)
+            elif self.fault_rng.random() >= rate:
+                return None
+            else:
+                kind = self.fault_rng.choice(allowed)
             bucket = self.stats["faults_injected"]
             bucket[kind] = bucket.get(kind, 0) + 1
             return kind
@@ -404,6 +439,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
         """Quiet by default; debug-level access log."""
         logger.debug("%s - %s", self.address_string(), format % args)
 
+    def send_response(self, code: int, message: str | None = None) -> None:
+        """Remember the status for the request log."""
+        self._status = code
+        super().send_response(code, message)
+
+    def send_header(self, keyword: str, value: str) -> None:
+        """Remember a Retry-After for the request log."""
+        if keyword.lower() == "retry-after":
+            self._retry_after = value
+        super().send_header(keyword, value)
+
     # -- plumbing -----------------------------------------------------------------------------
     def do_GET(self) -> None:
         """GET dispatcher."""
@@ -461,10 +507,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _common_fault(self, kind: str | None) -> bool:
         """Apply a transport-level fault; True if the response was already produced."""
+        self._fault = kind
         if kind is None:
             return False
         if kind == "slow":
-            time.sleep(2.0)
+            time.sleep(SLOW_FAULT_SECONDS)
             return False
         if kind == "reset":
             self._hard_close()
@@ -473,8 +520,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
             status = random.Random(time.time_ns()).choice((500, 502, 503, 504))
             self.send(status, f"<html><body><h1>{status} Server Error</h1></body></html>")
             return True
-        if kind == "http_429":
-            hdrs = [("Retry-After", "1")] if time.time_ns() % 2 else []
+        if kind == "http_429":  # every other one says when to come back
+            with self.server.state_lock:
+                self.server.too_many += 1
+                hdrs = [("Retry-After", "2")] if self.server.too_many % 2 else []
             self.send(429, HTML_429, headers=hdrs)
             return True
         return False
@@ -482,15 +531,40 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str) -> None:
         url = urlsplit(self.path)
         path = url.path
+        arrived = time.monotonic()
+        self._status, self._fault, self._retry_after = 0, None, None
+        self._api_method: str | None = None
+        self._api_call = ""
+        try:
+            self._route(method, url.query, path)
+        finally:
+            if not path.startswith("/__sandbox/"):
+                entry = {
+                    "t": arrived,
+                    "done": time.monotonic(),
+                    "kind": "api" if self._api_method is not None else "other",
+                    "method": self._api_method,
+                    "call": self._api_call,  # the API parameters, OAuth ones left out
+                    "path": path,
+                    "status": self._status,  # 0: no answer (a reset connection)
+                    "fault": self._fault,
+                    "retry_after": self._retry_after,
+                }
+                if MEDIA_RE.match(path) or path.startswith("/video/"):
+                    entry["kind"] = "media"
+                with self.server.state_lock:
+                    self.server.request_log.append(entry)
+
+    def _route(self, method: str, query: str, path: str) -> None:
         try:
             if path in ("/services/rest", "/services/rest/"):
-                self.handle_rest(method, url.query)
+                self.handle_rest(method, query)
             elif path.startswith("/services/oauth/"):
-                self.handle_oauth(method, path, url.query)
+                self.handle_oauth(method, path, query)
             elif path.startswith("/__sandbox/"):
-                self.handle_hooks(method, path, url.query)
+                self.handle_hooks(method, path, query)
             elif path.startswith("/video/"):
-                self.handle_video(path, url.query)
+                self.handle_video(path, query)
             elif PLAY_RE.match(path):
                 self.handle_play(path)
             elif path.rstrip("/") == "/signin":
@@ -532,6 +606,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
         params = dict(qpairs)
         params.update(bpairs)
         api_method = params.get("method", "")
+        self._api_method = api_method
+        self._api_call = "&".join(
+            f"{k}={v}" for k, v in sorted(params.items()) if not k.startswith("oauth_")
+        )
         with srv.state_lock:
             calls = srv.stats["api_calls"]
             calls["total"] += 1
@@ -588,6 +666,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
         text = flickr_json(data)
         if callback:
             text = f"{callback}({text})"
+        if fault == "bad_json":  # a proxy's error page, or a body cut off by a broken upstream
+            bad = ("<html><body><h1>Bad Gateway</h1></body></html>", text[: len(text) // 2])
+            self.send(200, random.Random(time.time_ns()).choice(bad), ctype)
+            return
+        if fault == "wrong_type":
+            ctype = random.Random(time.time_ns()).choice(WRONG_TYPES)
         self.send(200, text, ctype, cut=(fault == "cut_body"))
 
     def _slash(self) -> str:
@@ -821,7 +905,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
         etag = hashlib.md5(f"{srv.world.seed}:{pid}:{name}:{total}".encode()).hexdigest()
         length = end - start + 1
         self.send_response(status)
-        self.send_header("Content-Type", "video/quicktime" if ext == "mov" else "video/mp4")
+        vtype = "video/quicktime" if ext == "mov" else "video/mp4"
+        if fault == "wrong_type":
+            vtype = random.Random(time.time_ns()).choice(WRONG_TYPES)
+        self.send_header("Content-Type", vtype)
         self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "bytes")
         if status == 206:
@@ -899,6 +986,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return
         data = srv.media.image(photo, rendition)
         ctype = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif"}[ext]
+        if fault == "wrong_type":
+            ctype = random.Random(time.time_ns()).choice(WRONG_TYPES)
         headers = [
             ("Cache-Control", "public, max-age=31536000"),
             ("ETag", f'"{hashlib.md5(data).hexdigest()}.1"'),
@@ -924,6 +1013,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if hook == "stats" and method == "GET":
             with srv.state_lock:
                 self.send(200, json.dumps(srv.stats), ok)
+        elif hook == "requests" and method == "GET":
+            with srv.state_lock:
+                self.send(200, json.dumps(list(srv.request_log)), ok)
         elif hook == "stats/reset" and method == "POST":
             srv.reset_stats()
             self.send(200, '{"ok":true}', ok)
@@ -937,11 +1029,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 self.send(400, json.dumps({"error": f"unknown kinds {bad}"}), ok)
                 return
             with srv.state_lock:
-                for key in ("rate", "kinds", "permanent_photo_ids"):
+                for key in ("rate", "kinds", "permanent_photo_ids", "cycle"):
                     if key in cfg:
                         srv.faults[key] = cfg[key]
                 if not srv.faults.get("kinds"):
                     srv.faults["kinds"] = list(FAULT_KINDS)
+                srv._fault_turns.clear()
                 self.send(200, json.dumps(srv.faults), ok)
         elif hook == "mutate" and method == "POST":
             ops = json.loads(body or b"[]")
