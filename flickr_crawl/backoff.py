@@ -1,6 +1,6 @@
 """Slows a request slot down when Flickr pushes back, and speeds it up again once it recovers.
 
-Retrying at once is what an overloaded server likes least: a 429, a 5xx, a Retry-After, or
+Retrying at once is what an overloaded server likes least: a 429, a 503, a Retry-After, or
 Flickr's own "service unavailable" (HTTP 200 with ``stat: fail`` code 105 or 201) makes the
 slot that got it wait before its next request (at least Retry-After, when given) and then space
 its requests ``interval`` apart. The interval doubles with each further pushback, up to
@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-PUSHBACK_STATUSES = frozenset({429, 500, 502, 503, 504, 522, 524})
+# "Too many requests" and "unavailable": Flickr asks for less. Other 5xx are retried at the
+# usual pace (one broken file must not slow every download down).
+PUSHBACK_STATUSES = frozenset({429, 503})
 _FAIL_BODY_LIMIT = 4096  # a stat:fail envelope is tiny; bigger bodies are never one
 
 

@@ -86,7 +86,7 @@ FLICKR_API_PER_PAGE = 500  # list page size (Flickr's maximum)
 FLICKR_API_BUDGET_FILE = ""
 
 # --- flickr-crawl: backoff ------------------------------------------------------------------
-FLICKR_BACKOFF_ENABLED = True  # slow a host down when it answers 429, 5xx or "unavailable"
+FLICKR_BACKOFF_ENABLED = True  # slow a host down when it answers 429, 503 or "unavailable"
 FLICKR_BACKOFF_START = 1.0  # seconds between requests after the first pushback (then doubles)
 FLICKR_BACKOFF_MAX = 120.0  # cap on that spacing and on any Retry-After wait
 
