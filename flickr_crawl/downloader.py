@@ -13,16 +13,22 @@ when a middleware first sees it, which can be long before while the slot is busy
 - gates: a downloader middleware with a ``send_wait(request) -> float`` method is asked before
   each request goes out; a positive answer keeps the request queued that many seconds, 0 lets
   it go (and the gate counts it as sent). ``flickr_crawl.budget`` is one.
+
+When the crawl stops (Ctrl-C) while a slot holds requests back, they are failed at once
+(``IgnoreRequest``) instead of being waited for: the run ends, and the next one goes on.
 """
 
 from __future__ import annotations
 
+import logging
 from time import monotonic
 from typing import TYPE_CHECKING, Protocol
 
 from scrapy.core.downloader import Downloader
+from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import _schedule_coro
+from twisted.python.failure import Failure
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -30,7 +36,10 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 
+logger = logging.getLogger(__name__)
+
 MEDIA_SLOT = "flickr-media"
+STOP_CHECK = 1.0  # seconds: how often a held slot checks whether the crawl is stopping
 
 
 class SendGate(Protocol):
@@ -90,7 +99,11 @@ class ExactSlotDownloader(Downloader):
                 if wait > 0:
                     break
             if wait > 0:
-                slot.latercall = call_later(wait, self._latercall, slot)
+                if self._stopping():
+                    self._drop_held(slot, key)
+                    return
+                # Wake up at least every STOP_CHECK s: a Ctrl-C must not wait out an hour.
+                slot.latercall = call_later(min(wait, STOP_CHECK), self._latercall, slot)
                 return
             slot.queue.popleft()
             slot.lastseen = now
@@ -101,3 +114,23 @@ class ExactSlotDownloader(Downloader):
             if delay:
                 self._process_queue(slot)
                 break
+
+    def _stopping(self) -> bool:
+        """The crawl is closing (Ctrl-C, CloseSpider): held requests will not be waited for."""
+        engine = self.crawler.engine
+        if engine is None:
+            return True
+        slot = getattr(engine, "_slot", None)
+        return not engine.running or (slot is not None and slot.closing is not None)
+
+    def _drop_held(self, slot: Slot, key: str) -> None:
+        """Fail the requests a slot holds back, so that closing does not wait for them."""
+        dropped = 0
+        while slot.queue:
+            _, queue_dfd = slot.queue.popleft()
+            queue_dfd.errback(Failure(IgnoreRequest("the crawl is stopping")))
+            dropped += 1
+        logger.info(
+            "Stopping: %(n)s requests held back in %(slot)s (API budget or backoff) not sent",
+            {"n": dropped, "slot": key},
+        )
