@@ -28,7 +28,11 @@ from twisted.web.http import PotentialDataLoss
 from twisted.web.http_headers import Headers as TxHeaders
 from twisted.web.iweb import UNKNOWN_LENGTH
 
+from flickr_crawl.diskspace import DISK_FULL, DISK_FULL_ERRNOS, DiskFull, is_disk_full
+
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy import Request
     from scrapy.crawler import Crawler
     from twisted.web.iweb import IResponse
@@ -47,6 +51,12 @@ class StreamingDownloadHandler(HTTP11DownloadHandler):
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
         self._idle_timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 180)
+        self._signals = crawler.signals
+
+    def _write_failed(self, part: Path, error: OSError) -> None:
+        """Tell the disk guard (``flickr_crawl.diskspace``) when the disk is full."""
+        if error.errno in DISK_FULL_ERRNOS:
+            self._signals.send_catch_log(signal=DISK_FULL, path=str(part), error=error)
 
     async def download_request(self, request: Request) -> Response:
         target = request.meta.get(STREAM_TO)
@@ -99,6 +109,7 @@ class StreamingDownloadHandler(HTTP11DownloadHandler):
                 part if to_file else None,
                 expected=None if txresponse.length == UNKNOWN_LENGTH else txresponse.length,
                 idle_timeout=self._idle_timeout,
+                on_write_error=self._write_failed,
             )
             reader.done.addCallbacks(
                 lambda info: result.callback(
@@ -139,15 +150,25 @@ def _make_response(
 class _BodyReader(Protocol):
     """Writes a body to ``part`` (hashing as it goes), or keeps a small error body in memory."""
 
-    def __init__(self, part: Path | None, *, expected: int | None, idle_timeout: float):
+    def __init__(
+        self,
+        part: Path | None,
+        *,
+        expected: int | None,
+        idle_timeout: float,
+        on_write_error: Callable[[Path, OSError], None] | None = None,
+    ):
         self.done: Deferred[dict[str, Any]] = Deferred()
+        self._on_write_error = on_write_error
         self._part = part
         self._expected = expected
         self._size = 0
         self._hash = hashlib.sha256()
         self._head = b""
         self._buf = bytearray()
-        self._file = part.open("wb") if part is not None else None  # OSError fails the download
+        # Unbuffered: a full disk fails the write that meets it, not a flush at the end.
+        # OSError here (no folder...) fails the download.
+        self._file = part.open("wb", buffering=0) if part is not None else None
         self._idle_timeout = idle_timeout
         self._timer: Any = None
         self._write_error: OSError | None = None
@@ -203,16 +224,26 @@ class _BodyReader(Protocol):
             complete = False
         try:
             if complete:
-                self._file.flush()
                 os.fsync(self._file.fileno())
-            self._file.close()
         except OSError as exc:  # disk full, I/O error: this file is not complete
             complete = False
+            self._write_error = exc
             logger.error("Cannot finish %(part)s: %(err)s", {"part": str(self._part), "err": exc})
-            self._file.close()
+        try:
+            self._file.close()  # unbuffered: nothing left to flush, so this cannot lose data
+        except OSError as exc:
+            complete = False
+            self._write_error = self._write_error or exc
         if not complete:
             assert self._part is not None
             self._part.unlink(missing_ok=True)
+            if self._write_error is not None:  # our disk, not the network: say so
+                if self._on_write_error is not None:
+                    self._on_write_error(self._part, self._write_error)
+                error = DiskFull(f"cannot write {self._part.name}: {self._write_error}")
+                error.__cause__ = self._write_error
+                self.done.errback(error if is_disk_full(self._write_error) else self._write_error)
+                return
             logger.warning(
                 "Download cut short: %(got)s of %(expected)s bytes",
                 {"got": self._size, "expected": self._expected},

@@ -55,6 +55,7 @@ EXTENSIONS = {
     "flickr_crawl.jobdir.JobDirGuard": 700,
     "flickr_crawl.leftovers.ArchiveGuard": 710,
     "flickr_crawl.backoff.BackoffExtension": 800,  # slows a host down when it pushes back
+    "flickr_crawl.diskspace.DiskSpaceGuard": 850,  # stops the run when the disk is full
 }
 # One request slot per kind of host; the API slot is sequential, media runs in parallel.
 DOWNLOAD_SLOTS = {
@@ -96,6 +97,8 @@ FLICKR_LAYOUT = "albums"  # albums (folder per album + Unsorted), date (YYYY/MM/
 FLICKR_LINK_MODE = "hardlink"  # how a photo appears in its second album: hardlink or copy
 FLICKR_FAVORITES_LAYOUT = "owner"  # Favorites/<owner [nsid]>/ (owner) or Favorites/YYYY/MM/ (date)
 FLICKR_MEDIA_CONCURRENCY = 8  # parallel media downloads
+FLICKR_DISK_GUARD_ENABLED = True  # stop the run, with one clear line, when the disk fills up
+FLICKR_DISK_RESERVE_MB = 64  # stop when less than this is free on the archive's disk
 
 # --- flickr-crawl: metadata -----------------------------------------------------------------
 # Incremental runs: after this many, the next run lists the whole photostream again (finds
