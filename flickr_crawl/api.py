@@ -8,6 +8,7 @@ touches those rules lives here, free of Scrapy, so it can be tested against real
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -110,13 +111,33 @@ def parse_envelope(body: bytes) -> dict[str, Any]:
         text = text[len("jsonFlickrApi(") : -1]
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise BadResponse(f"not JSON: {text[:80]!r}") from None
+    if _SURROGATE_ESCAPE.search(text):
+        data = _without_lone_surrogates(data)
     if not isinstance(data, dict) or "stat" not in data:
         raise BadResponse(f"no stat in answer: {text[:80]!r}")
     if data["stat"] != "ok":
         raise FlickrApiError(to_int(data.get("code"), -1), str(data.get("message", "")))
     return data
+
+
+# JSON may escape a UTF-16 surrogate without its pair ("\ud800"); Python then holds a string
+# that no UTF-8 file, SQLite row or XML document accepts. Flickr escapes all non-ASCII, so
+# only answers with such escapes (emoji are pairs) are looked at.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """Every string in a decoded answer with unpaired surrogates replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_lone_surrogates(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)

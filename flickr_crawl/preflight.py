@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flickr_crawl.archivelinks import links_leaving
 from flickr_crawl.auth import AuthError, auth_file_path, load_credentials
 from flickr_crawl.paths import FAVORITES_LAYOUTS, LAYOUTS
 
@@ -54,6 +55,12 @@ def preflight(
         archive.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create the archive folder {archive}: {exc.strerror}") from None
+    if leaving := links_leaving(archive):
+        link, target = leaving[0]
+        raise ConfigError(
+            f"{link} is a symlink to {target}, outside the archive; the backup will not write "
+            f"there: remove the link (or point FLICKR_ARCHIVE_DIR elsewhere)"
+        )
 
     if spider == "redownload":
         _check_redownload(archive, args or {})

@@ -1021,7 +1021,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self.send(200, '{"ok":true}', ok)
         elif hook == "account" and method == "GET":
             hashes = dict(parse_qsl(query)).get("hashes", "1") != "0"
-            self.send(200, json.dumps(srv.account(hashes=hashes), ensure_ascii=False), ok)
+            # ASCII escapes: titles may hold unpaired surrogates, which UTF-8 cannot carry.
+            self.send(200, json.dumps(srv.account(hashes=hashes)), ok)
         elif hook == "faults" and method == "POST":
             cfg = json.loads(body or b"{}")
             bad = [k for k in cfg.get("kinds", []) if k not in FAULT_KINDS]
