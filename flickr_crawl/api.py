@@ -7,11 +7,18 @@ touches those rules lives here, free of Scrapy, so it can be tested against real
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 from urllib.parse import urlencode
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # Every list-level field a backup wants, so that per-photo calls are needed as little as possible.
 PHOTO_EXTRAS = (
@@ -89,7 +96,23 @@ class FlickrApiError(Exception):
 
 
 class BadResponse(Exception):
-    """The body is not a Flickr JSON envelope (an HTML error page, a cut body...)."""
+    """The body is not a Flickr JSON envelope (an HTML error page, a cut body...), or its
+    payload is not shaped as the method's answers are."""
+
+
+def shape_checked(func: Callable[P, R]) -> Callable[P, R]:
+    """For functions reading a payload: a shape they cannot read (a list where a dict was,
+    a missing id, null) raises BadResponse, the one error callers handle, instead of
+    whatever Python error the first wrong access happened to raise."""
+
+    @functools.wraps(func)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:
+            raise BadResponse(f"{func.__name__}: unexpected answer ({exc!r})") from exc
+
+    return checked
 
 
 def call_params(method: str, api_key: str, **params: Any) -> dict[str, str]:

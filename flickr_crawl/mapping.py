@@ -14,6 +14,7 @@ from flickr_crawl.api import (
     SIZE_CODES,
     SIZE_LABELS,
     optional,
+    shape_checked,
     text,
     to_float,
     to_int,
@@ -56,6 +57,7 @@ def iso_taken(value: Any, granularity: int) -> str | None:
     return iso[: GRANULARITY_CUT.get(granularity, 19)]
 
 
+@shape_checked
 def best_photo_source(raw: dict[str, Any]) -> Source | None:
     """The original if the list extras offer it, else the largest size offered."""
     for code in SIZE_CODES:
@@ -75,6 +77,7 @@ def best_photo_source(raw: dict[str, Any]) -> Source | None:
     return None
 
 
+@shape_checked
 def video_original_source(sizes: dict[str, Any]) -> Source | None:
     """The ``Video Original`` entry of a getSizes answer (offered to the owner only)."""
     for size in sizes.get("sizes", {}).get("size", []):
@@ -107,6 +110,7 @@ VIDEO_LABELS = ("Video Original", "1080p", "HD MP4", "720p", "Site MP4", "360p",
                 "Mobile MP4", "700", "iphone_wifi", "appletv")  # fmt: skip
 
 
+@shape_checked
 def best_video_source(sizes: dict[str, Any]) -> Source | None:
     """The best video stream getSizes offers this caller (someone else's video: no original)."""
     offered = {
@@ -141,6 +145,7 @@ def geo_of(raw: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
+@shape_checked
 def photo_from_list(raw: dict[str, Any], *, method: str, owner: str, web_url: str) -> PhotoItem:
     """A PhotoItem from one entry of a photo list (people.getPhotos, photosets.getPhotos...)."""
     photo_id = str(raw["id"])
@@ -193,6 +198,7 @@ def photo_from_list(raw: dict[str, Any], *, method: str, owner: str, web_url: st
     )
 
 
+@shape_checked
 def album_from_list(raw: dict[str, Any]) -> AlbumItem:
     """An AlbumItem (without its photos yet) from a photosets.getList entry."""
     return AlbumItem(
@@ -229,6 +235,7 @@ def user_of(raw: dict[str, Any], web_url: str, *, nsid_key: str = "nsid") -> Use
     )
 
 
+@shape_checked
 def comments_of(photo_id: str, data: dict[str, Any], web_url: str) -> CommentsItem:
     """A CommentsItem from photos.comments.getList (no comments: absent or empty list)."""
     raws = data.get("comments", {}).get("comment", []) or []
@@ -250,6 +257,7 @@ def comments_of(photo_id: str, data: dict[str, Any], web_url: str) -> CommentsIt
     return CommentsItem(photo_id=photo_id, comments=comments, users=users, raw=raw)
 
 
+@shape_checked
 def faves_of(photo_id: str, pages: list[dict[str, Any]], web_url: str) -> FavesItem:
     """A FavesItem from every page of photos.getFavorites (paging sits on ``photo``)."""
     people = [person for page in pages for person in page.get("person", []) or []]
@@ -264,6 +272,7 @@ def faves_of(photo_id: str, pages: list[dict[str, Any]], web_url: str) -> FavesI
                      raw={"flickr.photos.getFavorites": pages})  # fmt: skip
 
 
+@shape_checked
 def info_of(
     photo_id: str, info: dict[str, Any], people: dict[str, Any] | None, web_url: str
 ) -> PhotoInfoItem:
@@ -307,6 +316,7 @@ def info_of(
     )
 
 
+@shape_checked
 def gallery_of(raw: dict[str, Any]) -> GalleryItem:
     """A GalleryItem (photos added later) from a galleries.getList entry."""
     return GalleryItem(
@@ -320,6 +330,7 @@ def gallery_of(raw: dict[str, Any]) -> GalleryItem:
     )
 
 
+@shape_checked
 def collections_of(data: dict[str, Any]) -> list[CollectionItem]:
     """Every collection of a collections.getTree answer, parents before children."""
     found: list[CollectionItem] = []
@@ -371,6 +382,7 @@ def _unique_users(users: Any) -> list[User]:
 FAVORITES_METHOD = "flickr.favorites.getList"
 
 
+@shape_checked
 def favorite_photo(raw: dict[str, Any], *, me: str, web_url: str) -> PhotoItem:
     """A PhotoItem for a photo the account faved: under Favorites/, with date and owner."""
     item = photo_from_list(raw, method=FAVORITES_METHOD, owner="", web_url=web_url)
