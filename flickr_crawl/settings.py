@@ -17,6 +17,7 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 # A backup tool holds OAuth tokens: no consoles that run code.
 TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
+FLICKR_LOG_REDACTION_ENABLED = True  # blank tokens and signed URLs in log lines, at any level
 ROBOTSTXT_OBEY = False  # an API client for the user's own account, not a web crawler
 USER_AGENT = "flickr-crawl/0.1 (+personal backup; scrapy)"
 LOG_LEVEL = "INFO"
@@ -56,6 +57,7 @@ EXTENSIONS = {
     "flickr_crawl.leftovers.ArchiveGuard": 710,
     "flickr_crawl.backoff.BackoffExtension": 800,  # slows a host down when it pushes back
     "flickr_crawl.diskspace.DiskSpaceGuard": 850,  # stops the run when the disk is full
+    "flickr_crawl.redact.LogRedaction": 100,  # no token or signed URL in the log
 }
 # One request slot per kind of host; the API slot is sequential, media runs in parallel.
 DOWNLOAD_SLOTS = {
