@@ -72,10 +72,6 @@ class ExactSlotDownloader(Downloader):
         if hold > 0:
             self._not_before[key] = max(self._not_before.get(key, 0.0), monotonic() + hold)
 
-    def interval(self, key: str) -> float:
-        """The current minimum spacing of slot ``key`` (0 when it is not slowed down)."""
-        return self._interval.get(key, 0.0)
-
     def _pace_wait(self, key: str, now: float) -> float:
         spaced = self._last_start.get(key, 0.0) + self._interval.get(key, 0.0)
         return max(spaced, self._not_before.get(key, 0.0)) - now
