@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from flickr_crawl.leftovers import LOCK_NAME
+
 # Small on purpose: these tests run whole backups several times each.
 SMALL_ACCOUNT = ("--photos", "40", "--videos", "1", "--albums", "4", "--image-size", "small",
                  "--video-size", "200000")  # fmt: skip
@@ -17,27 +19,29 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
 
 def archive_files(archive: Path) -> dict[str, str]:
-    """Every file of an archive but the catalog and the run logs: relative path -> sha256."""
+    """Every file of an archive but the catalog, the run logs and the archive lock: relative
+    path -> sha256."""
     return {
         p.relative_to(archive).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(archive.rglob("*"))
         if p.is_file()
         and p.parts[len(archive.parts)] != "logs"
         and not p.name.startswith("catalog.db")
+        and p.name != LOCK_NAME
     }
 
 
 def catalog_rows(archive: Path, since: datetime) -> dict[str, list[tuple[Any, ...]]]:
     """Every table's rows, sorted, with the times of the runs themselves (first seen, last
     seen...) blanked: they are the only values two correct backups may differ in. Left out:
-    the table of runs (its call counts and times differ by nature) and full-text-index
-    internals (their row ids follow the order rows arrived in)."""
+    the tables of runs and of sync state (call counts, times, the watermark: the run's own
+    start) and full-text-index internals (their row ids follow the order rows arrived in)."""
     db = sqlite3.connect(f"file:{archive / 'catalog.db'}?mode=ro", uri=True)
     try:
         tables = [
             name
             for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")
-            if name != "runs" and "_fts" not in name
+            if name not in ("runs", "sync_state") and "_fts" not in name
         ]
         stamp = since.strftime("%Y-%m-%dT%H:%M:%S")
 

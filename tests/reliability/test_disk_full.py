@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from flickr_crawl.leftovers import LOCK_NAME
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, sidecars, web_session
 from tests.reliability.common import SMALL_ACCOUNT, run_summary
@@ -85,7 +86,7 @@ def test_a_full_disk_stops_cleanly_and_a_rerun_completes(small_disk, tmp_path):
         assert "run the same command again" in last
         assert "Traceback" not in full.stderr
         # nothing half-written under a final name, no temp files left behind
-        assert not [p for p in archive.rglob(".*") if p.is_file()]
+        assert not [p for p in archive.rglob(".*") if p.is_file() and p.name != LOCK_NAME]
         for path in _media(archive):
             want = _expected_sha256(truth[path.stem], path.with_suffix(".json"))
             assert hashlib.sha256(path.read_bytes()).hexdigest() == want, path
