@@ -195,7 +195,7 @@ def to_int(value: Any, default: int = 0) -> int:
     except ValueError:
         try:
             return int(float(str(value)))
-        except ValueError:
+        except (ValueError, OverflowError):  # "abc", "NaN", "INF", "1e999"
             return default
 
 

@@ -124,6 +124,13 @@ class ApiBudget:
             return len(sent)
 
 
+def ensure_budget_file(path: Path) -> None:
+    """Make sure the window can be kept at ``path`` (OSError if not), before a run starts."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = path.with_name(path.name + ".lock")
+    os.close(os.open(lock, os.O_RDWR | os.O_CREAT, 0o600))
+
+
 def budget_file(setting: str, auth_setting: str | None, api_key: str) -> Path:
     """Where the window of ``api_key`` is kept: the setting, else beside the auth file."""
     if setting:

@@ -45,7 +45,10 @@ def iso_from_unix(value: Any) -> str | None:
     seconds = to_int(value, 0)
     if seconds <= 0:
         return None
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, OSError, ValueError):  # past year 9999: not a date Flickr keeps
+        return None
 
 
 def iso_taken(value: Any, granularity: int) -> str | None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from flickr_crawl.archivelinks import links_leaving
 from flickr_crawl.auth import AuthError, auth_file_path, load_credentials
+from flickr_crawl.budget import budget_file, ensure_budget_file
 from flickr_crawl.paths import FAVORITES_LAYOUTS, LAYOUTS
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def preflight(
     if spider not in known_spiders:
         raise ConfigError(f"no spider {spider!r}; choose one of {', '.join(sorted(known_spiders))}")
     try:
-        load_credentials(auth_file_path(settings.get("FLICKR_AUTH_FILE")))
+        creds = load_credentials(auth_file_path(settings.get("FLICKR_AUTH_FILE")))
     except AuthError as exc:
         raise ConfigError(str(exc)) from None
     layout = settings.get("FLICKR_LAYOUT")
@@ -48,6 +49,16 @@ def preflight(
                 raise ValueError
         except ValueError:
             raise ConfigError(f"{name} must be a whole number >= 0") from None
+    if settings.getint("FLICKR_API_CALLS_PER_HOUR") > 0:
+        auth = settings.get("FLICKR_AUTH_FILE")
+        budget = budget_file(settings.get("FLICKR_API_BUDGET_FILE", ""), auth, creds.api_key)
+        try:
+            ensure_budget_file(budget)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot keep the API call count in {budget}: {exc.strerror}; set "
+                "FLICKR_API_BUDGET_FILE to a writable file"
+            ) from None
     archive = Path(settings.get("FLICKR_ARCHIVE_DIR"))
     if archive.exists() and not archive.is_dir():
         raise ConfigError(f"FLICKR_ARCHIVE_DIR {archive} exists and is not a folder")

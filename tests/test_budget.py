@@ -6,6 +6,7 @@ import json
 import stat
 
 from flickr_crawl.budget import SLACK, WINDOW, ApiBudget
+from tests.helpers import crawl
 
 
 class Clock:
@@ -60,3 +61,16 @@ def test_an_unreadable_file_counts_as_a_full_hour(tmp_path):
     path.write_text("{not json")
     path.chmod(0o600)
     assert ApiBudget(5, Clock(), path).acquire() > 0
+
+
+def test_an_unwritable_budget_file_is_a_one_line_error(sandbox, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = crawl(sandbox, tmp_path / "archive", "-s", "FLICKR_API_CALLS_PER_HOUR=3600",
+                   "-s", f"FLICKR_API_BUDGET_FILE={blocker / 'api-calls.json'}")  # fmt: skip
+    assert result.returncode == 1
+    line = result.stderr.strip()
+    assert "\n" not in line
+    target = blocker / "api-calls.json"
+    assert line.startswith(f"error: cannot keep the API call count in {target}: ")
+    assert line.endswith("; set FLICKR_API_BUDGET_FILE to a writable file")
