@@ -115,7 +115,9 @@ class FavoritesSpider(PhotoSpider):
     def _favorite(self, raw: dict[str, Any]) -> Iterator[Any]:
         faved = to_int(raw.get("date_faved"), 0)
         self.newest = max(self.newest, faved)
-        item = self.photo_item(raw)
+        item = self.read_entry(raw, FAVORITES_METHOD)
+        if item is None:
+            return  # recorded; the listing counts as incomplete (fewer than its total)
         own = item.owner == self.creds.user_nsid
         if item.id in self.faved:
             return

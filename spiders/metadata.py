@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
-from flickr_crawl.api import page_of, to_int
+from flickr_crawl.api import BadResponse, page_of, to_int
 from flickr_crawl.catalog import CATALOG_NAME
 from flickr_crawl.mapping import comments_of, faves_of, info_of, video_original_source
 from spiders.base import STOP, FlickrSpider
@@ -101,6 +101,16 @@ class PhotoSpider(FlickrSpider):
     def photo_item(self, raw: dict[str, Any]) -> PhotoItem:
         """The item for one entry of this spider's list call."""
         raise NotImplementedError
+
+    def read_entry(self, raw: Any, method: str) -> PhotoItem | None:
+        """``photo_item``, or None (recorded as a failure) for an entry it cannot read: one
+        malformed entry never costs the rest of its page."""
+        try:
+            return self.photo_item(raw)
+        except BadResponse as exc:
+            subject = str(raw.get("id", "?")) if isinstance(raw, dict) else "?"
+            self.report.failure(method, subject, f"unreadable list entry: {exc}")
+            return None
 
     def video_source(self, sizes: dict[str, Any]) -> Source | None:
         """Which getSizes entry of a video to keep: its original (the owner gets it)."""

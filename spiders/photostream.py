@@ -361,7 +361,10 @@ class PhotostreamSpider(PhotoSpider):
         self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
         emit_all = self.mode in ("sweep", "since")
         for raw in photos:
-            item = self.photo_item(raw)
+            item = self.read_entry(raw, method)
+            if item is None:
+                self.listing_complete = False  # never take its photo for deleted
+                continue
             repeated = self.seen_before(item.id)
             if repeated and (method == LIST_METHOD or item.id in self.emitted):
                 continue

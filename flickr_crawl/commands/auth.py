@@ -22,6 +22,7 @@ from flickr_crawl.auth import (
     oauth_dance,
     save_credentials,
 )
+from flickr_crawl.redact import quiet_oauth_loggers
 
 if TYPE_CHECKING:
     import argparse
@@ -46,6 +47,7 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
+        quiet_oauth_loggers()  # their DEBUG lines carry tokens and signatures
         try:
             self._run(opts)
         except AuthError as exc:
