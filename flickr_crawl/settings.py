@@ -113,6 +113,13 @@ FLICKR_EXIF_ENABLED = True  # write title, description, tags, date, GPS, licence
 FLICKR_XMP_ENABLED = True  # write <file>.xmp beside every media file (videos, PNG, GIF too)
 FLICKR_CATALOG_ENABLED = True  # keep catalog.db (SQLite) in the archive root
 
+# --- flickr-crawl: offline website (`scrapy site`) ------------------------------------------
+FLICKR_SITE_THUMB_SIZE = 320  # thumbnails cover a square this many pixels wide (short edge)
+FLICKR_SITE_WEB_SIZE = 1600  # longest edge of the copy shown on a photo's page
+FLICKR_SITE_JPEG_QUALITY = 82  # JPEG quality of thumbnails and web copies
+FLICKR_SITE_PAGE_SIZE = 300  # photos per page of the photostream, albums, favourites, tags
+FLICKR_SITE_WORKERS = 0  # processes making images; 0 = one per CPU core
+
 # --- flickr-crawl: progress display ---------------------------------------------------------
 FLICKR_PROGRESS_ENABLED = True  # live bar on a terminal, periodic log lines otherwise
 FLICKR_PROGRESS_INTERVAL = 30  # seconds between progress log lines when stderr is not a terminal

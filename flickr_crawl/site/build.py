@@ -1,0 +1,204 @@
+"""``build_site``: catalog.db and the originals in, ``<archive>/site/`` out, incrementally.
+
+One build reads the catalog once (read-only: a crawl may run meanwhile), makes the thumbnails
+and web copies that are missing or stale (in parallel), renders every page in memory and writes
+only the pages whose bytes changed. Files of an earlier build that this one no longer makes
+(a renamed tag, an original that changed) are removed. Counts come back as ``site/...`` keys.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from flickr_crawl.paths import inside
+from flickr_crawl.site import images, pages, search
+from flickr_crawl.site.files import STATE_NAME, TMP_SUFFIX, PageWriter
+from flickr_crawl.site.model import load, open_readonly
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from concurrent.futures import Executor, Future
+    from pathlib import Path
+
+    from flickr_crawl.site.model import Archive
+
+logger = logging.getLogger(__name__)
+
+SITE_DIR = "site"
+ASSETS = ("site.css", "site.js", "search.js", "video.svg", "missing.svg")
+# What a build may delete when it no longer makes it: its own kinds of file, nothing else.
+_OWN_SUFFIXES = (".html", ".js", ".css", ".svg", ".jpg", TMP_SUFFIX)
+
+
+@dataclass
+class BuildResult:
+    site: Path
+    counts: Counter[str] = field(default_factory=Counter)
+    seconds: float = 0.0
+
+    @property
+    def index(self) -> Path:
+        return self.site / "index.html"
+
+
+def build_site(
+    archive: Path,
+    *,
+    sizes: images.Sizes | None = None,
+    page_size: int = 300,
+    workers: int = 0,
+    full: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> BuildResult:
+    """Build or update ``archive/site``; ``full`` remakes every image and rewrites every page.
+
+    Raises NoCatalog when ``archive`` has no readable catalog.db.
+    """
+    started = time.monotonic()
+    sizes = sizes or images.Sizes()
+    db = open_readonly(archive)
+    try:
+        data = load(db)
+    finally:
+        db.close()
+    site = archive / SITE_DIR
+    result = BuildResult(site)
+    counts = result.counts
+    derived = _images(
+        archive, site, data, sizes, workers=workers, full=full, counts=counts, progress=progress
+    )
+    output = render(data, derived, page_size=page_size)
+    writer = PageWriter(site, full=full)
+    for relative, content in output.items():
+        kind = "page" if relative.endswith(".html") else "file"
+        if writer.write(relative, content):
+            counts[f"site/{kind}/written"] += 1
+        else:
+            counts[f"site/{kind}/unchanged"] += 1
+    keep = set(output) | {d.web for d in derived.values()} | {d.thumb for d in derived.values()}
+    counts["site/file/removed"] += _remove_stale(site, keep)
+    writer.save()
+    counts["site/photos"] = len(data.photos)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def render(
+    data: Archive, derived: dict[str, images.Derived], *, page_size: int
+) -> dict[str, bytes]:
+    """Every file of the site except the images: {path relative to site/: bytes}."""
+    site = pages.Site(data, derived, page_size)
+    out: dict[str, bytes] = {}
+    out.update(pages.photostream_pages(site))
+    out.update(pages.favorites_pages(site))
+    out.update(pages.albums_index(site))
+    for album in data.albums:
+        out.update(pages.album_pages(site, album))
+    out.update(pages.collections_index(site))
+    out.update(pages.galleries_index(site))
+    for gallery in data.galleries:
+        out.update(pages.gallery_pages(site, gallery))
+    out.update(pages.tags_index(site))
+    for name in data.tags:
+        out.update(pages.tag_pages(site, name))
+    out.update(pages.photo_pages(site, data.photostream, "Photostream", "index.html"))
+    out.update(pages.photo_pages(site, data.favorites, "Favorites", "favorites.html"))
+    out.update(pages.search_page(site))
+    thumbs = {pid: d.thumb for pid, d in derived.items()}
+    out["search-index.js"] = search.build_index(data, [*data.photostream, *data.favorites], thumbs)
+    assets = resources.files("flickr_crawl.site") / "assets"
+    for name in ASSETS:
+        out[f"assets/{name}"] = (assets / name).read_bytes()
+    return out
+
+
+def _images(
+    archive: Path,
+    site: Path,
+    data: Archive,
+    sizes: images.Sizes,
+    *,
+    workers: int,
+    full: bool,
+    counts: Counter[str],
+    progress: Callable[[int, int], None] | None,
+) -> dict[str, images.Derived]:
+    """The copies of every photo whose original is on disk: kept when current, else made."""
+    have = {} if full else images.existing(site)
+    derived: dict[str, images.Derived] = {}
+    jobs = []
+    for pid, photo in data.photos.items():
+        if photo.media == "video" or not photo.has_file or not photo.file_path:
+            continue
+        try:
+            source = inside(archive, photo.file_path)
+        except ValueError:
+            counts["site/image/unsafe_path"] += 1
+            continue
+        if not source.is_file():
+            counts["site/image/source_missing"] += 1
+            continue
+        key = images.key_for(pid, photo.file_sha256, photo.file_size, sizes)
+        if (pid, key) in have:
+            derived[pid] = have[(pid, key)]
+            counts["site/image/kept"] += 1
+        else:
+            jobs.append(images.Job(pid, source, key))
+    for made in _run(jobs, site, sizes, workers, progress):
+        if made is None:
+            counts["site/image/failed"] += 1
+        else:
+            derived[made.photo_id] = made
+            counts["site/image/made"] += 1
+    return derived
+
+
+def _run(
+    jobs: list[images.Job],
+    site: Path,
+    sizes: images.Sizes,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> Iterable[images.Derived | None]:
+    """Derive in parallel: processes when there is more than one core and enough work."""
+    if not jobs:
+        return
+    workers = workers or os.cpu_count() or 1
+    pool: Executor = (
+        ProcessPoolExecutor(max_workers=workers)
+        if workers > 1 and len(jobs) > 8
+        else ThreadPoolExecutor(max_workers=1)
+    )
+    with pool:
+        futures: list[Future[images.Derived | None]] = [
+            pool.submit(images.derive, job, site, sizes) for job in jobs
+        ]
+        for done, future in enumerate(as_completed(futures), start=1):
+            if progress is not None:
+                progress(done, len(jobs))
+            yield future.result()
+
+
+def _remove_stale(site: Path, keep: set[str]) -> int:
+    """Delete this builder's kinds of file that the current build did not make."""
+    removed = 0
+    if not site.is_dir():
+        return 0
+    for path in sorted(site.rglob("*"), reverse=True):
+        relative = path.relative_to(site).as_posix()
+        if path.is_dir():
+            if not any(path.iterdir()):
+                path.rmdir()
+            continue
+        if relative == STATE_NAME or relative in keep or not path.name.endswith(_OWN_SUFFIXES):
+            continue
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed

@@ -1,0 +1,484 @@
+"""What the site shows, read from catalog.db in one read-only snapshot. No HTML here.
+
+Only named columns are read, so columns the crawl adds later do not disturb the site. The
+photostream is every photo the catalog holds with its data (not a stub) that is not a favourite;
+favourites are other people's photos the account faved. Orders follow Flickr: photostream by
+date posted (newest first), albums and galleries by their stored position, favourites by date
+faved (newest first). Flickr's own order of the album list is not in the catalog, so albums are
+listed newest first, as Flickr does until the owner rearranges them.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flickr_crawl.integrity import COMPLETE, NoCatalog
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@dataclass
+class User:
+    nsid: str
+    username: str = ""
+    realname: str = ""
+    profile_url: str = ""
+    deleted: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.realname or self.username or self.nsid
+
+
+@dataclass
+class Comment:
+    id: str
+    author: str
+    author_name: str
+    date: str
+    permalink: str
+    html: str
+    author_is_deleted: bool
+    deleted_on_flickr: bool
+
+
+@dataclass
+class Note:
+    id: str
+    author: str
+    author_name: str
+    x: int
+    y: int
+    w: int
+    h: int
+    html: str
+
+
+@dataclass
+class Person:
+    nsid: str
+    added_by: str
+
+
+@dataclass
+class Fave:
+    nsid: str
+    date_faved: str
+    deleted_on_flickr: bool
+
+
+@dataclass
+class Photo:
+    """A photo or video with everything its page shows."""
+
+    id: str
+    owner: str
+    media: str
+    title: str
+    description: str
+    date_posted: str | None
+    date_taken: str | None
+    date_taken_granularity: int | None
+    date_taken_unknown: bool
+    views: int | None
+    license_name: str | None
+    license_url: str | None
+    is_public: bool
+    is_friend: bool
+    is_family: bool
+    latitude: float | None
+    longitude: float | None
+    places: list[str]
+    page_url: str
+    deleted_on_flickr: bool
+    file_status: str | None
+    file_path: str | None
+    file_sha256: str | None
+    file_size: int | None
+    width: int | None  # the original's size as Flickr gave it (notes are placed against it)
+    height: int | None
+    tags: list[tuple[str, str, bool]] = field(default_factory=list)  # (tag, raw, machine)
+    notes: list[Note] = field(default_factory=list)
+    people: list[Person] = field(default_factory=list)
+    comments: list[Comment] = field(default_factory=list)
+    faves: list[Fave] = field(default_factory=list)
+    albums: list[str] = field(default_factory=list)
+    galleries: list[str] = field(default_factory=list)
+    favorite: Favorite | None = None
+
+    @property
+    def has_file(self) -> bool:
+        """The catalog says the media file is complete (the disk is checked when it is read)."""
+        return self.file_status in COMPLETE and bool(self.file_path)
+
+
+@dataclass
+class Favorite:
+    photo_id: str
+    owner: str
+    date_faved: str | None
+    gone_from_flickr: bool
+
+
+@dataclass
+class Album:
+    id: str
+    title: str
+    description: str
+    primary_photo_id: str | None
+    date_create: str | None
+    deleted_on_flickr: bool
+    photo_ids: list[str] = field(default_factory=list)
+    missing: int = 0  # photos Flickr listed in the album that the catalog holds no data for
+
+
+@dataclass
+class GalleryItem:
+    photo_id: str
+    title: str
+    owner: str
+    comment: str
+
+
+@dataclass
+class Gallery:
+    id: str
+    title: str
+    description: str
+    url: str
+    date_create: str | None
+    deleted_on_flickr: bool
+    items: list[GalleryItem] = field(default_factory=list)
+
+
+@dataclass
+class Collection:
+    id: str
+    title: str
+    description: str
+    parent_id: str | None
+    position: int | None
+    album_ids: list[str] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Archive:
+    """Everything in the catalog the site needs, in display order."""
+
+    owner: User | None
+    users: dict[str, User]
+    photos: dict[str, Photo]
+    photostream: list[str]
+    favorites: list[str]
+    albums: list[Album]
+    galleries: list[Gallery]
+    collections: dict[str, Collection]
+    top_collections: list[str]
+    tags: dict[str, list[str]]  # tag -> photo ids, photostream order then favourites
+    tag_names: dict[str, str]  # tag -> how its author first wrote it
+
+
+def open_readonly(archive: Path) -> sqlite3.Connection:
+    """The archive's catalog, read-only (a crawl may be writing it meanwhile)."""
+    path = archive / "catalog.db"
+    if not path.is_file():
+        raise NoCatalog(f"no catalog.db in {archive}: is FLICKR_ARCHIVE_DIR the archive folder?")
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        db.row_factory = sqlite3.Row
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        raise NoCatalog(f"{path} cannot be read as a catalog: {exc}") from None
+    if not {"photos", "files", "albums", "album_photos", "comments"} <= tables:
+        db.close()
+        raise NoCatalog(f"{path} is not a flickr-crawl catalog (no photos/files tables)")
+    return db
+
+
+def load(db: sqlite3.Connection) -> Archive:
+    """Read the whole archive in one transaction, so it is one consistent state."""
+    db.execute("BEGIN")
+    try:
+        return _load(db)
+    finally:
+        db.rollback()
+
+
+def _load(db: sqlite3.Connection) -> Archive:
+    users = {
+        r["nsid"]: User(
+            r["nsid"],
+            r["username"] or "",
+            r["realname"] or "",
+            r["profile_url"] or "",
+            bool(r["deleted"]),
+        )
+        for r in db.execute("SELECT nsid, username, realname, profile_url, deleted FROM users")
+    }
+    photos = _photos(db)
+    _attach(db, photos)
+    favorites = _favorites(db, photos)
+    stream = [pid for pid, p in photos.items() if p.favorite is None]
+    stream.sort(key=lambda pid: (photos[pid].date_posted or "", _id_key(pid)), reverse=True)
+    owners = Counter(photos[pid].owner for pid in stream if photos[pid].owner)
+    owner = users.get(owners.most_common(1)[0][0]) if owners else None
+    albums = _albums(db, photos)
+    tags, names = _tags(photos, [*stream, *favorites])
+    collections, top = _collections(db)
+    return Archive(
+        owner=owner,
+        users=users,
+        photos=photos,
+        photostream=stream,
+        favorites=favorites,
+        albums=albums,
+        galleries=_galleries(db, photos),
+        collections=collections,
+        top_collections=top,
+        tags=tags,
+        tag_names=names,
+    )
+
+
+def _id_key(photo_id: str) -> tuple[int, str]:
+    return (int(photo_id), "") if photo_id.isdigit() else (0, photo_id)
+
+
+def _photos(db: sqlite3.Connection) -> dict[str, Photo]:
+    photos = {}
+    for r in db.execute(
+        """
+        SELECT p.id, p.owner, p.media, p.title, p.description, p.date_posted, p.date_taken,
+               p.date_taken_granularity, p.date_taken_unknown, p.views, p.license_name,
+               p.license_url, p.is_public, p.is_friend, p.is_family, p.latitude, p.longitude,
+               p.accuracy, p.neighbourhood, p.locality, p.county, p.region, p.country,
+               p.page_url, p.deleted_on_flickr,
+               f.status, f.path, f.sha256, f.size, f.width, f.height
+        FROM photos p LEFT JOIN files f ON f.photo_id = p.id
+        WHERE p.media IS NOT NULL
+        """
+    ):
+        lat, lon = r["latitude"], r["longitude"]
+        if (not lat and not lon) or r["accuracy"] == 0:
+            lat = lon = None  # Flickr's 0,0 / accuracy 0 means "no location"
+        places = [r[k] for k in ("neighbourhood", "locality", "county", "region", "country")]
+        photos[r["id"]] = Photo(
+            id=r["id"],
+            owner=r["owner"] or "",
+            media=r["media"],
+            title=r["title"] or "",
+            description=r["description"] or "",
+            date_posted=r["date_posted"],
+            date_taken=r["date_taken"],
+            date_taken_granularity=r["date_taken_granularity"],
+            date_taken_unknown=bool(r["date_taken_unknown"]),
+            views=r["views"],
+            license_name=r["license_name"],
+            license_url=r["license_url"],
+            is_public=bool(r["is_public"]),
+            is_friend=bool(r["is_friend"]),
+            is_family=bool(r["is_family"]),
+            latitude=lat,
+            longitude=lon,
+            places=list(dict.fromkeys(p for p in places if p)),
+            page_url=r["page_url"] or "",
+            deleted_on_flickr=bool(r["deleted_on_flickr"]),
+            file_status=r["status"],
+            file_path=r["path"],
+            file_sha256=r["sha256"],
+            file_size=r["size"],
+            width=r["width"],
+            height=r["height"],
+        )
+    return photos
+
+
+def _attach(db: sqlite3.Connection, photos: dict[str, Photo]) -> None:
+    """Tags, notes, people, comments, faves and memberships, each in its stored order."""
+    rows: Any
+    for r in db.execute("SELECT photo_id, tag, raw, machine FROM tags ORDER BY photo_id, position"):
+        if (p := photos.get(r["photo_id"])) is not None:
+            p.tags.append((r["tag"], r["raw"] or r["tag"], bool(r["machine"])))
+    for r in db.execute("SELECT * FROM notes ORDER BY photo_id, id"):
+        if (p := photos.get(r["photo_id"])) is not None:
+            p.notes.append(
+                Note(
+                    r["id"],
+                    r["author"] or "",
+                    r["author_name"] or "",
+                    r["x"] or 0,
+                    r["y"] or 0,
+                    r["w"] or 0,
+                    r["h"] or 0,
+                    r["html"] or "",
+                )
+            )
+    for r in db.execute("SELECT photo_id, nsid, added_by FROM people ORDER BY photo_id, rowid"):
+        if (p := photos.get(r["photo_id"])) is not None:
+            p.people.append(Person(r["nsid"], r["added_by"] or ""))
+    rows = db.execute(
+        "SELECT id, photo_id, author, author_name, realname, date, permalink, html,"
+        " author_is_deleted, deleted_on_flickr FROM comments ORDER BY photo_id, date, id"
+    )
+    for r in rows:
+        if (p := photos.get(r["photo_id"])) is not None:
+            p.comments.append(
+                Comment(
+                    r["id"],
+                    r["author"] or "",
+                    r["realname"] or r["author_name"] or "",
+                    r["date"] or "",
+                    r["permalink"] or "",
+                    r["html"] or "",
+                    bool(r["author_is_deleted"]),
+                    bool(r["deleted_on_flickr"]),
+                )
+            )
+    rows = db.execute(
+        "SELECT photo_id, nsid, date_faved, deleted_on_flickr FROM faves"
+        " ORDER BY photo_id, date_faved DESC, nsid"
+    )
+    for r in rows:
+        if (p := photos.get(r["photo_id"])) is not None:
+            p.faves.append(Fave(r["nsid"], r["date_faved"] or "", bool(r["deleted_on_flickr"])))
+    for table, column, target in (
+        ("album_photos", "album_id", "albums"),
+        ("gallery_photos", "gallery_id", "galleries"),
+    ):
+        for r in db.execute(f"SELECT {column}, photo_id FROM {table} ORDER BY {column}"):
+            if (p := photos.get(r["photo_id"])) is not None:
+                getattr(p, target).append(r[column])
+
+
+def _favorites(db: sqlite3.Connection, photos: dict[str, Photo]) -> list[str]:
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "favorites" not in tables:
+        return []
+    order = []
+    for r in db.execute(
+        "SELECT photo_id, owner, date_faved, gone_from_flickr FROM favorites"
+        " ORDER BY date_faved_unix DESC, photo_id DESC"
+    ):
+        if (p := photos.get(r["photo_id"])) is not None:
+            p.favorite = Favorite(
+                r["photo_id"], r["owner"] or p.owner, r["date_faved"], bool(r["gone_from_flickr"])
+            )
+            order.append(p.id)
+    return order
+
+
+def _albums(db: sqlite3.Connection, photos: dict[str, Photo]) -> list[Album]:
+    members: dict[str, list[str]] = defaultdict(list)
+    for r in db.execute("SELECT album_id, photo_id FROM album_photos ORDER BY album_id, position"):
+        members[r["album_id"]].append(r["photo_id"])
+    albums = []
+    for r in db.execute(
+        "SELECT id, title, description, primary_photo_id, date_create, deleted_on_flickr"
+        " FROM albums ORDER BY date_create DESC, id DESC"
+    ):
+        ids = members.get(r["id"], [])
+        held = [pid for pid in ids if pid in photos]
+        albums.append(
+            Album(
+                r["id"],
+                r["title"] or "",
+                r["description"] or "",
+                r["primary_photo_id"],
+                r["date_create"],
+                bool(r["deleted_on_flickr"]),
+                held,
+                len(ids) - len(held),
+            )
+        )
+    return albums
+
+
+def _galleries(db: sqlite3.Connection, photos: dict[str, Photo]) -> list[Gallery]:
+    galleries = []
+    for r in db.execute(
+        "SELECT id, title, description, url, date_create, deleted_on_flickr, raw"
+        " FROM galleries ORDER BY date_create DESC, id DESC"
+    ):
+        listed = _gallery_listing(r["raw"])
+        items = []
+        for m in db.execute(
+            "SELECT photo_id FROM gallery_photos WHERE gallery_id = ? ORDER BY position, rowid",
+            (r["id"],),
+        ):
+            pid = m["photo_id"]
+            info = listed.get(pid, {})
+            comment = info.get("comment")
+            comment = comment.get("_content", "") if isinstance(comment, dict) else comment or ""
+            title = photos[pid].title if pid in photos else str(info.get("title") or "")
+            items.append(GalleryItem(pid, title, str(info.get("owner") or ""), comment))
+        galleries.append(
+            Gallery(
+                r["id"],
+                r["title"] or "",
+                r["description"] or "",
+                r["url"] or "",
+                r["date_create"],
+                bool(r["deleted_on_flickr"]),
+                items,
+            )
+        )
+    return galleries
+
+
+def _gallery_listing(raw: str | None) -> dict[str, dict[str, Any]]:
+    """The gallery's photo entries as Flickr listed them (title, owner, curator's comment):
+    photos of other people are not in the catalog, so this is where their titles are."""
+    import json
+
+    try:
+        data = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    pages = data.get("flickr.galleries.getPhotos") if isinstance(data, dict) else None
+    found: dict[str, dict[str, Any]] = {}
+    for page in pages if isinstance(pages, list) else []:
+        for photo in page.get("photo", []) if isinstance(page, dict) else []:
+            if isinstance(photo, dict) and photo.get("id"):
+                found[str(photo["id"])] = photo
+    return found
+
+
+def _collections(db: sqlite3.Connection) -> tuple[dict[str, Collection], list[str]]:
+    collections: dict[str, Collection] = {}
+    for r in db.execute(
+        "SELECT id, title, description, parent_id, position FROM collections ORDER BY position, id"
+    ):
+        collections[r["id"]] = Collection(
+            r["id"], r["title"] or "", r["description"] or "", r["parent_id"], r["position"]
+        )
+    for r in db.execute(
+        "SELECT collection_id, album_id FROM collection_albums"
+        " ORDER BY collection_id, position, rowid"
+    ):
+        if (c := collections.get(r["collection_id"])) is not None:
+            c.album_ids.append(r["album_id"])
+    top = []
+    for c in collections.values():
+        parent = collections.get(c.parent_id or "")
+        if parent is None:
+            top.append(c.id)
+        else:
+            parent.children.append(c.id)
+    return collections, top
+
+
+def _tags(
+    photos: dict[str, Photo], order: list[str]
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    tags: dict[str, list[str]] = defaultdict(list)
+    names: dict[str, str] = {}
+    for pid in order:
+        for tag, raw, _machine in photos[pid].tags:
+            tags[tag].append(pid)
+            names.setdefault(tag, raw)
+    return dict(sorted(tags.items())), names
