@@ -93,7 +93,7 @@ class Command(ScrapyCommand):
         print(
             f"{c['site/photos']} photos and videos; images: {c['site/image/made']} made, "
             f"{c['site/image/kept']} kept, {c['site/image/failed']} unreadable, "
-            f"{c['site/image/source_missing']} originals missing; pages: "
+            f"{c['site/original/missing']} originals missing; pages: "
             f"{c['site/page/written']} written, {c['site/page/unchanged']} unchanged; "
             f"{c['site/file/removed']} old files removed; {result.seconds:.1f} s",
             file=sys.stderr,

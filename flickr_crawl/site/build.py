@@ -130,20 +130,25 @@ def _images(
     counts: Counter[str],
     progress: Callable[[int, int], None] | None,
 ) -> dict[str, images.Derived]:
-    """The copies of every photo whose original is on disk: kept when current, else made."""
+    """Which originals are on disk, and the copies of those that are photos: kept when
+    current, else made."""
     have = {} if full else images.existing(site)
     derived: dict[str, images.Derived] = {}
     jobs = []
     for pid, photo in data.photos.items():
-        if photo.media == "video" or not photo.has_file or not photo.file_path:
+        if not photo.has_file or not photo.file_path:
+            counts["site/original/missing"] += 1  # failed, or never downloaded
             continue
         try:
             source = inside(archive, photo.file_path)
         except ValueError:
-            counts["site/image/unsafe_path"] += 1
+            counts["site/file/unsafe_path"] += 1
             continue
-        if not source.is_file():
-            counts["site/image/source_missing"] += 1
+        photo.on_disk = source.is_file()
+        if not photo.on_disk:
+            counts["site/original/missing"] += 1
+            continue
+        if photo.media == "video":
             continue
         key = images.key_for(pid, photo.file_sha256, photo.file_size, sizes)
         if (pid, key) in have:

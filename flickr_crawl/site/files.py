@@ -72,5 +72,8 @@ class PageWriter:
         return True
 
     def save(self) -> None:
+        """Record the digests of this build (the file is left alone when nothing changed)."""
+        if self.after == self.before and (self.root / STATE_NAME).is_file():
+            return
         payload = json.dumps({"version": 1, "pages": self.after}, sort_keys=True)
         write_atomic(self.root / STATE_NAME, payload.encode())

@@ -10,15 +10,20 @@ listed newest first, as Flickr does until the owner rearranges them.
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from flickr_crawl.integrity import COMPLETE, NoCatalog
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+_PROFILE = re.compile(r"^(https?://[^/]+/)(?:people|photos)/[^/?#]+/?$")
 
 
 @dataclass
@@ -110,9 +115,11 @@ class Photo:
     galleries: list[str] = field(default_factory=list)
     favorite: Favorite | None = None
 
+    on_disk: bool = False  # set by the build: the catalog's file is complete and on disk
+
     @property
     def has_file(self) -> bool:
-        """The catalog says the media file is complete (the disk is checked when it is read)."""
+        """The catalog says the media file is complete (``on_disk`` says the disk agrees)."""
         return self.file_status in COMPLETE and bool(self.file_path)
 
 
@@ -209,13 +216,23 @@ def load(db: sqlite3.Connection) -> Archive:
         db.rollback()
 
 
+def profile_link(nsid: str, profile_url: str) -> str:
+    """A member's Flickr page in its NSID form (``/people/<nsid>/``), which always works.
+
+    The catalog keeps whichever form the last API answer gave (``/people/<alias>/`` or the
+    NSID), which alternates between crawls; a stable link keeps pages from being rewritten.
+    """
+    m = _PROFILE.match(profile_url)
+    return f"{m.group(1)}people/{quote(nsid, safe='@')}/" if m and nsid else profile_url
+
+
 def _load(db: sqlite3.Connection) -> Archive:
     users = {
         r["nsid"]: User(
             r["nsid"],
             r["username"] or "",
             r["realname"] or "",
-            r["profile_url"] or "",
+            profile_link(r["nsid"], r["profile_url"] or ""),
             bool(r["deleted"]),
         )
         for r in db.execute("SELECT nsid, username, realname, profile_url, deleted FROM users")
@@ -304,7 +321,7 @@ def _attach(db: sqlite3.Connection, photos: dict[str, Photo]) -> None:
     for r in db.execute("SELECT photo_id, tag, raw, machine FROM tags ORDER BY photo_id, position"):
         if (p := photos.get(r["photo_id"])) is not None:
             p.tags.append((r["tag"], r["raw"] or r["tag"], bool(r["machine"])))
-    for r in db.execute("SELECT * FROM notes ORDER BY photo_id, id"):
+    for r in db.execute("SELECT * FROM notes ORDER BY photo_id, rowid"):
         if (p := photos.get(r["photo_id"])) is not None:
             p.notes.append(
                 Note(
@@ -433,8 +450,6 @@ def _galleries(db: sqlite3.Connection, photos: dict[str, Photo]) -> list[Gallery
 def _gallery_listing(raw: str | None) -> dict[str, dict[str, Any]]:
     """The gallery's photo entries as Flickr listed them (title, owner, curator's comment):
     photos of other people are not in the catalog, so this is where their titles are."""
-    import json
-
     try:
         data = json.loads(raw or "{}")
     except ValueError:

@@ -600,7 +600,7 @@ def photo_html(
 
 
 def _media(site: Site, path: str, photo: Photo, name: str) -> Safe:
-    original = _archive_rel(path, photo.file_path) if photo.has_file and photo.file_path else None
+    original = _archive_rel(path, photo.file_path) if photo.on_disk and photo.file_path else None
     if photo.media == "video":
         if original is None:
             return tag(
@@ -760,7 +760,7 @@ def _facts(site: Site, path: str, photo: Photo) -> Safe:
         rows.append(("Place", ", ".join(photo.places)))
     rows.append(("Visible to", _privacy(photo)))
     links: list[object] = []
-    if photo.has_file and photo.file_path:
+    if photo.on_disk and photo.file_path:
         label = "Video file" if photo.media == "video" else "Original file"
         links.append(tag("a", label, href=_archive_rel(path, photo.file_path)))
     if photo.page_url:
