@@ -8,6 +8,7 @@ them free of injected markup: plain ``str`` values are always escaped on the way
 from __future__ import annotations
 
 import html
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -26,13 +27,21 @@ def esc(value: object) -> Safe:
     if isinstance(value, Safe):
         return value
     if value is None:
-        return Safe("")
+        return _EMPTY
     return Safe(html.escape(str(value), quote=True))
 
 
 def join(parts: Iterable[object], sep: str = "") -> Safe:
     """Concatenate fragments, escaping the ones that are not Safe."""
-    return Safe(sep.join(esc(part) for part in parts))
+    return Safe(sep.join([esc(part) for part in parts]))
+
+
+def _attr_name(name: str) -> str:
+    """``class_`` -> ``class``, ``data_box`` -> ``data-box`` (cached: a build asks often)."""
+    found = _NAMES.get(name)
+    if found is None:
+        found = _NAMES[name] = name.rstrip("_").replace("_", "-")
+    return found
 
 
 def attrs(values: dict[str, object]) -> Safe:
@@ -41,15 +50,18 @@ def attrs(values: dict[str, object]) -> Safe:
     for name, value in values.items():
         if value is None or value is False:
             continue
-        name = name.rstrip("_").replace("_", "-")
-        out.append(f" {name}" if value is True else f' {name}="{esc(value)}"')
+        if value is True:
+            out.append(f" {_attr_name(name)}")
+        else:
+            out.append(f' {_attr_name(name)}="{esc(value)}"')
     return Safe("".join(out))
 
 
 def tag(name: str, content: object = None, /, **attributes: object) -> Safe:
     """``<name attrs>content</name>``; ``class_`` stands for ``class``, ``data_x`` for
-    ``data-x``."""
-    return Safe(f"<{name}{attrs(attributes)}>{join(_as_list(content))}</{name}>")
+    ``data-x``; content is one value or a list of them."""
+    inner = join(content) if isinstance(content, list | tuple) else esc(content)
+    return Safe(f"<{name}{attrs(attributes) if attributes else ''}>{inner}</{name}>")
 
 
 def void(name: str, /, **attributes: object) -> Safe:
@@ -57,14 +69,13 @@ def void(name: str, /, **attributes: object) -> Safe:
     return Safe(f"<{name}{attrs(attributes)}>")
 
 
-def _as_list(content: object) -> list[object]:
-    if content is None:
-        return []
-    if isinstance(content, list | tuple):
-        return list(content)
-    return [content]
+def url_path(path: str) -> str:
+    """A relative URL from a path: each segment percent-encoded (``#``, ``?``, ``%``, spaces)."""
+    if _URL_SAFE.fullmatch(path):
+        return path
+    return "/".join(quote(segment, safe="") for segment in path.split("/"))
 
 
-def url_path(*parts: str) -> str:
-    """A relative URL from path segments: each percent-encoded (``#``, ``?``, ``%``, spaces)."""
-    return "/".join(quote(segment, safe="") for part in parts for segment in part.split("/"))
+_EMPTY = Safe("")
+_NAMES: dict[str, str] = {}
+_URL_SAFE = re.compile(r"[A-Za-z0-9._~/-]*")

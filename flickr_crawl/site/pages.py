@@ -15,14 +15,14 @@ element (``preload="metadata"`` lets the browser show the first frame itself).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flickr_crawl.site.markup import Safe, esc, join, tag, url_path, void
 from flickr_crawl.site.sanitize import plain, sanitize
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
 
     from flickr_crawl.site.images import Derived
     from flickr_crawl.site.model import Album, Archive, Collection, Gallery, Photo
@@ -57,11 +57,18 @@ class Site:
     archive: Archive
     derived: dict[str, Derived]
     page_size: int
+    albums: dict[str, Album] = field(init=False)
+    galleries: dict[str, Gallery] = field(init=False)
+    title: str = field(init=False)
+    _chrome: dict[tuple[int, str, tuple[str, ...]], tuple[str, str]] = field(
+        init=False, default_factory=dict
+    )
 
-    @property
-    def title(self) -> str:
+    def __post_init__(self) -> None:
+        self.albums = {a.id: a for a in self.archive.albums}
+        self.galleries = {g.id: g for g in self.archive.galleries}
         owner = self.archive.owner
-        return f"{owner.name} on Flickr" if owner else "Flickr archive"
+        self.title = f"{owner.name} on Flickr" if owner else "Flickr archive"
 
 
 # --- file names ----------------------------------------------------------------------------
@@ -127,6 +134,23 @@ def layout(
     site: Site, path: str, title: str, body: Safe, *, section: str = "", scripts: Sequence[str] = ()
 ) -> bytes:
     """A whole page: head with the CSP, the site's navigation, ``body`` and the footer."""
+    key = (path.count("/"), section, tuple(scripts))
+    chrome = site._chrome.get(key)
+    if chrome is None:
+        chrome = site._chrome[key] = _chrome(site, path, section, scripts)
+    head, top = chrome
+    heading = tag("title", f"{title} · {site.title}" if title else site.title)
+    return f"{head}{heading}\n{top}{body}\n{_FOOT}".encode()
+
+
+_FOOT = (
+    "</main>\n<footer>A copy of a Flickr account, made by flickr-crawl. It works offline."
+    "</footer>\n</body>\n</html>\n"
+)
+
+
+def _chrome(site: Site, path: str, section: str, scripts: Sequence[str]) -> tuple[str, str]:
+    """What every page at this depth and in this section has before and after its title."""
     r = "../" * path.count("/")
     nav = join(
         tag("a", label, href=_rel(path, target), aria_current="page" if target == section else None)
@@ -149,23 +173,22 @@ def layout(
     script_tags = join(
         tag("script", None, src=f"{r}{name}", defer=True) for name in ("assets/site.js", *scripts)
     )
-    page = Safe(
+    head = (
         "<!doctype html>\n"
-        f'<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"{void('meta', http_equiv='Content-Security-Policy', content=CSP)}\n"
-        f'<meta name="referrer" content="no-referrer">\n'
-        f"{tag('title', f'{title} · {site.title}' if title else site.title)}\n"
+        '<meta name="referrer" content="no-referrer">\n'
+    )
+    brand = tag("a", site.title, href=_rel(path, "index.html"), class_="brand")
+    top = (
         f"{void('link', rel='stylesheet', href=f'{r}assets/site.css')}\n{script_tags}\n"
         "</head>\n<body>\n"
-        f'<a class="skip" href="#main">Skip to content</a>\n'
-        f'<header class="top">{tag("a", site.title, href=_rel(path, "index.html"), class_="brand")}'
-        f"{tag('nav', nav, aria_label='Sections')}{search}</header>\n"
-        f'<main id="main">\n{body}\n</main>\n'
-        "<footer>A copy of a Flickr account, made by flickr-crawl. It works offline.</footer>\n"
-        "</body>\n</html>\n"
+        '<a class="skip" href="#main">Skip to content</a>\n'
+        f'<header class="top">{brand}{tag("nav", nav, aria_label="Sections")}{search}</header>\n'
+        '<main id="main">\n'
     )
-    return page.encode("utf-8")
+    return head, top
 
 
 # --- pieces --------------------------------------------------------------------------------
@@ -224,11 +247,10 @@ def grid(site: Site, path: str, photo_ids: Sequence[str], *, caption: bool = Fal
     return tag("ul", items, class_="grid")
 
 
-def pager(path_of: object, path: str, page: int, pages: int) -> Safe:
+def pager(path_of: Callable[[int], str], path: str, page: int, pages: int) -> Safe:
     """Newer/older links between the pages of one list (rel=prev/next for the arrow keys)."""
     if pages <= 1:
         return Safe("")
-    assert callable(path_of)
     links = []
     if page > 1:
         links.append(tag("a", "← Previous page", href=_rel(path, path_of(page - 1)), rel="prev"))
@@ -240,7 +262,7 @@ def pager(path_of: object, path: str, page: int, pages: int) -> Safe:
 
 def paged_grid(
     site: Site,
-    path_of: object,
+    path_of: Callable[[int], str],
     title: str,
     head: Safe,
     ids: Sequence[str],
@@ -249,7 +271,6 @@ def paged_grid(
     caption: bool = False,
 ) -> dict[str, bytes]:
     """A list of photos over as many pages as it takes: {path: page}."""
-    assert callable(path_of)
     size = site.page_size
     pages = max(1, -(-len(ids) // size))
     out = {}
@@ -369,7 +390,7 @@ def album_pages(site: Site, album: Album) -> dict[str, bytes]:
 def collections_index(site: Site) -> dict[str, bytes]:
     path = "collections.html"
     archive = site.archive
-    albums = {a.id: a for a in archive.albums}
+    albums = site.albums
 
     def branch(collection: Collection, level: int) -> Safe:
         heading = tag(f"h{min(6, level + 2)}", plain(collection.title) or "Untitled collection")
@@ -796,8 +817,7 @@ def _tags(path: str, photo: Photo) -> Safe:
 
 
 def _memberships(site: Site, path: str, photo: Photo) -> Safe:
-    albums = {a.id: a for a in site.archive.albums}
-    galleries = {g.id: g for g in site.archive.galleries}
+    albums, galleries = site.albums, site.galleries
     links = [
         tag(
             "li",
