@@ -26,10 +26,9 @@ from PIL import Image
 
 from flickr_crawl.browser import chromium_path
 from flickr_crawl.sandbox.process import Sandbox
+from flickr_crawl.site import images
 from flickr_crawl.site.sanitize import SCHEMES, TAGS, sanitize
 from tests.helpers import crawl, scrapy, web_session
-
-pytestmark = pytest.mark.requires_browser
 
 PAGE_SIZE = 16  # small pages, so the photostream and albums span several
 
@@ -171,6 +170,7 @@ def test_pages_carry_a_strict_policy_and_link_relatively(world):
 
 
 # --- what the browser shows ----------------------------------------------------------------
+@pytest.mark.requires_browser
 def test_index_shows_the_photostream_in_flickr_order(tab, world):
     tab.page.goto(url(tab.site, "index.html"))
     expected = [p["id"] for p in sorted(own_photos(world), key=lambda p: (p["dateupload"], p["id"]),
@@ -181,6 +181,7 @@ def test_index_shows_the_photostream_in_flickr_order(tab, world):
     assert not tab.seen.errors
 
 
+@pytest.mark.requires_browser
 def test_thumbnails_load_with_alt_text(tab, world):
     tab.page.goto(url(tab.site, "index.html"))
     titles = {p["id"]: html.unescape(p["title"]).strip() for p in own_photos(world)}
@@ -199,6 +200,7 @@ def test_thumbnails_load_with_alt_text(tab, world):
         assert titles[pid] in alt or not titles[pid]
 
 
+@pytest.mark.requires_browser
 def test_every_album_shows_its_photos_in_order(tab, world):
     for album in world.account["albums"]:
         tab.page.goto(url(tab.site, f"albums/{album['id']}.html"))
@@ -209,6 +211,7 @@ def test_every_album_shows_its_photos_in_order(tab, world):
     assert not tab.seen.errors
 
 
+@pytest.mark.requires_browser
 def test_albums_collections_galleries_favorites_and_tags_link_up(tab, world):
     tab.page.goto(url(tab.site, "albums.html"))
     assert tab.page.locator("main ul.cards li").count() == len(world.account["albums"])
@@ -241,6 +244,7 @@ def test_albums_collections_galleries_favorites_and_tags_link_up(tab, world):
     assert not tab.seen.errors
 
 
+@pytest.mark.requires_browser
 def test_titles_are_text_not_markup(tab, world):
     by_title = {p["title"]: p["id"] for p in own_photos(world)}
     for title, shown in (("<i>raw markup</i>", "<i>raw markup</i>"),
@@ -254,6 +258,7 @@ def test_titles_are_text_not_markup(tab, world):
     assert "<i>raw markup</i>" in by_title or "Fish &amp; Chips" in by_title
 
 
+@pytest.mark.requires_browser
 def test_photo_page_shows_the_whole_comment_thread(tab, world):
     photo = max(own_photos(world), key=lambda p: len(p["comments"]))
     assert len(photo["comments"]) > 50
@@ -277,6 +282,7 @@ def test_photo_page_shows_the_whole_comment_thread(tab, world):
     assert not tab.seen.errors
 
 
+@pytest.mark.requires_browser
 def test_notes_sit_over_the_image(tab, world):
     photo = next(
         p
@@ -311,6 +317,7 @@ def test_notes_sit_over_the_image(tab, world):
     assert tab.page.locator("main ul.notes-list li").count() == len(photo["notes"])
 
 
+@pytest.mark.requires_browser
 def test_video_page_has_a_player_on_the_archived_original(tab, world):
     videos = [p for p in own_photos(world) if p["media"] == "video"]
     assert videos
@@ -328,6 +335,7 @@ def test_video_page_has_a_player_on_the_archived_original(tab, world):
     assert not tab.seen.outside
 
 
+@pytest.mark.requires_browser
 def test_search_finds_a_word_that_is_only_in_comments(tab, world):
     photos = own_photos(world)
 
@@ -360,6 +368,7 @@ def test_search_finds_a_word_that_is_only_in_comments(tab, world):
     assert not tab.seen.errors
 
 
+@pytest.mark.requires_browser
 def test_hostile_html_from_flickr_never_runs(tab, world):
     hostile = [p for p in own_photos(world)
                if any("<script" in c["text"] or "onerror" in c["text"] for c in p["comments"])
@@ -383,6 +392,7 @@ def test_hostile_html_from_flickr_never_runs(tab, world):
     assert tab.seen.outside == []
 
 
+@pytest.mark.requires_browser
 def test_arrow_keys_move_between_photos(tab, world):
     order = [p["id"] for p in sorted(own_photos(world), key=lambda p: (p["dateupload"], p["id"]),
                                      reverse=True)]  # fmt: skip
@@ -395,6 +405,7 @@ def test_arrow_keys_move_between_photos(tab, world):
     assert not tab.seen.errors
 
 
+@pytest.mark.requires_browser
 def test_readable_on_a_phone(browser, world):
     page, seen = open_in(browser, world.archive, viewport={"width": 375, "height": 740},
                          is_mobile=True, has_touch=True)  # fmt: skip
@@ -427,6 +438,7 @@ def test_exif_orientation_is_applied(world):
     db.close()
 
 
+@pytest.mark.requires_browser
 def test_the_folder_can_be_moved(browser, world, tmp_path):
     moved = tmp_path / "moved archive #1"
     shutil.copytree(world.archive, moved)
@@ -450,6 +462,7 @@ def snapshot(site: Path) -> dict[str, tuple[int, int]]:
             for p in site.rglob("*") if p.is_file()}  # fmt: skip
 
 
+@pytest.mark.requires_browser
 def test_a_rebuild_after_a_small_backup_touches_only_what_changed(browser, world, tmp_path):
     archive = tmp_path / "archive"
     shutil.copytree(world.archive, archive)
@@ -496,6 +509,7 @@ def test_full_rebuild_remakes_everything(world, tmp_path):
     assert ", 0 unchanged" in result.stderr
 
 
+@pytest.mark.requires_browser
 def test_missing_originals_show_a_placeholder(browser, world, tmp_path):
     archive = tmp_path / "archive"
     shutil.copytree(world.archive, archive)
@@ -619,6 +633,7 @@ def test_allowed_markup_survives():
     assert "<img" not in badge
 
 
+@pytest.mark.requires_browser
 def test_sanitised_markup_does_not_run_even_without_a_policy(browser, tmp_path):
     """The policy is a second wall: the sanitiser's output alone must not run anything."""
     page_file = tmp_path / "hostile.html"
@@ -646,3 +661,66 @@ def test_site_assets_are_installed_as_package_data():
     folder = resources.files("flickr_crawl.site") / "assets"
     for name in ASSETS:
         assert (folder / name).is_file(), name
+
+
+# --- thumbnails and web copies, from real image files ------------------------------------
+SIZES = images.Sizes(thumb=64, web=200, quality=80)
+
+
+def _derive(tmp_path: Path, name: str, image: Image.Image, **save: Any) -> images.Derived | None:
+    source = tmp_path / name
+    image.save(source, **save)
+    key = images.key_for("42", "sha-of-" + name, None, SIZES)
+    return images.derive(images.Job("42", source, key), tmp_path / "site", SIZES)
+
+
+def test_copies_respect_exif_orientation_and_carry_no_metadata(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # the camera was turned: show it rotated a quarter
+    exif[0x010F] = "Camera maker"
+    made = _derive(tmp_path, "turned.jpg", Image.new("RGB", (600, 400), "red"), exif=exif)
+    assert made is not None
+    assert (made.width, made.height) == (133, 200)  # long edge 200, portrait now
+    with Image.open(tmp_path / "site" / made.web) as web:
+        assert web.size == (133, 200)
+        assert not web.getexif()
+    with Image.open(tmp_path / "site" / made.thumb) as thumb:
+        assert thumb.size == (64, 96)  # covers a 64px square
+
+
+def test_transparent_cmyk_and_16_bit_originals_become_rgb_jpegs(tmp_path):
+    clear = Image.new("RGBA", (300, 300), (0, 0, 0, 0))
+    for name, image, save in (("clear.png", clear, {}),
+                              ("print.jpg", Image.new("CMYK", (300, 200), (0, 255, 0, 0)), {}),
+                              ("deep.png", Image.new("I;16", (300, 200), 40000), {}),
+                              ("anim.gif", Image.new("P", (300, 200), 3), {})):  # fmt: skip
+        made = _derive(tmp_path, name, image, **save)
+        assert made is not None, name
+        with Image.open(tmp_path / "site" / made.web) as web:
+            assert web.format == "JPEG"
+            assert web.mode == "RGB"
+            if name == "clear.png":
+                assert web.getpixel((10, 10)) == pytest.approx((255, 255, 255), abs=2)
+
+
+def test_an_unreadable_original_makes_no_copies(tmp_path):
+    broken = tmp_path / "cut.jpg"
+    Image.new("RGB", (400, 300), "blue").save(broken)
+    broken.write_bytes(broken.read_bytes()[:200])
+    job = images.Job("7", broken, images.key_for("7", "x", None, SIZES))
+    assert images.derive(job, tmp_path / "site", SIZES) is None
+    assert not list((tmp_path / "site").rglob("*.jpg"))
+    job = images.Job("8", tmp_path / "text.jpg", "0" * 12)
+    (tmp_path / "text.jpg").write_text("<html>not an image</html>")
+    assert images.derive(job, tmp_path / "site", SIZES) is None
+
+
+def test_copies_are_found_again_and_keyed_on_the_original(tmp_path):
+    made = _derive(tmp_path, "a.jpg", Image.new("RGB", (500, 250), "green"))
+    assert made is not None
+    assert images.existing(tmp_path / "site") == {("42", made.key): made}
+    (tmp_path / "site" / made.thumb).unlink()  # half a pair does not count
+    assert images.existing(tmp_path / "site") == {}
+    assert images.key_for("42", "aaa", 10, SIZES) != images.key_for("42", "bbb", 10, SIZES)
+    bigger = images.Sizes(thumb=64, web=400, quality=80)
+    assert images.key_for("42", "aaa", 10, SIZES) != images.key_for("42", "aaa", 10, bigger)

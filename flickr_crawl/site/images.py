@@ -12,6 +12,7 @@ Videos get no derived files: Pillow cannot decode them (see ``flickr_crawl.site.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import re
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from flickr_crawl.storage import write_bytes_atomic
+from flickr_crawl.site.files import write_atomic
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -30,6 +31,9 @@ THUMB_DIR = "t"
 WEB_DIR = "w"
 _WEB_NAME = re.compile(r"^(?P<id>.+)-(?P<key>[0-9a-f]{12})-(?P<w>\d+)x(?P<h>\d+)\.jpg$")
 FORMAT_VERSION = 1  # bump when the way copies are made changes: every key changes with it
+# Pillow refuses images over ~179 megapixels as "decompression bombs"; these are the user's own
+# photos (stitched panoramas get that big), so the limit is a gigapixel instead.
+MAX_PIXELS = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -101,23 +105,24 @@ def thumb_size(width: int, height: int, edge: int) -> tuple[int, int]:
 
 def derive(job: Job, site: Path, sizes: Sizes) -> Derived | None:
     """Make both copies of one original (atomically); None if Pillow cannot read it."""
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # per process: derive runs in the build's workers
     try:
         with Image.open(job.source) as im:
             im.draft("RGB", (sizes.web, sizes.web))  # JPEG: decode at 1/2, 1/4 or 1/8 scale
             im.load()
-            image = ImageOps.exif_transpose(im)
-            image = _flatten(image)
+            # A colour profile stays with the pixels only when they stay RGB (not from CMYK/grey).
+            icc = im.info.get("icc_profile") if im.mode in ("RGB", "RGBA") else None
+            image = _flatten(ImageOps.exif_transpose(im))
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
         logger.warning("Photo %(id)s: no thumbnail, %(error)s", {"id": job.photo_id, "error": exc})
         return None
-    icc = image.info.get("icc_profile")
     web = image.copy()
     web.thumbnail((sizes.web, sizes.web), Image.Resampling.LANCZOS, reducing_gap=3.0)
     w, h = thumb_size(web.width, web.height, sizes.thumb)
     thumb = ImageOps.fit(web, (w, h), Image.Resampling.LANCZOS) if (w, h) != web.size else web
     derived = Derived(job.photo_id, job.key, web.width, web.height)
-    write_bytes_atomic(site / derived.thumb, _jpeg(thumb, sizes.quality, icc, progressive=False))
-    write_bytes_atomic(site / derived.web, _jpeg(web, sizes.quality, icc, progressive=True))
+    write_atomic(site / derived.thumb, _jpeg(thumb, sizes.quality, icc, progressive=False))
+    write_atomic(site / derived.web, _jpeg(web, sizes.quality, icc, progressive=True))
     return derived
 
 
@@ -134,8 +139,6 @@ def _flatten(image: Image.Image) -> Image.Image:
 
 
 def _jpeg(image: Image.Image, quality: int, icc: bytes | None, *, progressive: bool) -> bytes:
-    import io
-
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality, progressive=progressive, icc_profile=icc)
     return out.getvalue()

@@ -209,11 +209,14 @@ def open_readonly(archive: Path) -> sqlite3.Connection:
 
 def load(db: sqlite3.Connection) -> Archive:
     """Read the whole archive in one transaction, so it is one consistent state."""
-    db.execute("BEGIN")
     try:
-        return _load(db)
-    finally:
-        db.rollback()
+        db.execute("BEGIN")
+        try:
+            return _load(db)
+        finally:
+            db.rollback()
+    except sqlite3.DatabaseError as exc:
+        raise NoCatalog(f"catalog.db cannot be read: {exc}") from None
 
 
 def profile_link(nsid: str, profile_url: str) -> str:
