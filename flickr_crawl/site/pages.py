@@ -628,10 +628,7 @@ def _media(site: Site, path: str, photo: Photo, name: str) -> Safe:
                 "figure",
                 [
                     void("img", src=_rel(path, "assets/video.svg"), alt=""),
-                    tag(
-                        "figcaption",
-                        "The video file is not in the archive (`scrapy findmissing` lists it).",
-                    ),
+                    tag("figcaption", ["The video file is not in the archive.", _FINDMISSING]),
                 ],
                 class_="media missing",
             )
@@ -660,7 +657,7 @@ def _media(site: Site, path: str, photo: Photo, name: str) -> Safe:
         text = (
             "The file could not be read to make a preview."
             if original
-            else "The file is not in the archive (`scrapy findmissing` lists it)."
+            else join(["The file is not in the archive.", _FINDMISSING])
         )
         return tag(
             "figure",
@@ -688,6 +685,9 @@ def _media(site: Site, path: str, photo: Photo, name: str) -> Safe:
         ),
         class_="media",
     )
+
+
+_FINDMISSING = join([" ", tag("code", "scrapy findmissing"), " lists it."])
 
 
 def _note_boxes(photo: Photo, derived: Derived | None) -> Safe:
