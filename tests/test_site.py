@@ -118,8 +118,8 @@ def grid_ids(page: Any) -> list[str]:
         following = page.locator("main nav.pager a[rel=next]").first
         if not following.count():
             return ids
-        following.click()
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            following.click()
 
 
 def own_photos(world: Any) -> list[dict[str, Any]]:

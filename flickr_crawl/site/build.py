@@ -111,8 +111,8 @@ def render(
     out.update(pages.photo_pages(site, data.photostream, "Photostream", "index.html"))
     out.update(pages.photo_pages(site, data.favorites, "Favorites", "favorites.html"))
     out.update(pages.search_page(site))
-    thumbs = {pid: d.thumb for pid, d in derived.items()}
-    out["search-index.js"] = search.build_index(data, [*data.photostream, *data.favorites], thumbs)
+    keys = {pid: d.key for pid, d in derived.items()}
+    out["search-index.js"] = search.build_index(data, [*data.photostream, *data.favorites], keys)
     assets = resources.files("flickr_crawl.site") / "assets"
     for name in ASSETS:
         out[f"assets/{name}"] = (assets / name).read_bytes()
@@ -149,6 +149,9 @@ def _images(
             counts["site/original/missing"] += 1
             continue
         if photo.media == "video":
+            continue
+        if not images.SAFE_ID.fullmatch(pid):
+            counts["site/image/odd_id"] += 1  # Flickr ids are digits; never a path
             continue
         key = images.key_for(pid, photo.file_sha256, photo.file_size, sizes)
         if (pid, key) in have:

@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 THUMB_DIR = "t"
 WEB_DIR = "w"
-_WEB_NAME = re.compile(r"^(?P<id>.+)-(?P<key>[0-9a-f]{12})-(?P<w>\d+)x(?P<h>\d+)\.jpg$")
+SAFE_ID = re.compile(r"[A-Za-z0-9_]+")  # ids that can be file names as they are
+_WEB_NAME = re.compile(r"^(?P<id>[A-Za-z0-9_]+)-(?P<key>[0-9a-f]{12})-(?P<w>\d+)x(?P<h>\d+)\.jpg$")
 FORMAT_VERSION = 1  # bump when the way copies are made changes: every key changes with it
 # Pillow refuses images over ~179 megapixels as "decompression bombs"; these are the user's own
 # photos (stitched panoramas get that big), so the limit is a gigapixel instead.

@@ -43,15 +43,18 @@ def _base36(n: int) -> str:
             return out
 
 
-def build_index(archive: Archive, order: Iterable[str], thumbs: dict[str, str]) -> bytes:
-    """``search-index.js`` for the photos in ``order``; ``thumbs`` maps a photo id to its
-    thumbnail (relative to the site root) where it has one."""
+def build_index(archive: Archive, order: Iterable[str], keys: dict[str, str]) -> bytes:
+    """``search-index.js`` for the photos in ``order``; ``keys`` maps a photo id to the key of
+    its thumbnail where it has one (search.js makes ``t/<id>-<key>.jpg`` of it).
+
+    Each photo is ``[id, title, key or "", 1 if video else 0]``, numbered in list order.
+    """
     docs = []
     postings: dict[str, list[int]] = {}
     for number, pid in enumerate(order):
         photo = archive.photos[pid]
         title = plain(photo.title)
-        docs.append([pid, title, thumbs.get(pid, ""), photo.media == "video"])
+        docs.append([pid, title, keys.get(pid, ""), int(photo.media == "video")])
         # The text people see on the pages: sanitised first, so a dropped <script> is not found.
         texts = [title, html_to_text(sanitize(photo.description))]
         texts += [f"{tag} {raw}" for tag, raw, _ in photo.tags]

@@ -70,13 +70,14 @@
       status.textContent += " (showing the first " + LIMIT + ")";
     }
     hits.slice(0, LIMIT).forEach(function (n) {
-      var doc = index.docs[n]; // [id, title, thumbnail or "", is video]
+      var doc = index.docs[n]; // [id, title, thumbnail key or "", 1 if video]
       var title = doc[1] || (doc[3] ? "Untitled video" : "Untitled");
       var link = document.createElement("a");
       link.href = "photos/" + encodeURIComponent(doc[0].replace(/[^A-Za-z0-9_-]/g, "_")) + ".html";
       link.title = title;
       var img = document.createElement("img");
-      img.src = doc[2] ? doc[2] : (doc[3] ? "assets/video.svg" : "assets/missing.svg");
+      img.src = doc[2] ? "t/" + encodeURIComponent(doc[0] + "-" + doc[2]) + ".jpg"
+        : (doc[3] ? "assets/video.svg" : "assets/missing.svg");
       img.alt = title;
       img.loading = "lazy";
       var caption = document.createElement("span");
