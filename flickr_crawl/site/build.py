@@ -23,7 +23,7 @@ from flickr_crawl.site.files import STATE_NAME, TMP_SUFFIX, PageWriter
 from flickr_crawl.site.model import load, open_readonly
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
     from concurrent.futures import Executor, Future
     from pathlib import Path
 
@@ -74,15 +74,15 @@ def build_site(
     derived = _images(
         archive, site, data, sizes, workers=workers, full=full, counts=counts, progress=progress
     )
-    output = render(data, derived, page_size=page_size)
     writer = PageWriter(site, full=full)
-    for relative, content in output.items():
+    for relative, content in render(data, derived, page_size=page_size):
         kind = "page" if relative.endswith(".html") else "file"
         if writer.write(relative, content):
             counts[f"site/{kind}/written"] += 1
         else:
             counts[f"site/{kind}/unchanged"] += 1
-    keep = set(output) | {d.web for d in derived.values()} | {d.thumb for d in derived.values()}
+    keep = set(writer.after) | {d.web for d in derived.values()}
+    keep |= {d.thumb for d in derived.values()}
     counts["site/file/removed"] += _remove_stale(site, keep)
     writer.save()
     counts["site/photos"] = len(data.photos)
@@ -92,31 +92,30 @@ def build_site(
 
 def render(
     data: Archive, derived: dict[str, images.Derived], *, page_size: int
-) -> dict[str, bytes]:
-    """Every file of the site except the images: {path relative to site/: bytes}."""
+) -> Iterator[tuple[str, bytes]]:
+    """Every file of the site except the images, one at a time (a page is written before the
+    next is made, so memory does not grow with the archive): (path under site/, bytes)."""
     site = pages.Site(data, derived, page_size)
-    out: dict[str, bytes] = {}
-    out.update(pages.photostream_pages(site))
-    out.update(pages.favorites_pages(site))
-    out.update(pages.albums_index(site))
+    yield from pages.photostream_pages(site).items()
+    yield from pages.favorites_pages(site).items()
+    yield from pages.albums_index(site).items()
     for album in data.albums:
-        out.update(pages.album_pages(site, album))
-    out.update(pages.collections_index(site))
-    out.update(pages.galleries_index(site))
+        yield from pages.album_pages(site, album).items()
+    yield from pages.collections_index(site).items()
+    yield from pages.galleries_index(site).items()
     for gallery in data.galleries:
-        out.update(pages.gallery_pages(site, gallery))
-    out.update(pages.tags_index(site))
+        yield from pages.gallery_pages(site, gallery).items()
+    yield from pages.tags_index(site).items()
     for name in data.tags:
-        out.update(pages.tag_pages(site, name))
-    out.update(pages.photo_pages(site, data.photostream, "Photostream", "index.html"))
-    out.update(pages.photo_pages(site, data.favorites, "Favorites", "favorites.html"))
-    out.update(pages.search_page(site))
+        yield from pages.tag_pages(site, name).items()
+    yield from pages.photo_pages(site, data.photostream, "Photostream", "index.html")
+    yield from pages.photo_pages(site, data.favorites, "Favorites", "favorites.html")
+    yield from pages.search_page(site).items()
     keys = {pid: d.key for pid, d in derived.items()}
-    out["search-index.js"] = search.build_index(data, [*data.photostream, *data.favorites], keys)
+    yield "search-index.js", search.build_index(data, [*data.photostream, *data.favorites], keys)
     assets = resources.files("flickr_crawl.site") / "assets"
     for name in ASSETS:
-        out[f"assets/{name}"] = (assets / name).read_bytes()
-    return out
+        yield f"assets/{name}", (assets / name).read_bytes()
 
 
 def _images(

@@ -22,7 +22,7 @@ from flickr_crawl.site.markup import Safe, esc, join, tag, url_path, void
 from flickr_crawl.site.sanitize import plain, sanitize
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from flickr_crawl.site.images import Derived
     from flickr_crawl.site.model import Album, Archive, Collection, Gallery, Photo
@@ -553,20 +553,23 @@ def search_page(site: Site) -> dict[str, bytes]:
 
 
 # --- the photo page ------------------------------------------------------------------------
-def photo_pages(site: Site, context: Sequence[str], label: str, up: str) -> dict[str, bytes]:
+def photo_pages(
+    site: Site, context: Sequence[str], label: str, up: str
+) -> Iterator[tuple[str, bytes]]:
     """The pages of the photos in ``context`` (photostream or favourites), each linking its
     neighbours there for the arrow keys; ``up`` is the list page, ``label`` its name."""
-    out = {}
     for index, pid in enumerate(context):
         prev_id = context[index - 1] if index > 0 else None
         next_id = context[index + 1] if index + 1 < len(context) else None
         page = 1 + index // site.page_size
         list_path = stream_page(page) if up == "index.html" else favorites_page(page)
         path = photo_page(pid)
-        out[path] = photo_html(
-            site, site.archive.photos[pid], prev_id, next_id, (label, list_path), section=up
+        yield (
+            path,
+            photo_html(
+                site, site.archive.photos[pid], prev_id, next_id, (label, list_path), section=up
+            ),
         )
-    return out
 
 
 def photo_html(
