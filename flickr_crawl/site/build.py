@@ -8,6 +8,7 @@ only the pages whose bytes changed. Files of an earlier build that this one no l
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -15,7 +16,7 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from flickr_crawl.site import images, pages, search
@@ -25,7 +26,6 @@ from flickr_crawl.site.model import load, open_readonly
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
     from concurrent.futures import Executor, Future
-    from pathlib import Path
 
     from flickr_crawl.site.model import Archive
 
@@ -194,18 +194,21 @@ def _run(
 
 
 def _remove_stale(site: Path, keep: set[str]) -> int:
-    """Delete this builder's kinds of file that the current build did not make."""
+    """Delete this builder's kinds of file that the current build did not make, and folders
+    left empty."""
     removed = 0
     if not site.is_dir():
         return 0
-    for path in sorted(site.rglob("*"), reverse=True):
-        relative = path.relative_to(site).as_posix()
-        if path.is_dir():
-            if not any(path.iterdir()):
-                path.rmdir()
-            continue
-        if relative == STATE_NAME or relative in keep or not path.name.endswith(_OWN_SUFFIXES):
-            continue
-        path.unlink(missing_ok=True)
-        removed += 1
+    for folder, dirs, files in os.walk(site, topdown=False):
+        prefix = os.path.relpath(folder, site).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        for name in files:
+            relative = prefix + name
+            if relative == STATE_NAME or relative in keep or not name.endswith(_OWN_SUFFIXES):
+                continue
+            Path(folder, name).unlink(missing_ok=True)
+            removed += 1
+        for name in dirs:
+            with contextlib.suppress(OSError):  # not empty: fine
+                Path(folder, name).rmdir()
     return removed

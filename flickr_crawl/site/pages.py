@@ -63,6 +63,8 @@ class Site:
     _chrome: dict[tuple[int, str, tuple[str, ...]], tuple[str, str]] = field(
         init=False, default_factory=dict
     )
+    # Fragments that many pages share (a photo's grid item, an album link), per page depth.
+    cache: dict[tuple[object, ...], Safe] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.albums = {a.id: a for a in self.archive.albums}
@@ -222,29 +224,31 @@ def time_tag(value: str | None, granularity: int | None = 0) -> Safe:
 
 def grid(site: Site, path: str, photo_ids: Sequence[str], *, caption: bool = False) -> Safe:
     """Thumbnails in order, each a link to the photo's page."""
+    depth = path.count("/")
+    cache = site.cache
     items = []
     for pid in photo_ids:
-        photo = site.archive.photos[pid]
-        name = title_of(photo)
-        derived = site.derived.get(pid)
-        if derived is not None:
-            img = void(
-                "img", src=_rel(path, derived.thumb), alt=name, loading="lazy", decoding="async"
-            )
-        else:
-            kind = "video" if photo.media == "video" else "missing"
-            label = f"Video: {name}" if kind == "video" else f"{name} (no image in the archive)"
-            img = void("img", src=_rel(path, f"assets/{kind}.svg"), alt=label, loading="lazy")
-        extra = tag("span", name, class_="cap") if caption else Safe("")
-        badge = (
-            tag("span", "▶", class_="badge", aria_hidden="true")
-            if photo.media == "video"
-            else Safe("")
-        )
-        items.append(
-            tag("li", tag("a", [img, badge, extra], href=_rel(path, photo_page(pid)), title=name))
-        )
+        key = ("grid", pid, depth, caption)
+        item = cache.get(key)
+        if item is None:  # a photo shows in many lists: its item is made once per depth
+            item = cache[key] = _grid_item(site, path, pid, caption=caption)
+        items.append(item)
     return tag("ul", items, class_="grid")
+
+
+def _grid_item(site: Site, path: str, pid: str, *, caption: bool) -> Safe:
+    photo = site.archive.photos[pid]
+    name = title_of(photo)
+    derived = site.derived.get(pid)
+    if derived is not None:
+        img = void("img", src=_rel(path, derived.thumb), alt=name, loading="lazy", decoding="async")
+    else:
+        kind = "video" if photo.media == "video" else "missing"
+        label = f"Video: {name}" if kind == "video" else f"{name} (no image in the archive)"
+        img = void("img", src=_rel(path, f"assets/{kind}.svg"), alt=label, loading="lazy")
+    extra = tag("span", name, class_="cap") if caption else None
+    badge = tag("span", "▶", class_="badge", aria_hidden="true") if photo.media == "video" else None
+    return tag("li", tag("a", [img, badge, extra], href=_rel(path, photo_page(pid)), title=name))
 
 
 def pager(path_of: Callable[[int], str], path: str, page: int, pages: int) -> Safe:
@@ -614,7 +618,7 @@ def photo_html(
     if photo.description:
         body.append(tag("div", sanitize(photo.description), class_="description"))
     body.append(_facts(site, path, photo))
-    body.append(_tags(path, photo))
+    body.append(_tags(site, path, photo))
     body.append(_memberships(site, path, photo))
     body.append(_notes(photo))
     body.append(_people(site, photo))
@@ -806,47 +810,45 @@ def _privacy(photo: Photo) -> str:
     return "Only you"
 
 
-def _tags(path: str, photo: Photo) -> Safe:
+def _tags(site: Site, path: str, photo: Photo) -> Safe:
     if not photo.tags:
         return Safe("")
-    items = [
-        tag(
-            "li",
-            tag("a", raw, href=_rel(path, tag_page(name)), class_="machine" if machine else None),
-        )
-        for name, raw, machine in photo.tags
-    ]
+    items = []
+    for name, raw, machine in photo.tags:
+        key = ("tag", name, raw, machine, path.count("/"))
+        item = site.cache.get(key)
+        if item is None:
+            link = tag(
+                "a", raw, href=_rel(path, tag_page(name)), class_="machine" if machine else None
+            )
+            item = site.cache[key] = tag("li", link)
+        items.append(item)
     return tag("section", [tag("h2", "Tags"), tag("ul", items, class_="tags")])
 
 
 def _memberships(site: Site, path: str, photo: Photo) -> Safe:
-    albums, galleries = site.albums, site.galleries
-    links = [
-        tag(
-            "li",
-            tag(
-                "a", plain(albums[aid].title) or "Untitled album", href=_rel(path, album_page(aid))
-            ),
-        )
-        for aid in photo.albums
-        if aid in albums
-    ]
+    links = [_membership(site, path, "album", aid) for aid in photo.albums if aid in site.albums]
     links += [
-        tag(
-            "li",
-            tag(
-                "a",
-                plain(galleries[gid].title) or "Untitled gallery",
-                href=_rel(path, gallery_page(gid)),
-            ),
-            class_="gallery",
-        )
-        for gid in photo.galleries
-        if gid in galleries
+        _membership(site, path, "gallery", gid) for gid in photo.galleries if gid in site.galleries
     ]
     if not links:
         return Safe("")
     return tag("section", [tag("h2", "In albums and galleries"), tag("ul", links, class_="plain")])
+
+
+def _membership(site: Site, path: str, kind: str, key: str) -> Safe:
+    """One album or gallery a photo is in, as a list item (made once per album and depth)."""
+    cache_key = (kind, key, path.count("/"))
+    item = site.cache.get(cache_key)
+    if item is None:
+        if kind == "album":
+            name = plain(site.albums[key].title) or "Untitled album"
+            item = tag("li", tag("a", name, href=_rel(path, album_page(key))))
+        else:
+            name = plain(site.galleries[key].title) or "Untitled gallery"
+            item = tag("li", tag("a", name, href=_rel(path, gallery_page(key))), class_="gallery")
+        site.cache[cache_key] = item
+    return item
 
 
 def _notes(photo: Photo) -> Safe:
