@@ -501,8 +501,15 @@ def test_a_rebuild_after_a_small_backup_touches_only_what_changed(browser, world
 def test_full_rebuild_remakes_everything(world, tmp_path):
     archive = tmp_path / "archive"
     shutil.copytree(world.archive, archive)
+    stale = archive / "site" / "tags" / "a-tag-no-longer-used-0badc0de.html"
+    stale.write_text("<p>from an earlier build</p>")
+    mine = archive / "site" / "notes.txt"
+    mine.write_text("not a file the site makes")
     result = build(archive, "--full")
     assert result.returncode == 0, result.stderr
+    assert "1 old files removed" in result.stderr
+    assert not stale.exists()
+    assert mine.read_text() == "not a file the site makes"
     made = re.search(r"images: (\d+) made, 0 kept", result.stderr)
     assert made
     assert int(made.group(1)) == sum(1 for _ in (archive / "site" / "t").iterdir())
