@@ -198,6 +198,8 @@ def open_readonly(archive: Path) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         db.row_factory = sqlite3.Row
+        # Text that is not valid UTF-8 shows as U+FFFD rather than stopping the build.
+        db.text_factory = lambda raw: raw.decode("utf-8", "replace")
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
         raise NoCatalog(f"{path} cannot be read as a catalog: {exc}") from None
