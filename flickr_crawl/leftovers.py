@@ -31,10 +31,15 @@ LOCK_NAME = ".flickr-crawl.lock"
 RUNNING = "running\n"
 
 
+SITE_DIR = "site"  # `scrapy site` owns it and may be writing there right now
+
+
 def leftovers(archive: Path) -> list[Path]:
-    """Our hidden temporaries anywhere in the archive."""
+    """The crawl's hidden temporaries anywhere in the archive (not in the site folder)."""
     found = []
-    for folder, _dirs, files in os.walk(archive):
+    for folder, dirs, files in os.walk(archive):
+        if Path(folder) == archive and SITE_DIR in dirs:
+            dirs.remove(SITE_DIR)
         for name in files:
             if name.startswith(".") and name.endswith((".tmp", PART_SUFFIX)):
                 found.append(Path(folder) / name)
