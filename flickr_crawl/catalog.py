@@ -477,7 +477,11 @@ def _save_users(db: sqlite3.Connection, users: Iterable[User], now: str, w: Coun
                 path_alias = COALESCE(NULLIF(excluded.path_alias, ''), users.path_alias),
                 buddy_icon_url = COALESCE(NULLIF(excluded.buddy_icon_url, ''),
                                           users.buddy_icon_url),
-                profile_url = COALESCE(NULLIF(excluded.profile_url, ''), users.profile_url),
+                -- an answer without the alias gives the /people/<nsid>/ form: keep the alias one
+                profile_url = CASE
+                    WHEN excluded.path_alias IS NULL AND users.path_alias IS NOT NULL
+                         AND users.profile_url IS NOT NULL THEN users.profile_url
+                    ELSE COALESCE(NULLIF(excluded.profile_url, ''), users.profile_url) END,
                 deleted = MAX(users.deleted, excluded.deleted),
                 first_seen = COALESCE(users.first_seen, excluded.first_seen),
                 last_seen = excluded.last_seen

@@ -1025,3 +1025,18 @@ def test_a_real_crawl_records_its_close_reason(tmp_path: Path, reason: str) -> N
         {"spider": "items", "reason": reason, "photos_listed": 1}
     ]
     db.close()
+
+
+def test_a_sparse_answer_keeps_the_profile_url_with_the_alias(db: sqlite3.Connection) -> None:
+    from collections import Counter
+
+    from flickr_crawl.catalog import _save_users, utc_now
+    from flickr_crawl.items import User
+
+    rich = User(nsid="1@N00", username="ann", path_alias="annie",
+                profile_url="https://www.flickr.com/people/annie/")  # fmt: skip
+    sparse = User(nsid="1@N00", username="ann", profile_url="https://www.flickr.com/people/1@N00/")
+    _save_users(db, [rich], utc_now(), Counter())
+    _save_users(db, [sparse], utc_now(), Counter())
+    row = db.execute("SELECT profile_url, path_alias FROM users WHERE nsid = '1@N00'").fetchone()
+    assert tuple(row) == ("https://www.flickr.com/people/annie/", "annie")
