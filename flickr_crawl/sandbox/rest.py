@@ -15,6 +15,8 @@ import calendar
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+from xml.sax.saxutils import escape
 
 from flickr_crawl.sandbox.media import camera_settings, exif_datetime
 from flickr_crawl.sandbox.sizes import (
@@ -108,6 +110,67 @@ def parse_date(value: str | None) -> int | None:
     raise ValueError(value)
 
 
+def _xml_attr(value: Any) -> str:
+    """Always double-quoted, with ``&quot;`` and ``&#039;`` as in the recordings."""
+    text = "" if value is None else str(value)
+    entities = {'"': "&quot;", "'": "&#039;", "\n": "&#10;", "\r": "&#13;", "\t": "&#09;"}
+    return '"' + escape(text, entities) + '"'
+
+
+def _xml_children(value: JSON) -> list[tuple[str, Any]]:
+    """(element name, value) for every object member and array item, in order."""
+    out: list[tuple[str, Any]] = []
+    for key, v in value.items():
+        if isinstance(v, dict):
+            out.append((key, v))
+        elif isinstance(v, list):
+            out += [(key, item) for item in v]
+    return out
+
+
+def _xml_element(name: str, value: Any, depth: int, out: list[str]) -> None:
+    pad = "\t" * depth
+    if not isinstance(value, dict):
+        out.append(f"{pad}<{name}>{escape('' if value is None else str(value))}</{name}>")
+        return
+    attrs = "".join(
+        f" {k}={_xml_attr(v)}"
+        for k, v in value.items()
+        if k != "_content" and not isinstance(v, dict | list)
+    )
+    children: list[str] = []
+    for k, item in _xml_children(value):
+        _xml_element(k, item, depth + 1, children)
+    text = value.get("_content")
+    if text is not None and not children:
+        out.append(f"{pad}<{name}{attrs}>{escape(str(text))}</{name}>")
+    elif children:
+        out.append(f"{pad}<{name}{attrs}>")
+        out.extend(children)
+        out.append(f"{pad}</{name}>")
+    else:
+        out.append(f"{pad}<{name}{attrs} />")
+
+
+def rest_xml(data: JSON) -> str:
+    """A response as Flickr's default REST format writes it: the JSON mapping run backwards
+    (scalars are attributes, ``_content`` is text, objects and arrays are child elements)."""
+    lines = ['<?xml version="1.0" encoding="utf-8" ?>']
+    if data.get("stat") == "fail":
+        err = f"<err code={_xml_attr(data.get('code'))} msg={_xml_attr(data.get('message'))} />"
+        lines += ['<rsp stat="fail">', f"\t{err}", "</rsp>"]
+        return "\n".join(lines) + "\n"
+    body = {k: v for k, v in data.items() if k != "stat"}
+    attrs = "".join(
+        f" {k}={_xml_attr(v)}" for k, v in body.items() if not isinstance(v, dict | list)
+    )
+    lines.append(f'<rsp stat="ok"{attrs}>')
+    for key, item in _xml_children(body):
+        _xml_element(key, item, 0, lines)
+    lines.append("</rsp>")
+    return "\n".join(lines) + "\n"
+
+
 def _taken_key(photo: Photo) -> str:
     return photo.datetaken
 
@@ -145,6 +208,9 @@ class Rest:
             "flickr.galleries.getPhotos": self.galleries_get_photos,
             "flickr.galleries.getListForPhoto": self.galleries_get_list_for_photo,
             "flickr.favorites.getList": self.favorites_get_list,
+            "flickr.urls.lookupUser": self.urls_lookup_user,
+            "flickr.people.findByUsername": self.people_find_by_username,
+            "flickr.video.getStreamInfo": self.video_get_stream_info,
         }
 
     def call(self, method: str, caller: Caller) -> JSON:
@@ -516,6 +582,31 @@ class Rest:
         }
         return {"person": person, "stat": "ok"}
 
+    def urls_lookup_user(self, caller: Caller) -> JSON:
+        """flickr.urls.lookupUser: a photostream or profile URL (alias or nsid) to a user."""
+        path = urlsplit(caller.params.get("url", "")).path
+        parts = [p for p in path.split("/") if p]
+        user = None
+        if len(parts) >= 2 and parts[0] in ("photos", "people"):
+            user = self.world.user_by_id(unquote(parts[1]))
+        if user is None or user.deleted:
+            raise ApiError(1, "User not found")
+        return {"user": {"id": user.nsid, "username": {"_content": user.username}}, "stat": "ok"}
+
+    def people_find_by_username(self, caller: Caller) -> JSON:
+        """flickr.people.findByUsername (the screen name, compared case-insensitively)."""
+        wanted = caller.params.get("username", "").strip().lower()
+        user = next(
+            (u for u in self.world.users.values() if u.username.lower() == wanted and wanted),
+            None,
+        )
+        if user is None or user.deleted:
+            raise ApiError(1, "User not found")
+        return {
+            "user": {"id": user.nsid, "nsid": user.nsid, "username": {"_content": user.username}},
+            "stat": "ok",
+        }
+
     def people_get_photos(self, caller: Caller) -> JSON:
         """flickr.people.getPhotos."""
         if not caller.params.get("user_id"):
@@ -787,13 +878,13 @@ class Rest:
             for label, height in VIDEO_STREAMS:
                 if height > v.height:
                     continue
-                w: int | str = round(v.width * height / v.height) if height else ""
-                h: int | str = height if height else ""
+                # XML shows width="" for the streams without a nominal height; JSON clients
+                # (python-flickr-api's _getLargestSizeLabel) meet them as null.
                 sizes.append(
                     {
                         "label": label,
-                        "width": str(w),
-                        "height": str(h),
+                        "width": str(round(v.width * height / v.height)) if height else None,
+                        "height": str(height) if height else None,
                         "source": f"{page}play/{label}/{photo.secret}/",
                         "url": page,
                         "media": "video",
@@ -804,6 +895,21 @@ class Rest:
             "sizes": {"canblog": 1, "canprint": dl, "candownload": dl, "size": sizes},
             "stat": "ok",
         }
+
+    def video_get_stream_info(self, caller: Caller) -> JSON:
+        """flickr.video.getStreamInfo (undocumented; downloaders call it with ``secret``): the
+        transcoded streams only, as 2021 reports saw (``700``, ``iphone_wifi``; no ``orig``)."""
+        photo = self.photo_or_fail(caller)
+        if photo.video is None or caller.params.get("secret", photo.secret) != photo.secret:
+            raise ApiError(1, "Video not found")
+        owner = self.world.users[photo.owner]
+        page = f"{self.base}/photos/{owner.path_alias or owner.nsid}/{photo.id}/"
+        streams = [
+            {"type": label, "_content": f"{page}play/{label}/{photo.secret}/"}
+            for label, height in VIDEO_STREAMS
+            if height <= photo.video.height
+        ]
+        return {"streams": {"stream": streams}, "stat": "ok"}
 
     def photos_get_exif(self, caller: Caller) -> JSON:
         """flickr.photos.getExif (what the JPEG original actually carries)."""

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 from flickr_crawl.sandbox.media import MediaStore
 from flickr_crawl.sandbox.oauth import OAuthError, OAuthProvider, Token
-from flickr_crawl.sandbox.rest import ApiError, Caller, Rest
+from flickr_crawl.sandbox.rest import ApiError, Caller, Rest, rest_xml
 from flickr_crawl.sandbox.sizes import (
     SIZE_BY_SUFFIX,
     VIDEO_STREAMS,
@@ -651,7 +651,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 if api_key and not re.fullmatch(r"[0-9a-f]{32}", api_key):
                     raise ApiError(100, "Invalid API Key (Key has invalid format)")
                 raise ApiError(100, "Invalid API Key (Key not found)")
-            if fmt != "json":
+            if fmt not in ("json", "rest"):
                 raise ApiError(111, f'Format "{fmt}" not found')
             if fault == "stat_105":
                 raise ApiError(105, "Service currently unavailable")
@@ -663,8 +663,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except ApiError as err:
             data = {"stat": "fail", "code": err.code, "message": err.message}
             ctype = "text/plain; charset=utf-8"
-        text = flickr_json(data)
-        if callback:
+        if fmt == "rest":  # Flickr's default: XML
+            text, ctype = rest_xml(data), "text/xml; charset=utf-8"
+        else:
+            text = flickr_json(data)
+        if callback and fmt != "rest":
             text = f"{callback}({text})"
         if fault == "bad_json":  # a proxy's error page, or a body cut off by a broken upstream
             bad = ("<html><body><h1>Bad Gateway</h1></body></html>", text[: len(text) // 2])
