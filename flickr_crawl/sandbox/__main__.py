@@ -37,7 +37,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--auth-file", help="write a ready token file for the demo account (0600)")
     p.add_argument("--fault-rate", type=float, default=0.0)
     p.add_argument("--api-limit", type=int, default=0, help="API calls per hour per key; 0 = off")
-    p.add_argument("--image-size", choices=("small", "realistic"), default="realistic")
+    p.add_argument(
+        "--image-size",
+        choices=("small", "realistic", "fast"),
+        default="realistic",
+        help="fast: realistic sizes, pixels encoded once per size (for benchmarks)",
+    )
     p.add_argument("--video-size", type=int, default=3_000_000)
     p.add_argument("--big-video", type=int, default=0, help="add one video of this many bytes")
     p.add_argument("--video-url-ttl", type=int, default=180)
