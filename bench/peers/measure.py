@@ -1,0 +1,80 @@
+"""Run one command as a benchmark step: wall time, the process tree's peak RSS, its exit code,
+and what the sandbox counted (API calls by method, bytes served) while it ran.
+
+Peak RSS comes from ``os.wait4`` on that one child, so each step is measured on its own (the
+process-wide RUSAGE_CHILDREN maximum would carry one step's peak into the next).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+@dataclass
+class Step:
+    """The measurements of one run of one tool."""
+
+    tool: str
+    run: str
+    returncode: int
+    wall: float
+    peak_rss_mib: float
+    api_calls: int = 0
+    by_method: dict[str, int] = field(default_factory=dict)
+    bytes_served: int = 0
+    items: int = 0
+    note: str = ""
+
+    @property
+    def mb_per_s(self) -> float:
+        """Bytes the sandbox served during the step, per second of wall time."""
+        return self.bytes_served / 1e6 / self.wall if self.wall else 0.0
+
+    @property
+    def calls_per_item(self) -> float:
+        """API calls per photo or video of the account."""
+        return self.api_calls / self.items if self.items else 0.0
+
+
+def run_measured(
+    cmd: list[str], *, log: Path, cwd: Path | None = None, env: dict[str, str] | None = None,
+    timeout: float = 3600,
+) -> tuple[int, float, float]:  # fmt: skip
+    """(exit code, wall seconds, peak RSS MiB) of ``cmd``; output goes to ``log``."""
+    with log.open("w") as out:
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+            time.sleep(0.05)
+        wall = time.monotonic() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, wall, usage.ru_maxrss / 1024
+
+
+def step(tool: str, run: str, sandbox: Any, cmd: list[str], *, log: Path, items: int,
+         cwd: Path | None = None, env: dict[str, str] | None = None,
+         timeout: float = 3600) -> Step:  # fmt: skip
+    """Reset the sandbox counters, run ``cmd`` measured, and read the counters back."""
+    sandbox.reset_stats()
+    code, wall, rss = run_measured(cmd, log=log, cwd=cwd, env=env, timeout=timeout)
+    stats = sandbox.stats()
+    return Step(
+        tool, run, code, wall, rss,
+        api_calls=stats["api_calls"]["total"],
+        by_method=dict(stats["api_calls"]["by_method"]),
+        bytes_served=stats["bytes_served"],
+        items=items,
+    )  # fmt: skip
