@@ -13,16 +13,27 @@ depend on image sizes, so ``--image-size small`` measures them quickly.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from peers.measure import Step, step  # noqa: E402
 
 from flickr_crawl.sandbox.process import Sandbox  # noqa: E402
-from tests.helpers import crawl  # noqa: E402
+from tests.helpers import crawl_args  # noqa: E402
+
+
+def crawl_step(sandbox: Any, archive: Path, run: str, *extra: str, log: Path,
+               items: int) -> Step:  # fmt: skip
+    """One measured ``scrapy crawl photostream`` into ``archive`` (API pacing off)."""
+    cmd = [sys.executable, "-m", "scrapy", *crawl_args(sandbox, archive, *extra)]
+    env = dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings")
+    return step("flickr-crawl", run, sandbox, cmd, log=log, items=items, cwd=ROOT, env=env)
 
 
 def main() -> int:
@@ -30,7 +41,7 @@ def main() -> int:
     parser.add_argument("--photos", type=int, default=1000)
     parser.add_argument("--videos", type=int, default=20)
     parser.add_argument("--albums", type=int, default=30)
-    parser.add_argument("--image-size", default="realistic", choices=("small", "realistic"))
+    parser.add_argument("--image-size", default="realistic", choices=("small", "realistic", "fast"))
     parser.add_argument("--logs", type=Path, help="keep each crawl's log in this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-photostream-") as tmp:
@@ -46,29 +57,21 @@ def main() -> int:
             runs = [("full", archive, ()), ("no-change", archive, ()),
                     ("full, no deep pass", Path(tmp) / "archive-shallow",
                      ("-s", "FLICKR_DEEP_METADATA=False"))]  # fmt: skip
+            logs = args.logs or Path(tmp)
             for run, target, extra in runs:
-                sandbox.reset_stats()
-                start = time.monotonic()
-                result = crawl(sandbox, target, *extra)
-                if args.logs:
-                    log = args.logs / f"{run.replace(' ', '_').replace(',', '')}.log"
-                    log.write_text(result.stderr)
-                elapsed = time.monotonic() - start
-                stats = sandbox.stats()
-                rows.append((run, result.returncode, stats, elapsed))
-        total = args.photos + args.videos
+                log = logs / f"{run.replace(' ', '_').replace(',', '')}.log"
+                rows.append(crawl_step(sandbox, target, run, *extra, log=log, items=len(photos)))
         print(f"account: {args.photos} photos, {args.videos} videos, {args.albums} albums "
               f"({args.image_size} images)")  # fmt: skip
         print(f"with comments: {with_comments}, with faves: {with_faves}")
-        print("| run | exit | API calls | calls/photo | wall s | MB | MB/s |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
-        for run, code, stats, elapsed in rows:
-            calls = stats["api_calls"]["total"]
-            mb = stats["bytes_served"] / 1e6
-            print(f"| {run} | {code} | {calls} | {calls / total:.4f} | {elapsed:.1f} | "
-                  f"{mb:.1f} | {mb / elapsed:.1f} |")  # fmt: skip
-        for run, _, stats, _ in rows:
-            print(f"calls by method ({run}):", stats["api_calls"]["by_method"])
+        print("| run | exit | API calls | calls/photo | wall s | MB | MB/s | peak RSS MiB |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for r in rows:
+            print(f"| {r.run} | {r.returncode} | {r.api_calls} | {r.calls_per_item:.4f} | "
+                  f"{r.wall:.1f} | {r.bytes_served / 1e6:.1f} | {r.mb_per_s:.1f} | "
+                  f"{r.peak_rss_mib:.0f} |")  # fmt: skip
+        for r in rows:
+            print(f"calls by method ({r.run}):", r.by_method)
     return 0
 
 

@@ -27,15 +27,19 @@ from flickr_crawl.sandbox.process import Sandbox  # noqa: E402
 from tests.helpers import crawl, web_session  # noqa: E402
 
 
+def sandbox_args(size: int) -> tuple[str, ...]:
+    """A sandbox account holding one photo and one video of ``size`` bytes."""
+    return ("--photos", "1", "--videos", "0", "--albums", "1", "--image-size", "small",
+            "--big-video", str(size))  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=2_000_000_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-video-", dir=ROOT) as tmp:
         auth = Path(tmp) / "auth.json"
-        sandbox_args = ("--photos", "1", "--videos", "0", "--albums", "1",
-                        "--image-size", "small", "--big-video", str(args.size))  # fmt: skip
-        with Sandbox(*sandbox_args, auth_file=auth) as sandbox:
+        with Sandbox(*sandbox_args(args.size), auth_file=auth) as sandbox:
             session = web_session(sandbox, Path(tmp) / "session.json")
             archive = Path(tmp) / "archive"
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

@@ -1,0 +1,117 @@
+"""bench/RESULTS.md from a finished benchmark: one table per question the issue asks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from peers.judge import FIELDS
+
+if TYPE_CHECKING:
+    import argparse
+
+
+OURS = "flickr-crawl"
+PEERS = ("flickrbackup", "flickr_download", "gallery-dl", "gallery-dl (0.5 s floor off)")
+VIDEO_KINDS = ("original", "stream", "poster", "nothing")
+
+
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _table(head: tuple[str, ...], rows: list[tuple[object, ...]]) -> list[str]:
+    return [_row(*head), _row(*("---" for _ in head)), *(_row(*r) for r in rows), ""]
+
+
+def render(bench: Any, truth: dict[str, Any], args: argparse.Namespace,
+           machine: list[str]) -> str:  # fmt: skip
+    """The whole RESULTS.md."""
+    photos = truth["photos"]
+    n_video = sum(p["media"] == "video" for p in photos)
+    out = ["# Benchmark results", "",
+           ("Produced by `bench/run` (one command: peer virtualenvs, aria2c, every run below). "
+           "Everything runs against one local sandbox account, API limit off, on:"), "",
+           *machine, "",
+           (f"Account: {len(photos)} items ({len(photos) - n_video} photos, {n_video} videos), "
+           f"{len(truth['albums'])} albums; comments on "
+           f"{sum(bool(p['comments']) for p in photos)}, faves on "
+           f"{sum(bool(p['faves']) for p in photos)}, geotags on "
+           f"{sum(bool(p['geo']) for p in photos)}; realistic file sizes "
+           "(sandbox `--image-size fast`)."), ""]  # fmt: skip
+    tools = [OURS, *PEERS]
+    full = {t: bench.get(t, "full") for t in [*tools, "aria2c"]}
+
+    out += ["## API calls per item, full backup, richest metadata", ""]
+    rows = []
+    for t in tools:
+        s = full[t]
+        if s is None:
+            continue
+        methods = ", ".join(f"{m.removeprefix('flickr.')} {n}" for m, n in
+                            sorted(s.by_method.items(), key=lambda kv: -kv[1]))  # fmt: skip
+        rows.append((t, s.items, s.api_calls, f"{s.calls_per_item:.2f}", s.returncode, methods))
+    out += _table(("tool", "items", "API calls", "calls/item", "exit", "calls by method"), rows)
+
+    out += ["## Metadata captured (judged from the files each tool wrote)", "",
+            ("Share of the ground-truth values found in each tool's files: per photo for title, "
+            "description, date, geo, camera; per tag, comment, fave, note, person and album "
+            "membership otherwise. Originals: photos saved at the original's full resolution."),
+            ""]  # fmt: skip
+    caps = [t for t in [*tools, "aria2c"] if t in bench.captures]
+    rows = [(f, *(bench.captures[t].cell(f) for t in caps)) for f in ("original photo", *FIELDS)]
+    out += _table(("field", *caps), rows)
+
+    out += ["## Videos: what each tool saved", ""]
+    rows = []
+    for t in caps:
+        v = bench.captures[t].videos
+        total = sum(v.values())
+        rows.append((t, *(f"{v.get(k, 0)}/{total}" for k in VIDEO_KINDS)))
+    out += _table(("tool", *(f"{k}" for k in VIDEO_KINDS)), rows)
+
+    aria = full["aria2c"]
+    out += ["## Wall time and throughput, full backup (API limit off)", ""]
+    rows = []
+    for t in [*tools, "aria2c"]:
+        s = full[t]
+        if s is None:
+            continue
+        share = f"{100 * s.mb_per_s / aria.mb_per_s:.0f}%" if aria and aria.mb_per_s else ""
+        rows.append((t, s.items, f"{s.wall:.1f}", f"{s.bytes_served / 1e6:.0f}",
+                     f"{s.mb_per_s:.1f}", share, f"{s.peak_rss_mib:.0f}"))  # fmt: skip
+    out += _table(("tool", "items", "wall s", "MB served", "MB/s", "of aria2c", "peak RSS MiB"),
+                  rows)  # fmt: skip
+
+    out += ["## No-change re-run", ""]
+    rows = []
+    for t in tools:
+        s = bench.get(t, "no-change")
+        if s is not None:
+            rows.append((t, f"{s.wall:.1f}", s.api_calls, s.returncode,
+                         ", ".join(f"{m.removeprefix('flickr.')} {n}"
+                                   for m, n in sorted(s.by_method.items()))))  # fmt: skip
+    out += _table(("tool", "wall s", "API calls", "exit", "calls by method"), rows)
+
+    if any(s.run == "2 GB video" for s in bench.steps):
+        out += [f"## Peak RSS while backing up one {args.video_size / 1e9:.0f} GB video", ""]
+        rows = []
+        for s in (s for s in bench.steps if s.run == "2 GB video"):
+            cap = bench.captures.get(f"{s.tool} 2 GB video")
+            got = "" if cap is None else next((k for k in VIDEO_KINDS if cap.videos.get(k)), "")
+            rows.append((s.tool, f"{s.peak_rss_mib:.0f}", got, f"{s.bytes_served / 1e9:.2f}",
+                         f"{s.wall:.1f}", s.returncode))  # fmt: skip
+        out += _table(("tool", "peak RSS MiB", "video saved", "GB served", "wall s", "exit"),
+                      rows)  # fmt: skip
+
+    big = [s for s in bench.steps if s.tool == OURS and "items" in s.run]
+    if big:
+        out += ["## How cost grows: flickr-crawl alone on a bigger account", "",
+                ("Small images here (`--image-size small`): this measures API calls and per-item "
+                "overhead, not bytes."), ""]  # fmt: skip
+        rows = [(s.run, s.api_calls, f"{s.calls_per_item:.3f}", f"{s.wall:.1f}",
+                 f"{1000 * s.wall / s.items:.1f}", f"{s.peak_rss_mib:.0f}", s.returncode)
+                for s in big]  # fmt: skip
+        out += _table(("run", "API calls", "calls/item", "wall s", "ms/item", "peak RSS MiB",
+                       "exit"), rows)  # fmt: skip
+    out += ["## Notes", "", *(f"- {n}" for n in bench.notes), ""]
+    return "\n".join(out)
