@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,8 @@ STREAM_TO = "flickr_stream_to"  # meta key: path of the .part file to write a 20
 STREAM_RESULT = "flickr_stream_result"  # meta key set on success: {"size", "sha256", "head"}
 _ERROR_BODY_LIMIT = 1 << 20  # bodies of non-200 answers are kept in memory up to this size
 _HEAD_BYTES = 64  # first bytes kept for type sniffing
+_WRITE_BLOCK = 1 << 20  # bytes gathered before one write on the disk thread
+_QUEUE_LIMIT = 16 << 20  # bytes waiting for the disk thread before a download stops reading
 
 
 class StreamingDownloadHandler(HTTP11DownloadHandler):
@@ -147,8 +150,56 @@ def _make_response(
     )
 
 
+class _DiskWriter:
+    """Writes, hashes, fsyncs and closes one ``.part`` file on the shared disk thread.
+
+    The reactor thread only queues chunks: a buffered write, sha256 and fsync of every file on
+    the reactor cost a quarter of a full backup's wall time (profiled: 2000 photos), and every
+    other download stalled meanwhile. Jobs of one file run in order on one thread; the reader
+    stops reading while ``_QUEUE_LIMIT`` bytes are waiting, so memory stays flat.
+    """
+
+    _executor: ThreadPoolExecutor | None = None
+
+    def __init__(self, part: Path) -> None:
+        # Unbuffered: a full disk fails the write that meets it, not a flush at the end.
+        # OSError here (no folder...) fails the download.
+        self.file = part.open("wb", buffering=0)
+        self.hash = hashlib.sha256()
+        self.error: OSError | None = None
+
+    @classmethod
+    def submit(cls, job: Callable[[], None]) -> Future[None]:
+        if cls._executor is None:
+            cls._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flickr-disk")
+        return cls._executor.submit(job)
+
+    def write(self, data: bytes) -> None:
+        """(disk thread) Append and hash one block, unless an earlier write failed."""
+        if self.error is not None:
+            return
+        self.hash.update(data)
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            self.error = exc
+
+    def finish(self, complete: bool) -> bool:
+        """(disk thread) Flush and fsync a complete file, close it; whether it is complete."""
+        try:
+            if complete and self.error is None:
+                os.fsync(self.file.fileno())
+        except OSError as exc:  # disk full, I/O error: this file is not complete
+            self.error = exc
+        try:
+            self.file.close()  # unbuffered: nothing left to flush, so this cannot lose data
+        except OSError as exc:
+            self.error = self.error or exc
+        return complete and self.error is None
+
+
 class _BodyReader(Protocol):
-    """Writes a body to ``part`` (hashing as it goes), or keeps a small error body in memory."""
+    """Streams a body to ``part`` through the disk thread, or keeps a small error body."""
 
     def __init__(
         self,
@@ -163,15 +214,14 @@ class _BodyReader(Protocol):
         self._part = part
         self._expected = expected
         self._size = 0
-        self._hash = hashlib.sha256()
         self._head = b""
         self._buf = bytearray()
-        # Unbuffered: a full disk fails the write that meets it, not a flush at the end.
-        # OSError here (no folder...) fails the download.
-        self._file = part.open("wb", buffering=0) if part is not None else None
+        self._writer = _DiskWriter(part) if part is not None else None
+        self._queued = 0  # bytes handed to the disk thread and not yet written
+        self._paused = False
         self._idle_timeout = idle_timeout
         self._timer: Any = None
-        self._write_error: OSError | None = None
+        self._reported = False
 
     def connectionMade(self) -> None:
         self._arm_timer()
@@ -191,58 +241,94 @@ class _BodyReader(Protocol):
     def dataReceived(self, data: bytes) -> None:
         self._arm_timer()
         self._size += len(data)
-        if self._file is None:
+        if self._writer is None:
             if len(self._buf) < _ERROR_BODY_LIMIT:
                 self._buf += data[: _ERROR_BODY_LIMIT - len(self._buf)]
             return
         if len(self._head) < _HEAD_BYTES:
             self._head += data[: _HEAD_BYTES - len(self._head)]
-        if self._write_error is not None:
+        self._buf += data
+        if len(self._buf) >= _WRITE_BLOCK:
+            self._flush_buffer()
+
+    def _flush_buffer(self) -> None:
+        """Hand the buffered bytes to the disk thread; pause reading if it falls behind."""
+        from twisted.internet import reactor
+
+        assert self._writer is not None
+        block, self._buf = bytes(self._buf), bytearray()
+        self._queued += len(block)
+        writer = self._writer
+
+        def job() -> None:
+            writer.write(block)
+            reactor.callFromThread(self._written, len(block))  # type: ignore[attr-defined]
+
+        _DiskWriter.submit(job)
+        if self._queued > _QUEUE_LIMIT and not self._paused and self.transport is not None:
+            self._paused = True
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def _written(self, n: int) -> None:
+        """(reactor) A block reached the disk, or failed to: resume or stop reading."""
+        self._queued -= n
+        assert self._writer is not None
+        if self._writer.error is not None and not self._reported:
+            self._reported = True
+            logger.error(
+                "Cannot write %(part)s: %(err)s",
+                {"part": str(self._part), "err": self._writer.error},
+            )
+            if self.transport is not None:
+                self.transport.stopProducing()  # type: ignore[attr-defined]
             return
-        self._hash.update(data)
-        try:
-            self._file.write(data)
-        except OSError as exc:  # disk full: stop reading; connectionLost fails the download
-            self._write_error = exc
-            logger.error("Cannot write %(part)s: %(err)s", {"part": str(self._part), "err": exc})
-            assert self.transport is not None
-            self.transport.stopProducing()  # type: ignore[attr-defined]
+        if self._paused and self._queued <= _QUEUE_LIMIT // 2 and self.transport is not None:
+            self._paused = False
+            self.transport.resumeProducing()  # type: ignore[attr-defined]
 
     def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        from twisted.internet import reactor
+
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         complete = reason is not None and reason.check(ResponseDone, PotentialDataLoss)
         if complete and self._expected is not None and self._size != self._expected:
             complete = False
-        if self._file is None:  # an error page or a redirect: its status is what matters
+        if self._writer is None:  # an error page or a redirect: its status is what matters
             self.done.callback({"body": bytes(self._buf)})
             return
-        if self._write_error is not None:
-            complete = False
         if reason is not None and reason.check(PotentialDataLoss) and self._expected is None:
             # No Content-Length and no chunked framing: we cannot tell a cut from the end.
             complete = False
-        try:
-            if complete:
-                os.fsync(self._file.fileno())
-        except OSError as exc:  # disk full, I/O error: this file is not complete
-            complete = False
-            self._write_error = exc
-            logger.error("Cannot finish %(part)s: %(err)s", {"part": str(self._part), "err": exc})
-        try:
-            self._file.close()  # unbuffered: nothing left to flush, so this cannot lose data
-        except OSError as exc:
-            complete = False
-            self._write_error = self._write_error or exc
+        if self._buf:
+            self._flush_buffer()
+        writer = self._writer
+
+        def job() -> None:
+            ok = writer.finish(bool(complete))
+            reactor.callFromThread(self._finished, ok)  # type: ignore[attr-defined]
+
+        _DiskWriter.submit(job)
+
+    def _finished(self, complete: bool) -> None:
+        """(reactor) The file is closed: report the result, or drop a partial file."""
+        assert self._writer is not None
+        if self._writer.error is not None and not self._reported:
+            self._reported = True
+            logger.error(
+                "Cannot finish %(part)s: %(err)s",
+                {"part": str(self._part), "err": self._writer.error},
+            )
         if not complete:
             assert self._part is not None
             self._part.unlink(missing_ok=True)
-            if self._write_error is not None:  # our disk, not the network: say so
+            failed = self._writer.error
+            if failed is not None:  # our disk, not the network: say so
                 if self._on_write_error is not None:
-                    self._on_write_error(self._part, self._write_error)
-                error = DiskFull(f"cannot write {self._part.name}: {self._write_error}")
-                error.__cause__ = self._write_error
-                self.done.errback(error if is_disk_full(self._write_error) else self._write_error)
+                    self._on_write_error(self._part, failed)
+                error = DiskFull(f"cannot write {self._part.name}: {failed}")
+                error.__cause__ = failed
+                self.done.errback(error if is_disk_full(failed) else failed)
                 return
             logger.warning(
                 "Download cut short: %(got)s of %(expected)s bytes",
@@ -251,5 +337,5 @@ class _BodyReader(Protocol):
             self.done.errback(ResponseDataLossError())
             return
         self.done.callback(
-            {"size": self._size, "sha256": self._hash.hexdigest(), "head": self._head.hex()}
+            {"size": self._size, "sha256": self._writer.hash.hexdigest(), "head": self._head.hex()}
         )
