@@ -17,6 +17,7 @@ import stat
 import urllib.error
 import urllib.parse
 import urllib.request
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -725,8 +726,9 @@ def test_video_original_only_for_owner_and_web_session(
     labels = {s["label"]: s for s in owner_sizes["sizes"]["size"]}
     assert labels["Video Original"]["source"] == video["video"]["play_url"]
     assert labels["Original"]["source"].endswith("_o.jpg")  # poster frame
-    assert labels["iphone_wifi"]["width"] == ""
-    assert labels["iphone_wifi"]["height"] == ""
+    # XML has width="" here; JSON clients meet null (python-flickr-api skips it on TypeError).
+    assert labels["iphone_wifi"]["width"] is None
+    assert labels["iphone_wifi"]["height"] is None
     anon_sizes = api(sandbox, "flickr.photos.getSizes", photo_id=video["id"]).json()
     assert "Video Original" not in {s["label"] for s in anon_sizes["sizes"]["size"]}
     play = video["video"]["play_url"]
@@ -952,3 +954,132 @@ def test_mutations(tmp_path: Path) -> None:
         assert new_id in {p["id"] for p in after["photos"]}
         bad = fetch(f"{sb.url}/__sandbox/mutate", data=b'[{"op":"nope"}]', method="POST")
         assert bad.status == 400
+
+
+# -- what other Flickr clients use: the REST/XML format, user lookups, video streams, site key
+def real_xml(method: str, name: str) -> ET.Element:
+    return ET.parse(REAL / "xml" / method / name).getroot()
+
+
+@needs_real
+def test_rest_xml_format_matches_recordings(sandbox: Sandbox, truth: dict[str, Any]) -> None:
+    """Python flickrapi (flickrbackup) asks for Flickr's default format: XML, like the 2023-2025
+    recordings: attributes for scalars, text for ``_content``, child elements for the rest."""
+    geo = next(p for p in truth["photos"] if p["geo"] and p["original"] and p["tags"])
+    r = signed(sandbox, "flickr.photos.getInfo", photo_id=geo["id"], format="rest")
+    assert r.status == 200
+    assert r.headers["Content-Type"] == "text/xml; charset=utf-8"
+    assert r.body.startswith(b'<?xml version="1.0" encoding="utf-8" ?>\n<rsp stat="ok">')
+    ours = ET.fromstring(r.body)
+    rec = real_xml("flickr.photos.getInfo", "2023_geo_52994452213.xml")
+    assert ours.tag == rec.tag == "rsp"
+    photo, rec_photo = ours.find("photo"), rec.find("photo")
+    assert photo is not None
+    assert rec_photo is not None
+    assert set(photo.attrib) == set(rec_photo.attrib)
+    assert {c.tag for c in rec_photo} - {"people"} <= {c.tag for c in photo}
+    assert photo.findtext("title") == geo["title"]
+    assert photo.findtext("description") == geo["description"]
+    tags = photo.findall("tags/tag")
+    assert set(rec_photo.find("tags/tag").attrib) <= set(tags[0].attrib)  # type: ignore[union-attr]
+    assert [t.get("raw") for t in tags] == [t["raw"] for t in geo["tags"]]
+    assert float(photo.find("location").get("latitude")) == geo["geo"]["latitude"]  # type: ignore[union-attr, arg-type]
+    assert photo.findtext("location/country") == geo["geo"]["country"]
+
+    listing = ET.fromstring(
+        signed(sandbox, "flickr.people.getPhotos", user_id="me", per_page=3, page=1,
+               extras="description,tags,url_o", format="rest").body
+    )  # fmt: skip
+    rec_list = real_xml("flickr.people.getPublicPhotos", "2024_page1_of2_per_page500.xml")
+    assert set(listing.find("photos").attrib) == set(rec_list.find("photos").attrib)  # type: ignore[union-attr]
+    items = listing.findall("photos/photo")
+    assert len(items) == 3
+    assert items[0].get("title") == truth["photos"][0]["title"]  # a title is an attribute here
+    assert items[0].findtext("description") == truth["photos"][0]["description"]
+
+    video = next(p for p in truth["photos"] if p["media"] == "video")
+    sizes = ET.fromstring(
+        signed(sandbox, "flickr.photos.getSizes", photo_id=video["id"], format="rest").body
+    )
+    rows = {s.get("label"): s.attrib for s in sizes.findall("sizes/size")}
+    rec_rows = {
+        s.get("label"): s.attrib
+        for s in real_xml(
+            "flickr.photos.getSizes", "2025_alexwlchan_til_video_owner_oauth_caller.xml"
+        ).findall("sizes/size")
+    }
+    assert rows["iphone_wifi"]["width"] == rec_rows["iphone_wifi"]["width"] == ""
+    assert set(rows["Video Original"]) == set(rec_rows["Video Original"])
+
+    err = api(sandbox, "flickr.photos.getInfo", photo_id="1", format="rest")
+    rec_err = real_xml("errors", "2025_getSizes_code1.xml")
+    root = ET.fromstring(err.body)
+    assert root.get("stat") == rec_err.get("stat") == "fail"
+    assert set(root.find("err").attrib) == set(rec_err.find("err").attrib)  # type: ignore[union-attr]
+    assert root.find("err").get("code") == "1"  # type: ignore[union-attr]
+    assert b"&quot;1&quot;" in err.body  # quotes in attributes as Flickr escapes them
+
+
+def test_user_lookups(sandbox: Sandbox, truth: dict[str, Any]) -> None:
+    """urls.lookupUser (gallery-dl) and people.findByUsername (flickr_download)."""
+    owner = truth["owner"]
+    for url in (f"https://www.flickr.com/photos/{owner['path_alias']}/",
+                f"https://www.flickr.com/people/{owner['nsid']}"):  # fmt: skip
+        user = api(sandbox, "flickr.urls.lookupUser", url=url).json()["user"]
+        assert user == {"id": owner["nsid"], "username": {"_content": owner["username"]}}
+    missing = api(sandbox, "flickr.urls.lookupUser", url="https://www.flickr.com/photos/nobody9")
+    assert missing.json() == {"stat": "fail", "code": 1, "message": "User not found"}
+    found = api(sandbox, "flickr.people.findByUsername", username=owner["username"].upper())
+    assert found.json()["user"]["nsid"] == owner["nsid"]
+    assert found.json()["user"]["username"] == {"_content": owner["username"]}
+    assert api(sandbox, "flickr.people.findByUsername", username="nobody").json()["code"] == 1
+
+
+def test_video_stream_info(sandbox: Sandbox, truth: dict[str, Any]) -> None:
+    """video.getStreamInfo lists transcoded streams a client can fetch, never the original."""
+    video = next(p for p in truth["photos"] if p["media"] == "video" and p["ispublic"])
+    data = api(sandbox, "flickr.video.getStreamInfo", photo_id=video["id"],
+               secret=video["secret"]).json()  # fmt: skip
+    streams = {s["type"]: s["_content"] for s in data["streams"]["stream"]}
+    assert "orig" not in streams
+    assert {"360p", "288p", "700"} <= set(streams)
+    played = fetch(streams["360p"])
+    assert played.status == 302
+    file = fetch(played.headers["Location"])
+    assert file.status == 200
+    assert file.body[4:8] == b"ftyp"
+    assert int(file.headers["Content-Length"]) < video["video"]["size"]
+    wrong = api(sandbox, "flickr.video.getStreamInfo", photo_id=video["id"], secret="0" * 10)
+    assert wrong.json()["code"] == 1
+    photo = next(p for p in truth["photos"] if p["media"] == "photo" and p["ispublic"])
+    not_video = api(sandbox, "flickr.video.getStreamInfo", photo_id=photo["id"])
+    assert not_video.json()["code"] == 1
+
+
+def test_pages_carry_the_site_key(sandbox: Sandbox) -> None:
+    """Flickr's pages embed the public API key its scripts use; downloaders read /photos/."""
+    key = auth(sandbox)["api_key"]
+    page = fetch(f"{sandbox.url}/photos/")
+    assert page.status == 200
+    assert f'root.YUI_config.flickr.api.site_key = "{key}";'.encode() in page.body
+
+
+def test_fast_images_are_realistic_and_unique(tmp_path: Path) -> None:
+    """--image-size fast: full-size, EXIF-carrying originals, each file's bytes its own."""
+    with Sandbox("--photos", "40", "--videos", "1", "--albums", "1", "--image-size", "fast",
+                 auth_file=tmp_path / "auth.json") as sb:  # fmt: skip
+        photos = [p for p in sb.account()["photos"] if p["original"] and p["media"] == "photo"]
+        digests = set()
+        for p in photos[:12]:
+            body = fetch(p["original"]["url"]).body
+            assert hashlib.sha256(body).hexdigest() == p["original"]["sha256"]
+            digests.add(p["original"]["sha256"])
+            with Image.open(io.BytesIO(body)) as img:
+                assert img.size == (p["width"], p["height"])
+                img.load()
+            if p["camera"] and p["original"]["format"] == "jpg":
+                exif = piexif.load(body)
+                assert exif["0th"][piexif.ImageIFD.Model].decode() == p["camera"]["model"]
+            if p["width"] * p["height"] >= 1_000_000:
+                assert len(body) > 200_000  # sized like a photo, not a thumbnail
+        assert len(digests) == len(photos[:12])

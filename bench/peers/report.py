@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict
+from typing import Any
 
-from peers.judge import FIELDS
-
-if TYPE_CHECKING:
-    import argparse
-
+from peers.judge import FIELDS, Capture
+from peers.measure import Step
 
 OURS = "flickr-crawl"
 PEERS = ("flickrbackup", "flickr_download", "gallery-dl", "gallery-dl (0.5 s floor off)")
@@ -23,21 +21,63 @@ def _table(head: tuple[str, ...], rows: list[tuple[object, ...]]) -> list[str]:
     return [_row(*head), _row(*("---" for _ in head)), *(_row(*r) for r in rows), ""]
 
 
-def render(bench: Any, truth: dict[str, Any], args: argparse.Namespace,
-           machine: list[str]) -> str:  # fmt: skip
-    """The whole RESULTS.md."""
+def to_json(
+    bench: Any, truth: dict[str, Any], video_size: int, machine: list[str]
+) -> dict[str, Any]:
+    """Everything RESULTS.md is made from, as plain JSON (kept as bench/results.json)."""
     photos = truth["photos"]
-    n_video = sum(p["media"] == "video" for p in photos)
+    return {
+        "machine": machine,
+        "video_size": video_size,
+        "account": {
+            "items": len(photos),
+            "videos": sum(p["media"] == "video" for p in photos),
+            "albums": len(truth["albums"]),
+            "with_comments": sum(bool(p["comments"]) for p in photos),
+            "with_faves": sum(bool(p["faves"]) for p in photos),
+            "with_geo": sum(bool(p["geo"]) for p in photos),
+        },
+        "steps": [asdict(s) for s in bench.steps],
+        "captures": {
+            k: {"counts": dict(c.counts), "videos": dict(c.videos)}
+            for k, c in bench.captures.items()
+        },
+        "notes": bench.notes,
+    }
+
+
+class _Loaded:
+    """The benchmark as read back from JSON, shaped like the live ``Bench``."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.steps = [Step(**s) for s in data["steps"]]
+        self.captures = {}
+        for name, c in data["captures"].items():
+            cap = Capture()
+            cap.counts.update(c["counts"])
+            cap.videos.update(c["videos"])
+            self.captures[name] = cap
+        self.notes = data["notes"]
+
+    def get(self, tool: str, run: str) -> Step | None:
+        return next((s for s in self.steps if s.tool == tool and s.run == run), None)
+
+
+def render(data: dict[str, Any]) -> str:
+    """The whole RESULTS.md."""
+    bench = _Loaded(data)
+    acc = data["account"]
+    machine = data["machine"]
+    video_size = data["video_size"]
     out = ["# Benchmark results", "",
            ("Produced by `bench/run` (one command: peer virtualenvs, aria2c, every run below). "
            "Everything runs against one local sandbox account, API limit off, on:"), "",
            *machine, "",
-           (f"Account: {len(photos)} items ({len(photos) - n_video} photos, {n_video} videos), "
-           f"{len(truth['albums'])} albums; comments on "
-           f"{sum(bool(p['comments']) for p in photos)}, faves on "
-           f"{sum(bool(p['faves']) for p in photos)}, geotags on "
-           f"{sum(bool(p['geo']) for p in photos)}; realistic file sizes "
-           "(sandbox `--image-size fast`)."), ""]  # fmt: skip
+           (f"Account: {acc['items']} items ({acc['items'] - acc['videos']} photos, "
+            f"{acc['videos']} videos), {acc['albums']} albums; comments on "
+            f"{acc['with_comments']}, faves on {acc['with_faves']}, geotags on "
+            f"{acc['with_geo']}; realistic file sizes (sandbox `--image-size fast`)."),
+           ""]  # fmt: skip
     tools = [OURS, *PEERS]
     full = {t: bench.get(t, "full") for t in [*tools, "aria2c"]}
 
@@ -49,8 +89,14 @@ def render(bench: Any, truth: dict[str, Any], args: argparse.Namespace,
             continue
         methods = ", ".join(f"{m.removeprefix('flickr.')} {n}" for m, n in
                             sorted(s.by_method.items(), key=lambda kv: -kv[1]))  # fmt: skip
-        rows.append((t, s.items, s.api_calls, f"{s.calls_per_item:.2f}", s.returncode, methods))
-    out += _table(("tool", "items", "API calls", "calls/item", "exit", "calls by method"), rows)
+        hours = s.calls_per_item * acc["items"] / 3600
+        rows.append((t, s.items, s.api_calls, f"{s.calls_per_item:.2f}", f"{hours:.2f}",
+                     s.returncode, methods))  # fmt: skip
+    out += [("On Flickr itself the API, not the network, sets the pace: 3600 calls per hour per "
+            "key. \"Hours at 3600/h\" is the shortest time a full backup of this account can take "
+            "there (calls/item x items / 3600)."), ""]  # fmt: skip
+    out += _table(("tool", "items", "API calls", "calls/item", "hours at 3600/h", "exit",
+                   "calls by method"), rows)  # fmt: skip
 
     out += ["## Metadata captured (judged from the files each tool wrote)", "",
             ("Share of the ground-truth values found in each tool's files: per photo for title, "
@@ -93,7 +139,7 @@ def render(bench: Any, truth: dict[str, Any], args: argparse.Namespace,
     out += _table(("tool", "wall s", "API calls", "exit", "calls by method"), rows)
 
     if any(s.run == "2 GB video" for s in bench.steps):
-        out += [f"## Peak RSS while backing up one {args.video_size / 1e9:.0f} GB video", ""]
+        out += [f"## Peak RSS while backing up one {video_size / 1e9:.0f} GB video", ""]
         rows = []
         for s in (s for s in bench.steps if s.run == "2 GB video"):
             cap = bench.captures.get(f"{s.tool} 2 GB video")

@@ -135,7 +135,8 @@ def aria2c(truth: dict[str, Any], session: Path, out: Path) -> Invocation:
     jar.chmod(0o600)
     cmd = ["aria2c", "-i", str(urls), "-d", str(out), f"-j{ARIA2_JOBS}",
            "--max-connection-per-server=1", f"--load-cookies={jar}", "--file-allocation=none",
-           "--console-log-level=warn", "--summary-interval=0", "--allow-overwrite=true",
+           "--console-log-level=warn", "--summary-interval=0", "--show-console-readout=false",
+           "--allow-overwrite=true",
            "--auto-file-renaming=false"]  # fmt: skip
     return Invocation(cmd)
 
