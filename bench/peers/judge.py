@@ -101,7 +101,7 @@ def scan(root: Path) -> tuple[dict[str, Haystack], dict[str, list[Path]]]:
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\W", "", text).lower()
+    return re.sub(r"[\W_]", "", text).lower()
 
 
 def judge(root: Path, truth: dict[str, Any]) -> Capture:

@@ -810,6 +810,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
         srv.count("web_requests")
         who = self.web_user()
         parts = [p for p in path.split("/") if p]
+        # Flickr's pages carry the public key its own scripts call the API with (gallery-dl
+        # and JDownloader read it from /photos/).
+        site_key = f'<script>root.YUI_config.flickr.api.site_key = "{srv.world.api_key}";</script>'
+        if parts == ["photos"]:
+            self.send(200, f"<!DOCTYPE html><html><head>{site_key}</head><body></body></html>")
+            return
         user = srv.world.user_by_id(parts[1]) if len(parts) > 1 else None
         if user is None:
             self.send(404, "<html><body><h1>Page not found</h1></body></html>")
@@ -820,7 +826,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self.send(
             200,
             f"<!DOCTYPE html><html><head><title>{html.escape(user.username)} | Flickr"
-            f"</title></head><body><p id='status'>{status}</p>"
+            f"</title>{site_key}</head><body><p id='status'>{status}</p>"
             f"<h1>{html.escape(user.realname or user.username)}</h1></body></html>",
         )
 
