@@ -1,8 +1,9 @@
 """Run one command as a benchmark step: wall time, the process tree's peak RSS, its exit code,
 and what the sandbox counted (API calls by method, bytes served) while it ran.
 
-Peak RSS comes from ``os.wait4`` on that one child, so each step is measured on its own (the
-process-wide RUSAGE_CHILDREN maximum would carry one step's peak into the next).
+Peak RSS is the child's own ``VmHWM`` (/proc), read every 50 ms while it runs: getrusage and
+wait4 report a ``ru_maxrss`` that Linux carries over from the forking parent across exec, so
+they would show the harness's own size for any tool smaller than it.
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ import os
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from pathlib import Path
+from pathlib import Path
+from typing import Any
 
 
 @dataclass
@@ -25,7 +24,7 @@ class Step:
     run: str
     returncode: int
     wall: float
-    peak_rss_mib: float
+    peak_rss_mib: float | None  # None: not measured
     api_calls: int = 0
     by_method: dict[str, int] = field(default_factory=dict)
     bytes_served: int = 0
@@ -52,8 +51,11 @@ def run_measured(
         start = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         deadline = start + timeout
+        peak_kib = 0
+        status_file = Path(f"/proc/{proc.pid}/status")
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            peak_kib = max(peak_kib, _hwm_kib(status_file))
+            pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() > deadline:
@@ -61,7 +63,18 @@ def run_measured(
             time.sleep(0.05)
         wall = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, wall, usage.ru_maxrss / 1024
+    return proc.returncode, wall, peak_kib / 1024
+
+
+def _hwm_kib(status_file: Path) -> int:
+    """The process's peak resident set so far (VmHWM, KiB); 0 once it is gone."""
+    try:
+        for line in status_file.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
 
 
 def step(tool: str, run: str, sandbox: Any, cmd: list[str], *, log: Path, items: int,

@@ -13,6 +13,10 @@ PEERS = ("flickrbackup", "flickr_download", "gallery-dl", "gallery-dl (0.5 s flo
 VIDEO_KINDS = ("original", "stream", "poster", "nothing")
 
 
+def _rss(step: Step) -> str:
+    return "n/a" if step.peak_rss_mib is None else f"{step.peak_rss_mib:.0f}"
+
+
 def _row(*cells: object) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -124,7 +128,7 @@ def render(data: dict[str, Any]) -> str:
             continue
         share = f"{100 * s.mb_per_s / aria.mb_per_s:.0f}%" if aria and aria.mb_per_s else ""
         rows.append((t, s.items, f"{s.wall:.1f}", f"{s.bytes_served / 1e6:.0f}",
-                     f"{s.mb_per_s:.1f}", share, f"{s.peak_rss_mib:.0f}"))  # fmt: skip
+                     f"{s.mb_per_s:.1f}", share, _rss(s)))  # fmt: skip
     out += _table(("tool", "items", "wall s", "MB served", "MB/s", "of aria2c", "peak RSS MiB"),
                   rows)  # fmt: skip
 
@@ -144,7 +148,7 @@ def render(data: dict[str, Any]) -> str:
         for s in (s for s in bench.steps if s.run == "2 GB video"):
             cap = bench.captures.get(f"{s.tool} 2 GB video")
             got = "" if cap is None else next((k for k in VIDEO_KINDS if cap.videos.get(k)), "")
-            rows.append((s.tool, f"{s.peak_rss_mib:.0f}", got, f"{s.bytes_served / 1e9:.2f}",
+            rows.append((s.tool, _rss(s), got, f"{s.bytes_served / 1e9:.2f}",
                          f"{s.wall:.1f}", s.returncode))  # fmt: skip
         out += _table(("tool", "peak RSS MiB", "video saved", "GB served", "wall s", "exit"),
                       rows)  # fmt: skip
@@ -155,7 +159,7 @@ def render(data: dict[str, Any]) -> str:
                 ("Small images here (`--image-size small`): this measures API calls and per-item "
                 "overhead, not bytes."), ""]  # fmt: skip
         rows = [(s.run, s.api_calls, f"{s.calls_per_item:.3f}", f"{s.wall:.1f}",
-                 f"{1000 * s.wall / s.items:.1f}", f"{s.peak_rss_mib:.0f}", s.returncode)
+                 f"{1000 * s.wall / s.items:.1f}", _rss(s), s.returncode)
                 for s in big]  # fmt: skip
         out += _table(("run", "API calls", "calls/item", "wall s", "ms/item", "peak RSS MiB",
                        "exit"), rows)  # fmt: skip
