@@ -25,16 +25,17 @@ from __future__ import annotations
 
 import html
 import json
+import logging
 import re
 import sqlite3
 from collections import Counter
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flickr_crawl.items import User
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from pathlib import Path
 
     from flickr_crawl.items import (
@@ -49,6 +50,10 @@ if TYPE_CHECKING:
         PhotoItem,
         Source,
     )
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
 
 CATALOG_NAME = "catalog.db"
 
@@ -392,6 +397,27 @@ def open_catalog(
         db.close()
         raise
     return db
+
+
+def read_catalog(
+    path: Path, read: Callable[[sqlite3.Connection], T], default: T, *, otherwise: str
+) -> T:
+    """``read(db)`` on the catalog opened read-only (rows as ``sqlite3.Row``), as a run
+    starts and before it writes anything. ``default`` when there is no catalog yet, or when
+    it cannot be read: that is logged, with ``otherwise``, what the run does instead."""
+    if not path.exists():
+        return default
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        db.row_factory = sqlite3.Row
+        try:
+            return read(db)
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        logger.warning("Cannot read %(path)s (%(err)s): %(otherwise)s",
+                       {"path": str(path), "err": exc, "otherwise": otherwise})  # fmt: skip
+        return default
 
 
 def close_catalog(db: sqlite3.Connection) -> None:

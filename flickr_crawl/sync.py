@@ -12,12 +12,12 @@ Read once, read-only, before the run saves anything.
 from __future__ import annotations
 
 import json
-import logging
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flickr_crawl.catalog import read_catalog
 from flickr_crawl.mapping import (
     FAVORITES_METHOD,
     best_video_source,
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from flickr_crawl.items import PhotoItem
-
-logger = logging.getLogger(__name__)
 
 WATERMARK = "photostream.watermark"  # unix time a clean run started at
 RUNS_SINCE_SWEEP = "photostream.runs_since_sweep"
@@ -67,39 +65,26 @@ class CatalogView:
     incomplete: set[str] = field(default_factory=set)
 
 
-def _open(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
-    return db
-
-
 def load_view(path: Path, owner: str) -> CatalogView:
     """The catalog as this run starts; an empty view when there is none (or it is unusable)."""
+    return read_catalog(path, lambda db: _read(db, owner), CatalogView(),
+                        otherwise="listing everything")  # fmt: skip
+
+
+def _members(db: sqlite3.Connection, table: str, key: str) -> dict[str, list[str]]:
+    """Container id -> its photo ids in order, from album_photos or gallery_photos."""
+    members: dict[str, list[str]] = defaultdict(list)
+    for row in db.execute(f"SELECT {key}, photo_id FROM {table} ORDER BY {key}, position"):
+        members[row[0]].append(row[1])
+    return members
+
+
+def _read(db: sqlite3.Connection, owner: str) -> CatalogView:
     view = CatalogView()
-    if not path.exists():
-        return view
-    try:
-        db = _open(path)
-        try:
-            _read(db, owner, view)
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
-        logger.warning("Cannot read %(path)s (%(err)s): listing everything",
-                       {"path": str(path), "err": exc})  # fmt: skip
-        return CatalogView()
-    return view
-
-
-def _read(db: sqlite3.Connection, owner: str, view: CatalogView) -> None:
     state = dict(db.execute("SELECT key, value FROM sync_state").fetchall())
     view.watermark = int(state.get(WATERMARK) or 0)
     view.runs_since_sweep = int(state.get(RUNS_SINCE_SWEEP) or 0)
-    members: dict[str, list[str]] = defaultdict(list)
-    for row in db.execute(
-        "SELECT album_id, photo_id FROM album_photos ORDER BY album_id, position"
-    ):
-        members[row[0]].append(row[1])
+    members = _members(db, "album_photos", "album_id")
     for row in db.execute(
         "SELECT id, title, date_update, count_photos, count_videos, folder FROM albums"
         " WHERE deleted_on_flickr = 0"
@@ -109,11 +94,7 @@ def _read(db: sqlite3.Connection, owner: str, view: CatalogView) -> None:
             (row["count_photos"] or 0, row["count_videos"] or 0), row["folder"] or "",
             members.get(row["id"], []),
         )  # fmt: skip
-    gallery_members: dict[str, list[str]] = defaultdict(list)
-    for row in db.execute(
-        "SELECT gallery_id, photo_id FROM gallery_photos ORDER BY gallery_id, position"
-    ):
-        gallery_members[row[0]].append(row[1])
+    gallery_members = _members(db, "gallery_photos", "gallery_id")
     for row in db.execute(
         "SELECT id, title, date_update, raw FROM galleries WHERE deleted_on_flickr = 0"
     ):
@@ -135,6 +116,7 @@ def _read(db: sqlite3.Connection, owner: str, view: CatalogView) -> None:
         for photo_id in album.photo_ids:
             if photo_id in view.filed:
                 view.filed[photo_id].add((album_id, album.folder))
+    return view
 
 
 def gallery_counts(raw: dict[str, Any]) -> tuple[int, int]:
@@ -155,7 +137,8 @@ def items_from_catalog(
     """Photo items rebuilt from the list payloads catalog.db stored, without albums and
     galleries (the caller knows those). Costs no API call: for re-filing and redownloads."""
     items: dict[str, PhotoItem] = {}
-    db = _open(path)
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
     try:
         for photo_id in photo_ids:
             row = db.execute("SELECT raw FROM photos WHERE id = ?", (photo_id,)).fetchone()

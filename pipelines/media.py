@@ -14,7 +14,6 @@ import base64
 import hashlib
 import json
 import logging
-import sqlite3
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +22,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import NotConfigured
 
 from flickr_crawl.camera import read_camera_exif
-from flickr_crawl.catalog import CATALOG_NAME
+from flickr_crawl.catalog import CATALOG_NAME, read_catalog
 from flickr_crawl.download import STREAM_RESULT, STREAM_TO
 from flickr_crawl.downloader import MEDIA_SLOT
 from flickr_crawl.exif import embed_exif, original_exif_segment, restore_original
@@ -355,23 +354,12 @@ class MediaPipeline:
 
 def load_filed(path: Path) -> dict[str, Filed]:
     """Where catalog.db says each complete file is (read-only, before this run saves)."""
-    if not path.exists():
-        return {}
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            rows = db.execute(
-                "SELECT photo_id, path, links, size FROM files"
-                " WHERE status IN ('downloaded', 'uptodate') AND path IS NOT NULL"
-            ).fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
-        logger.warning("Cannot read %(path)s (%(err)s): files are not moved this run",
-                       {"path": str(path), "err": exc})  # fmt: skip
-        return {}
-    return {photo_id: Filed([path_, *json.loads(links or "[]")], size)
-            for photo_id, path_, links, size in rows}  # fmt: skip
+    rows = read_catalog(path, lambda db: db.execute(
+        "SELECT photo_id, path, links, size FROM files"
+        " WHERE status IN ('downloaded', 'uptodate') AND path IS NOT NULL").fetchall(),
+        [], otherwise="files are not moved this run")  # fmt: skip
+    return {row["photo_id"]: Filed([row["path"], *json.loads(row["links"] or "[]")], row["size"])
+            for row in rows}  # fmt: skip
 
 
 def _header(response: Response, name: bytes) -> str:

@@ -11,7 +11,6 @@ original, caption and comment is on disk before any optional call is spent.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -19,7 +18,7 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
 from flickr_crawl.api import BadResponse, page_of, to_int
-from flickr_crawl.catalog import CATALOG_NAME
+from flickr_crawl.catalog import CATALOG_NAME, read_catalog
 from flickr_crawl.mapping import comments_of, faves_of, info_of, video_original_source
 from spiders.base import STOP, FlickrSpider
 
@@ -55,24 +54,13 @@ class Known(NamedTuple):
 
 def load_known(path: Path) -> dict[str, Known]:
     """Every photo of a catalog, read-only; {} when there is none yet (or it is unreadable)."""
-    if not path.exists():
-        return {}
-    try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            rows = db.execute(
-                "SELECT id, COALESCE(last_update_unix, 0), COALESCE(count_comments, 0),"
-                " COALESCE(count_faves, 0), comments_raw IS NOT NULL, faves_raw IS NOT NULL,"
-                " info_raw IS NOT NULL, EXISTS (SELECT 1 FROM files f WHERE f.photo_id = photos.id"
-                " AND f.status IN ('downloaded', 'uptodate')) FROM photos"
-            ).fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
-        logger.warning("Cannot read %(path)s (%(err)s): every photo counts as new",
-                       {"path": str(path), "err": exc})  # fmt: skip
-        return {}
-    return {row[0]: Known(row[1], row[2], row[3], *(bool(flag) for flag in row[4:8]))
+    rows = read_catalog(path, lambda db: db.execute(
+        "SELECT id, COALESCE(last_update_unix, 0), COALESCE(count_comments, 0),"
+        " COALESCE(count_faves, 0), comments_raw IS NOT NULL, faves_raw IS NOT NULL,"
+        " info_raw IS NOT NULL, EXISTS (SELECT 1 FROM files f WHERE f.photo_id = photos.id"
+        " AND f.status IN ('downloaded', 'uptodate')) FROM photos").fetchall(),
+        [], otherwise="every photo counts as new")  # fmt: skip
+    return {row[0]: Known(row[1], row[2], row[3], *(bool(row[i]) for i in range(4, 8)))
             for row in rows}  # fmt: skip
 
 
