@@ -4,8 +4,10 @@ The sidecar is the photo's normalised record, its comments, faves, notes, people
 details, the users who appear, and under ``raw`` the untouched API payloads it came from. Those
 parts arrive as separate items (a photo's comments can be fetched while its original still
 downloads), so each item merges its part into the file; parts that arrive before the photo's
-own item wait in memory until it has been written. Every write is atomic, and a sidecar is
-written whatever happened to the media file, so captions and comments are never lost.
+own item wait in memory and go into its first write. Each write is atomic and happens once, in
+the photo's first folder; the other folders get hard links to it, as they do for the media file
+(``FLICKR_LINK_MODE=copy``: copies). A sidecar is written whatever happened to the media file,
+so captions and comments are never lost.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from flickr_crawl.items import (
 )
 from flickr_crawl.paths import inside, photo_dirs, safe_name, sidecar_name
 from flickr_crawl.report import RunReport
-from flickr_crawl.storage import write_json_atomic
-from flickr_crawl.xmp import write_xmp
+from flickr_crawl.storage import link_or_copy, write_json_atomic
+from flickr_crawl.xmp import sidecar_path, write_xmp
 
 if TYPE_CHECKING:
     from typing import Self
@@ -54,6 +56,7 @@ class SidecarPipeline:
         self.archive = archive
         self.layout = layout
         self.favorites_layout = "owner"  # FLICKR_FAVORITES_LAYOUT
+        self.link_mode = "hardlink"  # FLICKR_LINK_MODE
         self.stats = stats
         self.xmp = xmp
         self.folders: dict[str, list[str]] = {}  # photo id -> folders its sidecar is in
@@ -71,6 +74,7 @@ class SidecarPipeline:
         )
         pipeline.crawler = crawler
         pipeline.favorites_layout = settings.get("FLICKR_FAVORITES_LAYOUT", "owner")
+        pipeline.link_mode = settings.get("FLICKR_LINK_MODE", "hardlink")
         return pipeline
 
     @property
@@ -109,45 +113,60 @@ class SidecarPipeline:
 
     def _write_photo(self, item: PhotoItem) -> None:
         folders = photo_dirs(item, self.layout, self.favorites_layout)
+        paths = self._paths(folders, item.id)
         record = ItemAdapter(item).asdict()
-        for path in self._paths(folders, item.id):
-            previous = _read(path)
-            for key in PART_KEYS:
-                if key in previous:
-                    record[key] = previous[key]
-            record["users"] = previous.get("users", {})
-            record["raw"] = {**previous.get("raw", {}), **record["raw"]}
-            write_json_atomic(path, _ordered(record))
-            self.stats.inc_value("flickr/sidecar/written")
+        previous = _read_first(paths)
+        for key in PART_KEYS:
+            if key in previous:
+                record[key] = previous[key]
+        record["users"] = previous.get("users", {})
+        record["raw"] = {**previous.get("raw", {}), **record["raw"]}
+        parts = self.pending.pop(item.id, [])
+        for part in parts:  # arrived before the photo: folded in, still one write
+            _apply_part(record, part)
+        self._save(paths, record)
+        self.stats.inc_value("flickr/sidecar/written")
+        self.stats.inc_value("flickr/sidecar/merged", len(parts))
         self.folders[item.id] = folders
         if self.xmp and item.file is not None and item.file.path:
-            for media in (item.file.path, *item.file.links):
-                write_xmp(inside(self.archive, media), item)
-                self.stats.inc_value("flickr/xmp/written")
-        for part in self.pending.pop(item.id, []):
-            self._merge_part(part)
+            media = [inside(self.archive, m) for m in (item.file.path, *item.file.links)]
+            write_xmp(media[0], item)
+            self._spread(sidecar_path(media[0]), [sidecar_path(m) for m in media[1:]])
+            self.stats.inc_value("flickr/xmp/written")
 
     def _merge_part(self, part: PhotoPart) -> None:
-        fields = _part_fields(part)
-        for path in self._paths(self.folders[part.photo_id], part.photo_id):
-            record = _read(path)
-            update = dict(fields)
-            for key, id_key in (("comments", "id"), ("faves", "nsid")):
-                if key in update:
-                    update[key] = _keep_removed(update[key], record.get(key, []), id_key)
-            record.update(update)
-            users = record.setdefault("users", {})
-            for user in part.users:
-                users[user.nsid] = {
-                    **users.get(user.nsid, {}),
-                    **_known(ItemAdapter(user).asdict()),
-                }
-            record["raw"] = {**record.get("raw", {}), **part.raw}
-            write_json_atomic(path, _ordered(record))
-            self.stats.inc_value("flickr/sidecar/merged")
+        paths = self._paths(self.folders[part.photo_id], part.photo_id)
+        record = _read_first(paths)
+        _apply_part(record, part)
+        self._save(paths, record)
+        self.stats.inc_value("flickr/sidecar/merged")
+
+    def _save(self, paths: list[Path], record: dict[str, Any]) -> None:
+        """One atomic write into the first folder; the others get the same file."""
+        write_json_atomic(paths[0], _ordered(record))
+        self._spread(paths[0], paths[1:])
+
+    def _spread(self, source: Path, copies: list[Path]) -> None:
+        """Hard links (or copies, as ``FLICKR_LINK_MODE`` says) of a finished sidecar: one
+        write per photo however many albums show it."""
+        for target in copies:
+            link_or_copy(source, target, mode=self.link_mode)
 
     def _paths(self, folders: list[str], photo_id: str) -> list[Path]:
         return [inside(self.archive, folder) / sidecar_name(photo_id) for folder in folders]
+
+
+def _apply_part(record: dict[str, Any], part: PhotoPart) -> None:
+    """Merge one part (comments, faves, getInfo details) into a sidecar record, in place."""
+    update = _part_fields(part)
+    for key, id_key in (("comments", "id"), ("faves", "nsid")):
+        if key in update:
+            update[key] = _keep_removed(update[key], record.get(key, []), id_key)
+    record.update(update)
+    users = record.setdefault("users", {})
+    for user in part.users:
+        users[user.nsid] = {**users.get(user.nsid, {}), **_known(ItemAdapter(user).asdict())}
+    record["raw"] = {**record.get("raw", {}), **part.raw}
 
 
 def _part_fields(part: PhotoPart) -> dict[str, Any]:
@@ -192,6 +211,15 @@ def _ordered(record: dict[str, Any]) -> dict[str, Any]:
 def _known(values: dict[str, Any]) -> dict[str, Any]:
     """Drop empty values, so a sparse payload never blanks out a name known from a richer one."""
     return {k: v for k, v in values.items() if v not in ("", None)}
+
+
+def _read_first(paths: list[Path]) -> dict[str, Any]:
+    """The sidecar as the first folder holding one has it (all folders share one file)."""
+    for path in paths:
+        record = _read(path)
+        if record:
+            return record
+    return {}
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -430,6 +430,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
     server: SandboxServer
     protocol_version = "HTTP/1.1"
     server_version = "Jubilee"
+    # TCP_NODELAY, as Flickr's front ends (and nginx's default) have it. Without it a keep-alive
+    # client waits for its delayed ACK (40 ms) between the header write and the body write of
+    # every answer: 44 ms per API call, a cost the real service does not add.
+    disable_nagle_algorithm = True
 
     def version_string(self) -> str:
         """The CDN's ``Server`` header."""
