@@ -8,10 +8,12 @@ and records them in the sidecar. Reading never changes the file.
 from __future__ import annotations
 
 from fractions import Fraction
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import piexif
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _FIELDS = {
     ("0th", piexif.ImageIFD.Make): "make",
@@ -30,10 +32,11 @@ _FIELDS = {
 }
 
 
-def read_camera_exif(path: Path) -> dict[str, Any] | None:
-    """The camera fields of a JPEG's EXIF as plain JSON values, or None if there is none."""
+def read_camera_exif(source: Path | bytes) -> dict[str, Any] | None:
+    """The camera fields of a JPEG's EXIF (a file, or its bytes from the start to the scan
+    data at least) as plain JSON values, or None if there is none."""
     try:
-        exif = piexif.load(str(path))
+        exif = piexif.load(source if isinstance(source, bytes) else str(source))
     except (ValueError, OSError, piexif.InvalidImageDataError, KeyError, IndexError):
         return None
     found: dict[str, Any] = {}

@@ -66,6 +66,20 @@ class ExactSlotDownloader(Downloader):
             mw for mw in self.middleware.middlewares if hasattr(mw, "send_wait")
         ]
 
+    def needs_backout(self) -> bool:
+        """Whether the engine should stop taking requests from the scheduler for now.
+
+        Stock Scrapy compares every active download with ``CONCURRENT_REQUESTS``. Media
+        files do not come from the scheduler (the media pipeline sends them straight to the
+        downloader, one per item in progress, ``CONCURRENT_ITEMS`` of them), so counting them
+        kept every API call in the scheduler for as long as files were queued: comments, faves
+        and getInfo waited for the last download. They do not count here; their own slot
+        holds them to ``FLICKR_MEDIA_CONCURRENCY``.
+        """
+        media = self.slots.get(MEDIA_SLOT)
+        scheduled = len(self.active) - (len(media.active) if media is not None else 0)
+        return 0 < self.total_concurrency <= scheduled
+
     def pace(self, key: str, interval: float, hold: float = 0.0) -> None:
         """Space the starts of slot ``key`` ``interval`` s apart; start none for ``hold`` s."""
         self._interval[key] = max(interval, 0.0)

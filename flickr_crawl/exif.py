@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import piexif
 
+from flickr_crawl.camera import read_camera_exif
 from flickr_crawl.storage import write_bytes_atomic
 
 if TYPE_CHECKING:
@@ -36,12 +37,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "StreamingEmbed",
     "build_exif",
     "clean_text",
     "embed_exif",
     "exif_datetime",
     "html_to_text",
     "is_public_domain",
+    "jpeg_head_length",
     "rights_text",
 ]
 
@@ -307,10 +310,12 @@ def build_exif(existing: dict[str, Any], photo: PhotoItem, *, compact: int = 0) 
 # -- the JPEG file ---------------------------------------------------------------------------
 
 
-def _segments(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
+def _segments(data: bytes, *, complete: bool = True) -> tuple[list[tuple[int, int, int]], int]:
     """The (marker, start, end) of each segment before the scan, and where the scan starts.
 
-    Raises _Skip when the bytes are not a JPEG, or a JPEG cut short or mangled.
+    Raises _Skip when the bytes are not a JPEG, or a JPEG cut short or mangled. ``complete``
+    False: ``data`` is only the head of the file (``jpeg_head_length`` bytes), so the end of
+    the image is not looked for.
     """
     if data[:3] != b"\xff\xd8\xff":
         raise _Skip("not a JPEG")
@@ -337,9 +342,38 @@ def _segments(data: bytes) -> tuple[list[tuple[int, int, int]], int]:
         if marker == 0xDA:  # SOS: entropy-coded data follows
             break
         pos = end
-    if data.rfind(b"\xff\xd9") < end:
+    if complete and data.rfind(b"\xff\xd9") < end:
         raise _Skip("corrupt JPEG")  # no EOI after the scan: truncated
     return segments[:-1], segments[-1][1]
+
+
+def jpeg_head_length(data: bytes | bytearray) -> int | None:
+    """How many leading bytes of a JPEG are its segments up to the scan data (SOS header
+    included): all that embedding reads and rewrites. None while ``data`` is too short to
+    tell; 0 for bytes that are not a JPEG, or not one this can walk."""
+    if len(data) < 3:
+        return None
+    if data[:3] != b"\xff\xd8\xff":
+        return 0
+    pos = 2
+    while True:
+        if pos + 4 > len(data):
+            return None
+        if data[pos] != 0xFF:
+            return 0
+        if data[pos + 1] == 0xFF:  # fill byte
+            pos += 1
+            continue
+        marker = data[pos + 1]
+        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
+            pos += 2
+            continue
+        if marker == 0xD9:
+            return 0
+        end = pos + 2 + struct.unpack(">H", bytes(data[pos + 2 : pos + 4]))[0]
+        if marker == 0xDA:
+            return end if end <= len(data) else None
+        pos = end
 
 
 def _raw_tags(tiff: bytes) -> dict[str, set[int]]:
@@ -426,7 +460,7 @@ def _exif_segment(data: bytes, segments: list[tuple[int, int, int]]) -> tuple[in
     )  # fmt: skip
 
 
-def original_exif_segment(data: bytes) -> bytes | None:
+def original_exif_segment(data: bytes, *, complete: bool = True) -> bytes | None:
     """The JPEG's EXIF segment exactly as it is (b"" if it has none; None if not a JPEG).
 
     Kept in the sidecar before embedding: piexif re-serialises the whole EXIF block, which keeps
@@ -434,7 +468,7 @@ def original_exif_segment(data: bytes) -> bytes | None:
     With this segment, ``restore_original`` gives back the file exactly as Flickr served it.
     """
     try:
-        segments, _scan = _segments(data)
+        segments, _scan = _segments(data, complete=complete)
     except _Skip:
         return None
     where = _exif_segment(data, segments)
@@ -450,9 +484,10 @@ def restore_original(data: bytes, segment: bytes) -> bytes:
     return data[: where[0]] + segment + data[where[1] :]
 
 
-def _embed_bytes(data: bytes, photo: PhotoItem) -> bytes:
-    """``data`` (a JPEG) with Flickr's metadata in its EXIF segment; raises _Skip if not."""
-    segments, _scan = _segments(data)
+def _embed_bytes(data: bytes, photo: PhotoItem, *, complete: bool = True) -> bytes:
+    """``data`` (a JPEG, or with ``complete`` False its head) with Flickr's metadata in its
+    EXIF segment; raises _Skip if not."""
+    segments, _scan = _segments(data, complete=complete)
     exif_segment = _exif_segment(data, segments)
     tiff = data[exif_segment[0] + 10 : exif_segment[1]] if exif_segment else None
     payload = _dump(_load_existing(tiff), photo)
@@ -480,16 +515,77 @@ def embed_exif(path: Path, photo: PhotoItem) -> str:
     try:
         new_data = _embed_bytes(data, photo)
     except _Skip as skip:
-        reason = str(skip.args[0])
-        logger.info(
-            "Photo %(id)s: EXIF not embedded (%(reason)s) %(detail)s %(cause)s",
-            {
-                "id": photo.id,
-                "reason": reason,
-                "detail": skip.args[1] if len(skip.args) > 1 else "",
-                "cause": repr(skip.__cause__) if skip.__cause__ else "",
-            },
-        )
-        return f"skipped: {reason}"
+        return _skipped(photo, skip)
     write_bytes_atomic(path, new_data)
     return EMBEDDED
+
+
+def _skipped(photo: PhotoItem, skip: _Skip) -> str:
+    """Log why a photo's EXIF stays as served; the status the sidecar records."""
+    reason = str(skip.args[0])
+    logger.info(
+        "Photo %(id)s: EXIF not embedded (%(reason)s) %(detail)s %(cause)s",
+        {
+            "id": photo.id,
+            "reason": reason,
+            "detail": skip.args[1] if len(skip.args) > 1 else "",
+            "cause": repr(skip.__cause__) if skip.__cause__ else "",
+        },
+    )
+    return f"skipped: {reason}"
+
+
+class StreamingEmbed:
+    """Embeds Flickr's metadata into a JPEG original while it downloads.
+
+    The download handler (``flickr_crawl.download``) holds back the head of the body until
+    ``head_length`` says it is whole, has it rewritten on its disk thread, and streams the rest
+    through: the file is written and hashed once, instead of written, read back, rewritten and
+    hashed again. The head also gives the camera's EXIF and the segment to restore the served
+    file from. A JPEG that turns out to have no end (``keep`` False) is stored as served.
+    """
+
+    def __init__(self, photo: PhotoItem) -> None:
+        self.photo = photo
+        self.status: str | None = None  # None: the head was never seen whole
+        self.camera: dict[str, Any] | None = None
+        self.original_segment: bytes | None = None
+
+    def head_length(self, data: bytes | bytearray) -> int | None:
+        """(reactor) See ``jpeg_head_length``."""
+        return jpeg_head_length(data)
+
+    def rewrite(self, head: bytes) -> bytes:
+        """(disk thread) The head as it is to be stored."""
+        self.camera = read_camera_exif(head)
+        self.original_segment = original_exif_segment(head, complete=False)
+        try:
+            new_head = _embed_bytes(head, self.photo, complete=False)
+        except _Skip as skip:
+            self.status = _skipped(self.photo, skip)
+            return head
+        self.status = EMBEDDED
+        return new_head
+
+    def keep(self, stored: Path, head_length: int) -> bool:
+        """(disk thread) Whether the rewritten head stays: not for a JPEG cut short (no end of
+        image after the head; looked for from the end, where it almost always is)."""
+        if self.status != EMBEDDED or _has_end(stored, head_length):
+            return True
+        self.status = _skipped(self.photo, _Skip("corrupt JPEG"))
+        return False
+
+
+def _has_end(path: Path, start: int, *, block: int = 1 << 16) -> bool:
+    """Whether an EOI marker (FF D9) is in ``path`` after byte ``start``, read backwards."""
+    with path.open("rb") as fh:
+        end = fh.seek(0, 2)
+        after = b""  # the first byte of the block read before (it follows this one)
+        while end > start:
+            begin = max(start, end - block)
+            fh.seek(begin)
+            data = fh.read(end - begin) + after
+            if b"\xff\xd9" in data:
+                return True
+            after, end, block = data[:1], begin, block * 4
+    return False

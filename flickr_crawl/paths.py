@@ -7,7 +7,9 @@ archive. Nothing built here can point outside the archive root.
 
 from __future__ import annotations
 
+import functools
 import html
+import os
 import unicodedata
 from collections import Counter
 from pathlib import Path, PurePosixPath
@@ -90,15 +92,38 @@ def photo_dirs(photo: PhotoItem, layout: str, favorites_layout: str = "owner") -
 
 
 def inside(root: Path, relative: str) -> Path:
-    """``root / relative``, refusing anything that would land outside ``root``."""
+    """``root / relative``, refusing anything that would land outside ``root`` (by name, or
+    through a symlink the archive holds)."""
     rel = PurePosixPath(relative)
     if rel.is_absolute() or ".." in rel.parts:
         raise ValueError(f"unsafe archive path: {relative!r}")
     path = root.joinpath(*rel.parts)
-    resolved_root = root.resolve()
-    if not path.resolve().is_relative_to(resolved_root):
+    if not _resolved(path).is_relative_to(_resolved(root)):
         raise ValueError(f"archive path leaves the archive: {relative!r}")
     return path
+
+
+def _resolved(path: Path) -> Path:
+    """``path.resolve()``, with the folder part remembered: a backup asks for the same album
+    folders thousands of times, and each resolve is a system call per path component. A
+    folder that was not there yet, or is another inode now, is resolved again."""
+    folder = _resolved_folder(path.parent)
+    if folder is None:
+        return path.resolve()
+    return (folder / path.name).resolve() if path.is_symlink() else folder / path.name
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolved_cached(folder: Path, inode: int, device: int) -> Path:
+    return folder.resolve(strict=True)
+
+
+def _resolved_folder(folder: Path) -> Path | None:
+    try:
+        stat = os.lstat(folder)
+        return _resolved_cached(folder, stat.st_ino, stat.st_dev)
+    except OSError:  # not there (yet): not cached
+        return None
 
 
 def sidecar_name(photo_id: str) -> str:

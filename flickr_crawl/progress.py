@@ -63,6 +63,12 @@ class Snapshot:
     deep_done: int = 0  # photos.getInfo calls of the deep pass
 
 
+def deep_phase(snap: Snapshot) -> bool:
+    """Only the deep pass is left: it has started and every photo went through. (It can start
+    earlier, alongside the downloads, when the API budget has room: see spiders.metadata.)"""
+    return bool(snap.deep_done) and snap.total is not None and snap.done >= snap.total
+
+
 class ProgressMeter:
     """Rates and ETA over a clock, separate from Scrapy so they can be tested with a fake one.
 
@@ -79,14 +85,16 @@ class ProgressMeter:
         return self._clock() - self.started
 
     def phase(self, snap: Snapshot) -> str:
-        return "deep" if snap.deep_done else "photos"
+        return "deep" if deep_phase(snap) else "photos"
 
     def eta(self, snap: Snapshot) -> float | None:
         """Seconds left, or None when not known yet."""
         now = self._clock()
         if snap.total is None:
             return None
-        if snap.deep_done:
+        if deep_phase(snap) and snap.deep_done >= snap.total:
+            return 0.0  # all done (the deep pass may have run alongside the downloads)
+        if deep_phase(snap):
             if self._deep_start is None:
                 self._deep_start = (now, snap.deep_done)
                 return None
@@ -107,6 +115,8 @@ class ProgressMeter:
             work = f"photos {snap.done}/{total}"
             if snap.total:
                 work += f" ({min(snap.done / snap.total, 1):.0%})"
+            if snap.deep_done:  # getInfo going along with the downloads
+                work += f", deep pass {snap.deep_done}/{total}"
         if snap.failed:
             work += f" ({snap.failed} failed)"
         cap = (
@@ -152,8 +162,9 @@ class RichDisplay:
                 self._handlers.append(handler)
 
     def update(self, snap: Snapshot, line: str) -> None:
-        description = "Deep pass" if snap.deep_done else "Photos"
-        completed = snap.deep_done if snap.deep_done else snap.done
+        deep = deep_phase(snap)
+        description = "Deep pass" if deep else "Photos"
+        completed = snap.deep_done if deep else snap.done
         self.progress.update(self.task, description=description, total=snap.total,
                              completed=completed, line=line)  # fmt: skip
         self.progress.refresh()

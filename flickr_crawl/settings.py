@@ -21,6 +21,10 @@ FLICKR_LOG_REDACTION_ENABLED = True  # blank tokens and signed URLs in log lines
 ROBOTSTXT_OBEY = False  # an API client for the user's own account, not a web crawler
 USER_AGENT = "flickr-crawl/0.1 (+personal backup; scrapy)"
 LOG_LEVEL = "INFO"
+# Callbacks read answers with ``yield from self.api_data(...)``, a generator that returns a
+# value on purpose; Scrapy's check for that re-parses each callback's source on every
+# response (bound methods miss its cache): 4 % of a backup's time.
+WARN_ON_GENERATOR_RETURN_VALUE = False
 # Per-slot concurrency is broken in Scrapy 2.14-2.19; this downloader restores exact limits.
 DOWNLOADER = "flickr_crawl.downloader.ExactSlotDownloader"
 CONCURRENT_REQUESTS = 16

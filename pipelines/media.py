@@ -23,9 +23,14 @@ from scrapy.exceptions import NotConfigured
 
 from flickr_crawl.camera import read_camera_exif
 from flickr_crawl.catalog import CATALOG_NAME, read_catalog
-from flickr_crawl.download import STREAM_RESULT, STREAM_TO
+from flickr_crawl.download import STREAM_HEAD, STREAM_RESULT, STREAM_TO
 from flickr_crawl.downloader import MEDIA_SLOT
-from flickr_crawl.exif import embed_exif, original_exif_segment, restore_original
+from flickr_crawl.exif import (
+    StreamingEmbed,
+    embed_exif,
+    original_exif_segment,
+    restore_original,
+)
 from flickr_crawl.filetypes import extension_for, is_image, is_video, sniff
 from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.paths import LAYOUTS, file_name, inside, photo_dirs, sidecar_name
@@ -224,15 +229,18 @@ class MediaPipeline:
         folder = inside(self.archive, dirs[0])
         folder.mkdir(parents=True, exist_ok=True)
         part = part_path(folder, item.id)
-        session = None
+        session, embed = None, None
         if item.media == "video":
             session = cookie_header(self.web_cookies, source.url)
+        elif self.exif:
+            embed = StreamingEmbed(item)
         request = scrapy.Request(
             source.url,
             dont_filter=True,
             headers={"Cookie": session} if session else None,
             meta={
                 STREAM_TO: str(part),
+                STREAM_HEAD: embed,
                 "download_slot": MEDIA_SLOT,
                 "flickr_photo_id": item.id,
                 "dont_merge_cookies": True,  # media never goes through the cookie jar
@@ -251,7 +259,7 @@ class MediaPipeline:
                 why = SESSION_REFUSED if self.web_cookies else NO_WEB_SESSION
                 return self._missing(item, why.format(status=response.status))
             return self._failed(item, f"HTTP {response.status}")
-        return self._place(item, dirs, folder, part, result, response)
+        return self._place(item, dirs, folder, part, result, response, embed)
 
     def _place(
         self,
@@ -261,6 +269,7 @@ class MediaPipeline:
         part: Path,
         result: dict[str, Any],
         response: Response,
+        embed: StreamingEmbed | None,
     ) -> MediaFile:
         source = item.source
         assert source is not None
@@ -281,14 +290,20 @@ class MediaPipeline:
             or source.extension
             or "bin"
         )
-        size, sha256, metadata, original_exif = result["size"], result["sha256"], None, None
-        if kind == "jpeg":
+        size, sha256 = result["stored_size"], result["stored_sha256"]
+        metadata, original_exif = None, None
+        if kind == "jpeg" and embed is not None and embed.status is not None:
+            # Embedded as the file streamed in (flickr_crawl.exif.StreamingEmbed).
+            item.camera, segment = embed.camera, embed.original_segment
+            metadata = self._embedded(item, embed.status)
+        elif kind == "jpeg":  # EXIF off, or a head the stream could not take apart
             item.camera = read_camera_exif(part)  # before our own fields go in
             segment = original_exif_segment(part.read_bytes())
             metadata = self._embed(part, item)
             if metadata == "embedded":
                 size, sha256 = sha256_file(part)
-                original_exif = base64.b64encode(segment or b"").decode("ascii")
+        if metadata == "embedded":
+            original_exif = base64.b64encode(segment or b"").decode("ascii")
         name = file_name(item.id, extension)
         target = folder / name
         part.replace(target)
@@ -315,7 +330,10 @@ class MediaPipeline:
         """Write Flickr's metadata into the JPEG's EXIF (image data and camera EXIF kept)."""
         if not self.exif:
             return "skipped: FLICKR_EXIF_ENABLED is off"
-        status = embed_exif(part, item)
+        return self._embedded(item, embed_exif(part, item))
+
+    def _embedded(self, item: PhotoItem, status: str) -> str:
+        """Count and log an embedding's outcome."""
         key = "embedded" if status == "embedded" else "skipped"
         self.stats.inc_value(f"flickr/exif/{key}")
         if key == "skipped":

@@ -12,10 +12,12 @@ so captions and comments are never lost.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +38,7 @@ from flickr_crawl.storage import link_or_copy, write_json_atomic
 from flickr_crawl.xmp import sidecar_path, write_xmp
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Self
 
     from scrapy.crawler import Crawler
@@ -61,6 +64,7 @@ class SidecarPipeline:
         self.xmp = xmp
         self.folders: dict[str, list[str]] = {}  # photo id -> folders its sidecar is in
         self.pending: dict[str, list[PhotoPart]] = defaultdict(list)
+        self._executor: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -81,25 +85,52 @@ class SidecarPipeline:
     def report(self) -> RunReport:
         return RunReport.of(self.crawler)
 
-    def process_item(self, item: Any) -> Any:
-        if isinstance(item, PhotoItem):
-            self._write_photo(item)
-        elif isinstance(item, CommentsItem | FavesItem | PhotoInfoItem):
-            if item.photo_id in self.folders:
-                self._merge_part(item)
-            else:
-                self.pending[item.photo_id].append(item)
-        elif isinstance(item, AlbumItem) and item.folder:
-            self._write(inside(self.archive, item.folder) / ALBUM_SIDECAR, item, "album")
-        elif isinstance(item, GalleryItem):
-            name = f"{safe_name(item.id, fallback='gallery')}.json"
-            self._write(self.archive / GALLERIES_DIR / name, item, "gallery")
-        elif isinstance(item, CollectionItem):
-            name = f"{safe_name(item.id, fallback='collection')}.json"
-            self._write(self.archive / COLLECTIONS_DIR / name, item, "collection")
+    async def process_item(self, item: Any) -> Any:
+        job = self._job(item)
+        if job is not None:
+            counts = await asyncio.wrap_future(self._thread().submit(job))
+            for key, count in counts.items():
+                self.stats.inc_value(key, count)
         return item
 
+    def _job(self, item: Any) -> Callable[[], dict[str, int]] | None:
+        """(reactor) What to write for ``item``, as a job for the sidecar thread.
+
+        The reactor only decides (which folders, which parts wait for their photo); reading,
+        merging, encoding, writing and fsyncing happen on one thread, in the order the items
+        came, so a photo's parts still land after the photo, and downloads go on meanwhile.
+        """
+        if isinstance(item, PhotoItem):
+            folders = photo_dirs(item, self.layout, self.favorites_layout)
+            self.folders[item.id] = folders
+            parts = self.pending.pop(item.id, [])
+            return lambda: self._write_photo(item, folders, parts)
+        if isinstance(item, CommentsItem | FavesItem | PhotoInfoItem):
+            if item.photo_id not in self.folders:
+                self.pending[item.photo_id].append(item)
+                return None
+            folders = self.folders[item.photo_id]
+            return lambda: self._merge_part(item, folders)
+        if isinstance(item, AlbumItem) and item.folder:
+            folder = item.folder
+            return lambda: self._write(inside(self.archive, folder) / ALBUM_SIDECAR, item, "album")
+        if isinstance(item, GalleryItem):
+            name = f"{safe_name(item.id, fallback='gallery')}.json"
+            return lambda: self._write(self.archive / GALLERIES_DIR / name, item, "gallery")
+        if isinstance(item, CollectionItem):
+            name = f"{safe_name(item.id, fallback='collection')}.json"
+            return lambda: self._write(self.archive / COLLECTIONS_DIR / name, item, "collection")
+        return None
+
+    def _thread(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flickr-sidecar")
+        return self._executor
+
     def close_spider(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
         for photo_id, parts in self.pending.items():
             self.report.failure(
                 "sidecar", photo_id, f"{len(parts)} metadata parts arrived without the photo; "
@@ -107,12 +138,14 @@ class SidecarPipeline:
             )  # fmt: skip
             self.stats.inc_value("flickr/sidecar/orphan_parts", len(parts))
 
-    def _write(self, path: Path, item: Any, kind: str) -> None:
+    # --- on the sidecar thread: each returns the counts to add to the stats -----------------
+    def _write(self, path: Path, item: Any, kind: str) -> dict[str, int]:
         write_json_atomic(path, ItemAdapter(item).asdict())
-        self.stats.inc_value(f"flickr/sidecar/{kind}_written")
+        return {f"flickr/sidecar/{kind}_written": 1}
 
-    def _write_photo(self, item: PhotoItem) -> None:
-        folders = photo_dirs(item, self.layout, self.favorites_layout)
+    def _write_photo(
+        self, item: PhotoItem, folders: list[str], parts: list[PhotoPart]
+    ) -> dict[str, int]:
         paths = self._paths(folders, item.id)
         record = ItemAdapter(item).asdict()
         previous = _read_first(paths)
@@ -121,25 +154,23 @@ class SidecarPipeline:
                 record[key] = previous[key]
         record["users"] = previous.get("users", {})
         record["raw"] = {**previous.get("raw", {}), **record["raw"]}
-        parts = self.pending.pop(item.id, [])
         for part in parts:  # arrived before the photo: folded in, still one write
             _apply_part(record, part)
         self._save(paths, record)
-        self.stats.inc_value("flickr/sidecar/written")
-        self.stats.inc_value("flickr/sidecar/merged", len(parts))
-        self.folders[item.id] = folders
+        counts = {"flickr/sidecar/written": 1, "flickr/sidecar/merged": len(parts)}
         if self.xmp and item.file is not None and item.file.path:
             media = [inside(self.archive, m) for m in (item.file.path, *item.file.links)]
             write_xmp(media[0], item)
             self._spread(sidecar_path(media[0]), [sidecar_path(m) for m in media[1:]])
-            self.stats.inc_value("flickr/xmp/written")
+            counts["flickr/xmp/written"] = 1
+        return counts
 
-    def _merge_part(self, part: PhotoPart) -> None:
-        paths = self._paths(self.folders[part.photo_id], part.photo_id)
+    def _merge_part(self, part: PhotoPart, folders: list[str]) -> dict[str, int]:
+        paths = self._paths(folders, part.photo_id)
         record = _read_first(paths)
         _apply_part(record, part)
         self._save(paths, record)
-        self.stats.inc_value("flickr/sidecar/merged")
+        return {"flickr/sidecar/merged": 1}
 
     def _save(self, paths: list[Path], record: dict[str, Any]) -> None:
         """One atomic write into the first folder; the others get the same file."""

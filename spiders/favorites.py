@@ -104,6 +104,7 @@ class FavoritesSpider(PhotoSpider):
             return
         if self.total is None:
             self.total = page.total
+            self.plan_deep(page.total)
         if not page.last:
             yield self._page(page.page + 1, page.pages)
         self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]

@@ -5,7 +5,10 @@ per-photo calls its list entry says are needed: comments where ``count_comments`
 (50 per page) where ``count_faves`` > 0, and getSizes for a video whose list entry gives no
 original. The deep pass (``FLICKR_DEEP_METADATA``: photos.getInfo for notes and tag authors,
 photos.people.getList where getInfo says there are people) waits for spider_idle, so every
-original, caption and comment is on disk before any optional call is spent.
+original, caption and comment is on disk before any optional call is spent: unless the whole
+run fits in what is left of the hourly API budget (``plan_deep``), when nothing is gained by
+waiting, and each photo's getInfo is asked for as it is listed, at the lowest priority, while
+the files still download.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
 from flickr_crawl.api import BadResponse, page_of, to_int
+from flickr_crawl.budget import ApiBudget, budget_file
 from flickr_crawl.catalog import CATALOG_NAME, read_catalog
 from flickr_crawl.mapping import comments_of, faves_of, info_of, video_original_source
 from spiders.base import STOP, FlickrSpider
@@ -38,6 +42,9 @@ logger = logging.getLogger(__name__)
 # then the deep pass.
 LIST_PRIORITY, PHOTO_PRIORITY, DEEP_PRIORITY = 10, 0, -10
 FAVES_PER_PAGE = 50  # photos.getFavorites' maximum
+# Upper bound of the calls a run spends per photo of the account (getInfo, people, comments,
+# faves pages; 1.4 is typical), and for lists: what must fit in the budget for an early deep pass.
+CALLS_PER_PHOTO_BOUND, CALLS_FOR_LISTS = 3, 100
 
 
 class Known(NamedTuple):
@@ -74,6 +81,8 @@ class PhotoSpider(FlickrSpider):
         self.no_deep: set[str] = set()  # unchanged photos whose getInfo is already stored
         self.emitted: set[str] = set()  # photo ids whose items this run yields
         self.deep_started = False
+        self.deep_early = False  # getInfo asked for at listing time (see plan_deep)
+        self.deep_asked: set[str] = set()  # photo ids whose getInfo is already requested
         self.known: dict[str, Known] = {}  # what catalog.db held when this run began
 
     @classmethod
@@ -85,6 +94,34 @@ class PhotoSpider(FlickrSpider):
         spider.known = load_known(archive / CATALOG_NAME)
         crawler.signals.connect(spider.start_deep_pass, signal=signals.spider_idle)
         return spider
+
+    def plan_deep(self, total: int) -> None:
+        """Once the account's photo count is known: may the deep pass run alongside?
+
+        Yes when the hourly budget is off, or has room for the whole run (``total`` photos at
+        ``CALLS_PER_PHOTO_BOUND`` calls) in its current window: then no getInfo can delay a
+        listing page or a comment call, and the backup ends sooner.
+        """
+        if not self.deep:
+            return
+        per_hour = self.settings.getint("FLICKR_API_CALLS_PER_HOUR", 3600)
+        needed = total * CALLS_PER_PHOTO_BOUND + CALLS_FOR_LISTS
+        self.deep_early = per_hour <= 0 or per_hour - self.api_calls_used() >= needed
+        if self.deep_early:
+            self.logger.info(
+                "API budget has room for the whole run: getInfo goes along with the downloads"
+            )
+
+    def api_calls_used(self) -> int:
+        """Calls this API key sent in the last hour (every run sharing its budget file)."""
+        settings = self.settings
+        path = budget_file(settings.get("FLICKR_API_BUDGET_FILE", ""),
+                           settings.get("FLICKR_AUTH_FILE"), self.creds.api_key)  # fmt: skip
+        per_hour = settings.getint("FLICKR_API_CALLS_PER_HOUR", 3600)
+        try:
+            return ApiBudget(per_hour, path=path).used()
+        except OSError:
+            return per_hour  # unknown: assume none left, and keep the deep pass for the end
 
     def photo_item(self, raw: dict[str, Any]) -> PhotoItem:
         """The item for one entry of this spider's list call."""
@@ -147,6 +184,9 @@ class PhotoSpider(FlickrSpider):
         else:
             yield item
         yield from self._per_photo_calls(item.id, comments, faves)
+        if self.deep_early and item.id not in self.no_deep and item.id not in self.deep_asked:
+            self.deep_asked.add(item.id)
+            yield self._info_request(item.id)
 
     def parse_video_sizes(self, response: Response | None, raw: dict[str, Any]) -> Iterator[Any]:
         item = self.photo_item(raw)
@@ -202,22 +242,21 @@ class PhotoSpider(FlickrSpider):
     def start_deep_pass(self) -> None:
         """spider_idle: the listing, downloads and comments are done; now the optional calls."""
         wanted = [photo_id for photo_id in self.listed
-                  if photo_id in self.emitted and photo_id not in self.no_deep]  # fmt: skip
+                  if photo_id in self.emitted and photo_id not in self.no_deep
+                  and photo_id not in self.deep_asked]  # fmt: skip
         if not self.deep or self.deep_started or not wanted:
             return
         self.deep_started = True
         assert self.crawler.engine is not None
         for photo_id in wanted:
-            self.crawler.engine.crawl(
-                self.api_request(
-                    "flickr.photos.getInfo",
-                    self.parse_info,
-                    priority=DEEP_PRIORITY,
-                    cb_kwargs={"photo_id": photo_id},
-                    photo_id=photo_id,
-                )
-            )
+            self.crawler.engine.crawl(self._info_request(photo_id))
         raise DontCloseSpider
+
+    def _info_request(self, photo_id: str) -> scrapy.Request:
+        return self.api_request(
+            "flickr.photos.getInfo", self.parse_info, priority=DEEP_PRIORITY,
+            cb_kwargs={"photo_id": photo_id}, photo_id=photo_id,
+        )  # fmt: skip
 
     def parse_info(self, response: Response | None, photo_id: str) -> Iterator[Any]:
         data = yield from self.api_data(response)

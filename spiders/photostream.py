@@ -358,6 +358,7 @@ class PhotostreamSpider(PhotoSpider):
             return
         if method == LIST_METHOD and asked == 1 and not params:
             self.total = page.total
+            self.plan_deep(page.total)
         self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
         emit_all = self.mode in ("sweep", "since")
         for raw in photos:

@@ -105,6 +105,17 @@ def test_api_slot_is_sequential(probe):
     assert Handler.max_in_flight == 1
 
 
+def test_queued_media_never_hold_back_api_calls(probe):
+    """60 files queued for the media slot (3 at a time, 0.1 s each) while 6 API calls wait
+    in the scheduler: the calls go out at once, not after the files (they used to wait for
+    all but 16 of them)."""
+    results, _ = probe
+    media, api = sorted(results["pipeline_media_done"]), sorted(results["api_done"])
+    assert len(media) == 60
+    assert len(api) == 6
+    assert api[-1] < media[len(media) // 2]
+
+
 def test_media_slot_honours_flickr_media_concurrency(probe):
     assert Handler.max_media_in_flight == 3
 

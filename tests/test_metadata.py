@@ -257,3 +257,40 @@ def test_a_comment_deleted_on_flickr_stays_in_the_archive(meta):
     flagged = db.execute("select deleted_on_flickr from comments where id = ?",
                          (gone["id"],)).fetchone()  # fmt: skip
     assert flagged == (1,)
+
+
+def _deep_pass_timing(tmp_path: Path, per_hour: int) -> tuple[str, dict[str, list[float]]]:
+    """A backup with one download at a time under ``per_hour``; the crawl log, and when the
+    sandbox got each kind of request."""
+    args = ("--photos", "40", "--videos", "0", "--albums", "3", "--image-size", "small")
+    with Sandbox(*args, auth_file=tmp_path / "auth.json") as sandbox:
+        result = crawl(
+            sandbox, tmp_path / "archive", "-s", f"FLICKR_API_CALLS_PER_HOUR={per_hour}",
+            "-s", f"FLICKR_API_BUDGET_FILE={tmp_path / 'budget.json'}",
+            "-s", "FLICKR_MEDIA_CONCURRENCY=1",
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-2000:]
+        times: dict[str, list[float]] = {}
+        for entry in sandbox.requests():
+            key = "media" if entry["kind"] == "media" else entry["method"] or "other"
+            times.setdefault(key, []).append(entry["t"])
+    return result.stderr, times
+
+
+def test_deep_pass_goes_along_with_downloads_when_the_budget_has_room(tmp_path):
+    """40 photos need at most 3 x 40 + 100 calls: an hourly budget of 3600 has room, so
+    getInfo calls go out while the originals still download."""
+    log, times = _deep_pass_timing(tmp_path, 3600)
+    assert "getInfo goes along with the downloads" in log
+    assert len(times["flickr.photos.getInfo"]) == 40
+    assert min(times["flickr.photos.getInfo"]) < max(times["media"])
+
+
+def test_deep_pass_waits_for_the_end_when_the_budget_is_tight(tmp_path):
+    """One call less than that bound: every original, comment and fave first, as always."""
+    log, times = _deep_pass_timing(tmp_path, 3 * 40 + 100 - 1)
+    assert "getInfo goes along" not in log
+    first_info = min(times["flickr.photos.getInfo"])
+    assert first_info > max(times["media"])
+    for method in ("flickr.photos.comments.getList", "flickr.photos.getFavorites"):
+        assert first_info > max(times[method])
