@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import json
 import logging
+import queue
+import threading
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +67,7 @@ class SidecarPipeline:
         self.xmp = xmp
         self.folders: dict[str, list[str]] = {}  # photo id -> folders its sidecar is in
         self.pending: dict[str, list[PhotoPart]] = defaultdict(list)
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: _Writer | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -88,7 +91,8 @@ class SidecarPipeline:
     async def process_item(self, item: Any) -> Any:
         job = self._job(item)
         if job is not None:
-            counts = await asyncio.wrap_future(self._thread().submit(job))
+            first = isinstance(item, PhotoItem)
+            counts = await asyncio.wrap_future(self._thread().submit(job, first=first))
             for key, count in counts.items():
                 self.stats.inc_value(key, count)
         return item
@@ -97,8 +101,10 @@ class SidecarPipeline:
         """(reactor) What to write for ``item``, as a job for the sidecar thread.
 
         The reactor only decides (which folders, which parts wait for their photo); reading,
-        merging, encoding, writing and fsyncing happen on one thread, in the order the items
-        came, so a photo's parts still land after the photo, and downloads go on meanwhile.
+        merging, encoding, writing and fsyncing happen on one thread, and downloads go on
+        meanwhile. A photo's own sidecar goes before the parts waiting in line (its file is
+        already in place: the sooner its record is too, the less a hard kill costs); a part
+        is only queued once its photo's write is, so it still lands after it.
         """
         if isinstance(item, PhotoItem):
             folders = photo_dirs(item, self.layout, self.favorites_layout)
@@ -122,14 +128,14 @@ class SidecarPipeline:
             return lambda: self._write(self.archive / COLLECTIONS_DIR / name, item, "collection")
         return None
 
-    def _thread(self) -> ThreadPoolExecutor:
+    def _thread(self) -> _Writer:
         if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flickr-sidecar")
+            self._executor = _Writer()
         return self._executor
 
     def close_spider(self) -> None:
         if self._executor is not None:
-            self._executor.shutdown(wait=True)
+            self._executor.shutdown()
             self._executor = None
         for photo_id, parts in self.pending.items():
             self.report.failure(
@@ -185,6 +191,40 @@ class SidecarPipeline:
 
     def _paths(self, folders: list[str], photo_id: str) -> list[Path]:
         return [inside(self.archive, folder) / sidecar_name(photo_id) for folder in folders]
+
+
+class _Writer:
+    """One thread running jobs in order, photos' own sidecars before everything else."""
+
+    def __init__(self) -> None:
+        self._queue: queue.PriorityQueue[tuple[int, int, Any, Future[Any] | None]] = (
+            queue.PriorityQueue()
+        )
+        self._order = itertools.count()
+        self._thread = threading.Thread(target=self._run, name="flickr-sidecar", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[], Any], *, first: bool = False) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._queue.put((0 if first else 1, next(self._order), job, future))
+        return future
+
+    def shutdown(self) -> None:
+        """Run what is queued, then stop."""
+        self._queue.put((2, next(self._order), None, None))
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            _, _, job, future = self._queue.get()
+            if future is None:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(job())
+            except Exception as exc:  # noqa: BLE001 - handed to the item that waits for it
+                future.set_exception(exc)
 
 
 def _apply_part(record: dict[str, Any], part: PhotoPart) -> None:
