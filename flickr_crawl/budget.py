@@ -188,3 +188,14 @@ class ApiBudgetMiddleware:
         method = parse_qs(urlsplit(request.url).query).get("method", ["?"])[0]
         self._stats.inc_value(f"flickr/api/calls/{method}")
         return 0.0
+
+
+def running_budget(crawler: Crawler | None) -> ApiBudget | None:
+    """The sliding window of this crawl's ``ApiBudgetMiddleware`` (None without one)."""
+    engine = crawler.engine if crawler is not None else None
+    downloader = getattr(engine, "downloader", None)
+    manager = getattr(downloader, "middleware", None)
+    for mw in getattr(manager, "middlewares", ()):
+        if isinstance(mw, ApiBudgetMiddleware):
+            return mw.budget
+    return None

@@ -403,19 +403,25 @@ class _BodyReader(Protocol):
     def _written(self, n: int) -> None:
         """(reactor) A block reached the disk, or failed to: resume or stop reading."""
         self._queued -= n
-        assert self._writer is not None
-        if self._writer.error is not None and not self._reported:
-            self._reported = True
-            logger.error(
-                "Cannot write %(part)s: %(err)s",
-                {"part": str(self._part), "err": self._writer.error},
-            )
+        if self._report_error("write"):
             if self.transport is not None:
                 self.transport.stopProducing()  # type: ignore[attr-defined]
             return
         if self._paused and self._queued <= _QUEUE_LIMIT // 2 and self.transport is not None:
             self._paused = False
             self.transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def _report_error(self, verb: str) -> bool:
+        """Log the disk thread's error once per file; whether this was that once."""
+        assert self._writer is not None
+        if self._writer.error is None or self._reported:
+            return False
+        self._reported = True
+        logger.error(
+            "Cannot %(verb)s %(part)s: %(err)s",
+            {"verb": verb, "part": str(self._part), "err": self._writer.error},
+        )
+        return True
 
     def read_in_large_blocks(self, proxy: Any) -> None:
         """Let the connection read up to ``_READ_SIZE`` per system call while this body lasts.
@@ -460,13 +466,8 @@ class _BodyReader(Protocol):
 
     def _finished(self, complete: bool) -> None:
         """(reactor) The file is closed: report the result, or drop a partial file."""
+        self._report_error("finish")
         assert self._writer is not None
-        if self._writer.error is not None and not self._reported:
-            self._reported = True
-            logger.error(
-                "Cannot finish %(part)s: %(err)s",
-                {"part": str(self._part), "err": self._writer.error},
-            )
         if not complete:
             assert self._part is not None
             self._part.unlink(missing_ok=True)

@@ -310,24 +310,24 @@ def build_exif(existing: dict[str, Any], photo: PhotoItem, *, compact: int = 0) 
 # -- the JPEG file ---------------------------------------------------------------------------
 
 
-def _segments(data: bytes, *, complete: bool = True) -> tuple[list[tuple[int, int, int]], int]:
-    """The (marker, start, end) of each segment before the scan, and where the scan starts.
-
-    Raises _Skip when the bytes are not a JPEG, or a JPEG cut short or mangled. ``complete``
-    False: ``data`` is only the head of the file (``jpeg_head_length`` bytes), so the end of
-    the image is not looked for.
-    """
+def _walk(data: bytes | bytearray) -> list[tuple[int, int, int]] | None:
+    """The (marker, start, end) of each segment of a JPEG up to and including SOS, or None
+    when ``data`` ends before SOS does. Raises _Skip for bytes that are not a JPEG, or a JPEG
+    mangled before its scan."""
+    if len(data) < 3:
+        return None
     if data[:3] != b"\xff\xd8\xff":
         raise _Skip("not a JPEG")
     segments: list[tuple[int, int, int]] = []
     pos = 2
     while True:
-        if pos + 4 > len(data) or data[pos] != 0xFF:
+        if pos + 4 > len(data):
+            return None
+        if data[pos] != 0xFF:
             raise _Skip("corrupt JPEG")
-        while data[pos + 1] == 0xFF:  # fill bytes
+        if data[pos + 1] == 0xFF:  # fill byte
             pos += 1
-            if pos + 4 > len(data):
-                raise _Skip("corrupt JPEG")
+            continue
         marker = data[pos + 1]
         if marker == 0x01 or 0xD0 <= marker <= 0xD8:
             segments.append((marker, pos, pos + 2))
@@ -337,12 +337,26 @@ def _segments(data: bytes, *, complete: bool = True) -> tuple[list[tuple[int, in
             raise _Skip("corrupt JPEG")  # EOI before any scan
         end = pos + 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
         if end > len(data):
-            raise _Skip("corrupt JPEG")
+            return None
         segments.append((marker, pos, end))
         if marker == 0xDA:  # SOS: entropy-coded data follows
-            break
+            return segments
         pos = end
-    if complete and data.rfind(b"\xff\xd9") < end:
+
+
+def _segments(data: bytes, *, complete: bool = True) -> tuple[list[tuple[int, int, int]], int]:
+    """The (marker, start, end) of each segment before the scan, and where the scan starts.
+
+    Raises _Skip when the bytes are not a JPEG, or a JPEG cut short or mangled. ``complete``
+    False: ``data`` is only the head of the file (``jpeg_head_length`` bytes), so the end of
+    the image is not looked for.
+    """
+    if data[:3] != b"\xff\xd8\xff":
+        raise _Skip("not a JPEG")
+    segments = _walk(data)
+    if segments is None:
+        raise _Skip("corrupt JPEG")  # cut short before its scan
+    if complete and data.rfind(b"\xff\xd9") < segments[-1][2]:
         raise _Skip("corrupt JPEG")  # no EOI after the scan: truncated
     return segments[:-1], segments[-1][1]
 
@@ -351,29 +365,11 @@ def jpeg_head_length(data: bytes | bytearray) -> int | None:
     """How many leading bytes of a JPEG are its segments up to the scan data (SOS header
     included): all that embedding reads and rewrites. None while ``data`` is too short to
     tell; 0 for bytes that are not a JPEG, or not one this can walk."""
-    if len(data) < 3:
-        return None
-    if data[:3] != b"\xff\xd8\xff":
+    try:
+        segments = _walk(data)
+    except _Skip:
         return 0
-    pos = 2
-    while True:
-        if pos + 4 > len(data):
-            return None
-        if data[pos] != 0xFF:
-            return 0
-        if data[pos + 1] == 0xFF:  # fill byte
-            pos += 1
-            continue
-        marker = data[pos + 1]
-        if marker == 0x01 or 0xD0 <= marker <= 0xD8:
-            pos += 2
-            continue
-        if marker == 0xD9:
-            return 0
-        end = pos + 2 + struct.unpack(">H", bytes(data[pos + 2 : pos + 4]))[0]
-        if marker == 0xDA:
-            return end if end <= len(data) else None
-        pos = end
+    return None if segments is None else segments[-1][2]
 
 
 def _raw_tags(tiff: bytes) -> dict[str, set[int]]:

@@ -24,7 +24,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
 from flickr_crawl.api import BadResponse, FlickrApiError, parse_envelope, to_int
-from flickr_crawl.budget import ApiBudgetMiddleware
+from flickr_crawl.budget import running_budget
 from flickr_crawl.estimate import human_bytes, human_duration
 from flickr_crawl.items import PhotoItem
 
@@ -92,9 +92,10 @@ class ProgressMeter:
         now = self._clock()
         if snap.total is None:
             return None
-        if deep_phase(snap) and snap.deep_done >= snap.total:
+        deep = deep_phase(snap)
+        if deep and snap.deep_done >= snap.total:
             return 0.0  # all done (the deep pass may have run alongside the downloads)
-        if deep_phase(snap):
+        if deep:
             if self._deep_start is None:
                 self._deep_start = (now, snap.deep_done)
                 return None
@@ -225,7 +226,7 @@ class ProgressExtension:
 
     # --- signals ------------------------------------------------------------------------------
     def spider_opened(self, spider: Spider) -> None:
-        self.budget = self._find_budget()
+        self.budget = running_budget(self._crawler)
         if self.tty:
             self.display = RichDisplay()
             self.display.start()
@@ -301,13 +302,3 @@ class ProgressExtension:
         self.snap.api_this_hour = (
             self.budget.used() if self.budget is not None else self.snap.api_calls
         )
-
-    def _find_budget(self) -> ApiBudget | None:
-        """The budget middleware's sliding window, to show calls used in the current hour."""
-        engine = self._crawler.engine if self._crawler is not None else None
-        downloader = getattr(engine, "downloader", None)
-        manager = getattr(downloader, "middleware", None)
-        for mw in getattr(manager, "middlewares", ()):
-            if isinstance(mw, ApiBudgetMiddleware):
-                return mw.budget
-        return None

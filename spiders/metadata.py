@@ -21,7 +21,7 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
 from flickr_crawl.api import BadResponse, page_of, to_int
-from flickr_crawl.budget import ApiBudget, budget_file
+from flickr_crawl.budget import running_budget
 from flickr_crawl.catalog import CATALOG_NAME, read_catalog
 from flickr_crawl.mapping import comments_of, faves_of, info_of, video_original_source
 from spiders.base import STOP, FlickrSpider
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from flickr_crawl.budget import ApiBudget
     from flickr_crawl.items import PhotoItem, Source
 
 logger = logging.getLogger(__name__)
@@ -57,6 +58,16 @@ class Known(NamedTuple):
     has_faves: bool
     has_info: bool
     has_file: bool
+
+
+def _calls_used(budget: ApiBudget | None) -> int:
+    """Calls this API key sent in the last hour (every run sharing its budget file)."""
+    if budget is None:
+        return 0
+    try:
+        return budget.used()
+    except OSError:
+        return budget.per_hour  # unknown: assume none left, and keep the deep pass for the end
 
 
 def load_known(path: Path) -> dict[str, Known]:
@@ -104,24 +115,14 @@ class PhotoSpider(FlickrSpider):
         """
         if not self.deep:
             return
-        per_hour = self.settings.getint("FLICKR_API_CALLS_PER_HOUR", 3600)
+        budget = running_budget(self.crawler)
+        per_hour = budget.per_hour if budget is not None else 0
         needed = total * CALLS_PER_PHOTO_BOUND + CALLS_FOR_LISTS
-        self.deep_early = per_hour <= 0 or per_hour - self.api_calls_used() >= needed
+        self.deep_early = per_hour <= 0 or per_hour - _calls_used(budget) >= needed
         if self.deep_early:
             self.logger.info(
                 "API budget has room for the whole run: getInfo goes along with the downloads"
             )
-
-    def api_calls_used(self) -> int:
-        """Calls this API key sent in the last hour (every run sharing its budget file)."""
-        settings = self.settings
-        path = budget_file(settings.get("FLICKR_API_BUDGET_FILE", ""),
-                           settings.get("FLICKR_AUTH_FILE"), self.creds.api_key)  # fmt: skip
-        per_hour = settings.getint("FLICKR_API_CALLS_PER_HOUR", 3600)
-        try:
-            return ApiBudget(per_hour, path=path).used()
-        except OSError:
-            return per_hour  # unknown: assume none left, and keep the deep pass for the end
 
     def photo_item(self, raw: dict[str, Any]) -> PhotoItem:
         """The item for one entry of this spider's list call."""
