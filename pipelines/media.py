@@ -4,13 +4,16 @@ Not Scrapy's FilesPipeline: that one keeps bodies in memory, re-hashes the archi
 re-downloads after 90 days and writes in place. Here a body streams to a ``.part`` file
 (``flickr_crawl.download``), is verified (length, hash, and that the bytes are the kind of file
 expected: a video is a video), then renamed to ``<id>.<ext>``; further album folders get hard
-links. A failed or missing file never drops the item: its sidecar says what happened.
+links. A failed or missing file never drops the item: its sidecar says what happened. Each
+placement is also journaled (``flickr_crawl.placed``), so a file placed just before a hard kill
+is not downloaded again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import json
 import logging
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import scrapy
 from itemadapter import ItemAdapter
+from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from flickr_crawl.camera import read_camera_exif
@@ -34,6 +38,7 @@ from flickr_crawl.exif import (
 from flickr_crawl.filetypes import extension_for, is_image, is_video, sniff
 from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.paths import LAYOUTS, file_name, inside, photo_dirs, sidecar_name
+from flickr_crawl.placed import PlacedJournal
 from flickr_crawl.refile import Filed, refile
 from flickr_crawl.report import RunReport
 from flickr_crawl.storage import link_or_copy, part_path, sha256_file
@@ -76,6 +81,7 @@ class MediaPipeline:
         self.exif = exif
         self.web_cookies: list[dict[str, Any]] = []  # sent with video originals only
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # photo id -> lock, its users
+        self.journal = PlacedJournal(archive)
         assert crawler.stats is not None
         self.stats = crawler.stats
 
@@ -94,6 +100,8 @@ class MediaPipeline:
         pipeline.web_cookies = load_cookies(
             session_file_path(settings.get("FLICKR_WEB_SESSION_FILE"))
         )
+        # After every pipeline closed, so after the last sidecar was written.
+        crawler.signals.connect(pipeline.journal.close, signal=signals.spider_closed)
         return pipeline
 
     @property
@@ -123,10 +131,12 @@ class MediaPipeline:
 
     def open_spider(self) -> None:
         self.filed = load_filed(self.archive / CATALOG_NAME)
+        self.journal.open()
 
     async def _process(self, item: PhotoItem) -> None:
         dirs = photo_dirs(item, self.layout, self.favorites_layout)
         filed = self.filed.pop(item.id, None)
+        placed = self.journal.take(item.id)
         if filed is not None:
             moved = refile(self.archive, item.id, filed, dirs, link_mode=self.link_mode)
             if moved is not None:
@@ -140,6 +150,11 @@ class MediaPipeline:
             item.file = self._nothing_to_fetch(item)
             return
         previous, record = self.complete_file(item, dirs, filed)
+        if previous is None and placed:  # placed just before the last run was killed
+            previous, _ = self.complete_file(item, dirs, filed, placed)
+            if previous is not None:
+                record = placed
+                self.stats.inc_value("flickr/file/recovered")
         if getattr(self.crawler.spider, "force_download", False):
             previous = None  # redownload: the sidecar's word is not enough
         if previous is not None:
@@ -153,14 +168,19 @@ class MediaPipeline:
         item.file = await self._download(item, dirs)
 
     def complete_file(
-        self, item: PhotoItem, dirs: list[str], filed: Filed | None = None
+        self,
+        item: PhotoItem,
+        dirs: list[str],
+        filed: Filed | None = None,
+        record: dict[str, Any] | None = None,
     ) -> tuple[MediaFile | None, dict[str, Any]]:
         """The file a previous run verified, if it is still there with the size its sidecar
-        and catalog.db recorded (nothing is read or hashed), from the same source; and the
-        previous sidecar record."""
+        (or ``record``, a journal line) and catalog.db recorded (nothing is read or hashed),
+        from the same source; and the previous sidecar record."""
         sidecar = inside(self.archive, dirs[0]) / sidecar_name(item.id)
         try:
-            record = json.loads(sidecar.read_text(encoding="utf-8"))
+            if record is None:
+                record = json.loads(sidecar.read_text(encoding="utf-8"))
             recorded = record["file"]
             same_source = (record.get("source") or {}).get("url") == item.source.url  # type: ignore[union-attr]
             # An original already archived is never replaced by a smaller size the owner
@@ -212,6 +232,7 @@ class MediaPipeline:
             part.replace(path)
         finally:
             part.unlink(missing_ok=True)
+        self._journal(item, previous)
         self.stats.inc_value("flickr/exif/refreshed")
 
     def _nothing_to_fetch(self, item: PhotoItem) -> MediaFile:
@@ -305,16 +326,10 @@ class MediaPipeline:
         if metadata == "embedded":
             original_exif = base64.b64encode(segment or b"").decode("ascii")
         name = file_name(item.id, extension)
-        target = folder / name
-        part.replace(target)
         relative = f"{dirs[0]}/{name}"
-        self.stats.inc_value("flickr/file/downloaded")
-        self.stats.inc_value("flickr/bytes/downloaded", result["size"])
-        logger.debug("File (downloaded): %(id)s -> %(path)s", {"id": item.id, "path": relative})
-        return MediaFile(
+        placed = MediaFile(
             status="downloaded",
             path=relative,
-            links=self._link_into(item, relative, dirs[1:]),
             size=size,
             sha256=sha256,
             original_size=result["size"],
@@ -325,6 +340,20 @@ class MediaPipeline:
             metadata=metadata,
             original_exif=original_exif,
         )
+        part.replace(folder / name)
+        self._journal(item, placed)
+        self.stats.inc_value("flickr/file/downloaded")
+        self.stats.inc_value("flickr/bytes/downloaded", result["size"])
+        logger.debug("File (downloaded): %(id)s -> %(path)s", {"id": item.id, "path": relative})
+        placed.links = self._link_into(item, relative, dirs[1:])
+        return placed
+
+    def _journal(self, item: PhotoItem, placed: MediaFile) -> None:
+        """Record the placed file as its sidecar will (see ``flickr_crawl.placed``)."""
+        record = {key: getattr(item, key) for key in EXIF_FIELDS}  # plain values only
+        record.update(id=item.id, source=dataclasses.asdict(item.source), camera=item.camera,
+                      file=dataclasses.asdict(placed))  # fmt: skip
+        self.journal.add(record)
 
     def _embed(self, part: Path, item: PhotoItem) -> str:
         """Write Flickr's metadata into the JPEG's EXIF (image data and camera EXIF kept)."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from flickr_crawl.placed import JOURNAL_NAME
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, kill_crawl_when, sidecars
 
@@ -259,6 +260,32 @@ def test_killed_at_several_points_then_resumed_equals_an_uninterrupted_run(tmp_p
         # each kill may cut the downloads in flight (at most the media concurrency, 8)
         assert served <= 200 + 8 * len(points)
         assert not list(archive.rglob("*.part"))
+
+
+def test_files_placed_before_a_kill_are_not_fetched_again(tmp_path):
+    """A hard kill lands while many placed files still wait for their sidecar (the sidecar
+    thread runs behind the downloads): the resumed run fetches only what was not complete."""
+    args = ("--photos", "150", "--videos", "0", "--albums", "3", "--image-size", "small")
+    with Sandbox(*args, "--seed", "8", auth_file=tmp_path / "auth.json") as sb:
+        archive, job = tmp_path / "a", ("-s", f"JOBDIR={tmp_path / 'job'}")
+        kill_crawl_when(lambda: len(list(archive.rglob("*.jpg"))) >= 70, sb, archive, *job)
+        complete = {Path(p).stem for p in media_files(archive) if Path(p).stem.isdigit()}  # ids
+        vouched = {photo_id for photo_id, records in sidecars(archive).items()
+                   if (records[0].get("file") or {}).get("status") == "downloaded"}  # fmt: skip
+        sb.reset_stats()
+        resumed = crawl(sb, archive, *job)
+        assert resumed.returncode == 0, resumed.stderr[-3000:]
+        fetched = sb.stats()["media_requests"]
+        # A file renamed into place is complete; only the kill may fall between one rename
+        # and its journal line.
+        assert 150 - len(complete) <= fetched <= 150 - len(complete) + 1
+        recovered = len(complete - vouched)
+        if recovered:
+            assert f"'flickr/file/recovered': {recovered}" in resumed.stderr
+        assert not (archive / JOURNAL_NAME).exists()  # every sidecar is written now
+        assert all(records[0]["file"]["status"] in ("downloaded", "uptodate")
+                   for records in sidecars(archive).values())  # fmt: skip
+        assert len(sidecars(archive)) == 150
 
 
 def test_temporaries_of_a_killed_run_are_swept(sandbox, tmp_path):
