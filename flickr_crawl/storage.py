@@ -7,7 +7,6 @@ appears under its final name only by ``os.replace`` of a finished temp file in t
 from __future__ import annotations
 
 import errno
-import glob
 import hashlib
 import json
 import os
@@ -50,13 +49,12 @@ def write_private_atomic(path: Path, data: bytes) -> Path:
 
 
 def part_path(folder: Path, photo_id: str) -> Path:
-    """A fresh file for a download to stream to before it is verified and renamed.
+    """A fresh, unique file for a download to stream to before it is verified and renamed.
 
-    The name is unique, and leftovers of this photo's earlier, interrupted downloads are
-    removed (the caller holds the photo's lock, so none of them is in use).
+    Nothing is looked up: a failed download removes its own part, and the parts a killed run
+    left are swept before the next one starts (``flickr_crawl.leftovers``). (Listing the
+    folder for them per photo cost O(files in the folder), quadratic on a big account.)
     """
-    for stale in folder.glob(f".{glob.escape(photo_id)}.*{PART_SUFFIX}"):
-        stale.unlink(missing_ok=True)
     return folder / f".{photo_id}.{secrets.token_hex(4)}{PART_SUFFIX}"
 
 

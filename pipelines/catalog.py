@@ -1,14 +1,20 @@
 """Stores every item in ``<archive>/catalog.db`` and records the run (start, end, counts).
 
 Only wiring: the SQL lives in ``flickr_crawl.catalog``. Each item is saved in its own
-transaction, so a crash loses at most the item in flight. Place this pipeline after the media
+transaction, so a crash loses at most the items in flight (a run after a crash lists again and
+saves them). The connection lives on a thread of its own, where every save happens in the
+order items arrive: SQLite lets go of the GIL while it works, so the catalog no longer costs
+the reactor (which drives the downloads) its time. Place this pipeline after the media
 pipeline (it records ``item.file``) and after the sidecars (a catalog error must not cost a
 sidecar).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +58,6 @@ from flickr_crawl.sync import RUNS_SINCE_SWEEP, WATERMARK
 
 if TYPE_CHECKING:
     import sqlite3
-    from collections import Counter
     from collections.abc import Callable
     from typing import Self
 
@@ -91,9 +96,10 @@ class CatalogPipeline:
         self.path = path
         self.spider_name = spider_name
         self.stats = stats
-        self.db: sqlite3.Connection | None = None
+        self.db: sqlite3.Connection | None = None  # used on the catalog thread only
         self.run_id: int | None = None
         self.pending_state: dict[str, str] = {}  # sync_state written on a clean finish
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flickr-catalog")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -109,20 +115,31 @@ class CatalogPipeline:
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
+    def _on_thread(self, job: Callable[[sqlite3.Connection], Any]) -> asyncio.Future[Any]:
+        """Run ``job(db)`` on the catalog thread, after everything submitted before it."""
+        assert self.db is not None
+        db = self.db
+        return asyncio.wrap_future(self._thread.submit(job, db))
+
     def open_spider(self) -> None:
-        self.db = open_catalog(self.path)
-        self.run_id = start_run(self.db, self.spider_name)
+        def start() -> tuple[sqlite3.Connection, int]:
+            db = open_catalog(self.path)
+            return db, start_run(db, self.spider_name)
+
+        self.db, self.run_id = self._thread.submit(start).result()
         logger.info("Catalog: %(path)s, run %(run)s", {"path": str(self.path), "run": self.run_id})
 
-    def process_item(self, item: Any) -> Any:
-        if isinstance(item, FavoritesListedItem) and self.db is not None:
-            self._favorites_listed(item)
+    async def process_item(self, item: Any) -> Any:
+        if self.db is None:
             return item
-        if isinstance(item, PhotostreamListedItem) and self.db is not None:
-            self._photostream_listed(item)
+        if isinstance(item, FavoritesListedItem):
+            await self._favorites_listed(item)
             return item
-        if isinstance(item, OldAlbumFolderItem) and item.deleted and self.db is not None:
-            if mark_deleted_album(self.db, item.id):
+        if isinstance(item, PhotostreamListedItem):
+            await self._photostream_listed(item)
+            return item
+        if isinstance(item, OldAlbumFolderItem) and item.deleted:
+            if await self._on_thread(lambda db: mark_deleted_album(db, item.id)):
                 self.stats.inc_value("flickr/album/deleted_on_flickr")
                 logger.warning(
                     "Album %(id)s (%(title)s) is gone from Flickr; marked in catalog.db",
@@ -130,17 +147,17 @@ class CatalogPipeline:
                 )  # fmt: skip
             return item
         save = next((f for cls, f in SAVERS.items() if isinstance(item, cls)), None)
-        if save is None or self.db is None:
+        if save is None:
             return item
-        for table, count in save(self.db, item).items():
+        counts: Counter[str] = await self._on_thread(lambda db: save(db, item))
+        for table, count in counts.items():
             self.stats.inc_value(f"flickr/catalog/upsert/{table}", count)
         return item
 
-    def _favorites_listed(self, item: FavoritesListedItem) -> None:
+    async def _favorites_listed(self, item: FavoritesListedItem) -> None:
         """Flag faves gone from Flickr (full listings only); keep the watermark for the end."""
-        assert self.db is not None
         if item.complete and item.full:
-            gone = mark_gone_favorites(self.db, item.photo_ids)
+            gone = await self._on_thread(lambda db: mark_gone_favorites(db, item.photo_ids))
             self.stats.set_value("flickr/favorites/gone", len(gone))
             for photo_id in gone:
                 logger.warning(
@@ -150,11 +167,12 @@ class CatalogPipeline:
         if item.complete and item.watermark:
             self.pending_state[FAVORITES_WATERMARK] = str(item.watermark)
 
-    def _photostream_listed(self, item: PhotostreamListedItem) -> None:
+    async def _photostream_listed(self, item: PhotostreamListedItem) -> None:
         """Flag photos gone from Flickr (complete sweeps only); keep the watermark for the end."""
-        assert self.db is not None
         if item.complete and item.sweep:
-            gone = mark_deleted_photos(self.db, item.owner, item.photo_ids)
+            gone = await self._on_thread(
+                lambda db: mark_deleted_photos(db, item.owner, item.photo_ids)
+            )
             if gone:
                 RunReport.of(self.crawler).deleted_on_flickr(gone)
         if item.complete and item.watermark:
@@ -162,32 +180,36 @@ class CatalogPipeline:
             self.pending_state[RUNS_SINCE_SWEEP] = str(item.runs_since_sweep)
 
     def spider_closed(self, reason: str) -> None:
+        """(every item is saved by now) Record the run; blocks the reactor for that moment."""
         if self.db is None:
             return
         get = self.stats.get_value
         # A watermark moves only when the whole run finished with nothing failed: the next
         # run must not skip what this one missed.
-        if (
-            reason == "finished"
+        state = (
+            self.pending_state
+            if reason == "finished"
             and not get("flickr/failed", 0)
             and not get("flickr/video/missing", 0)
-        ):
-            for key, value in self.pending_state.items():
-                set_state(self.db, key, value)
+            else {}
+        )
         counts = {name: int(get(key, 0)) for name, key in RUN_COUNT_STATS.items()}
+        api_calls, run_id, db = int(get(API_CALLS_STAT, 0)), self.run_id, self.db
+
+        def finish() -> None:
+            try:
+                for key, value in state.items():
+                    set_state(db, key, value)
+                if run_id is not None:
+                    finish_run(db, run_id, reason=reason, counts=counts, api_calls=api_calls)
+            finally:
+                close_catalog(db)
+
+        self.db = None
         try:
-            if self.run_id is not None:
-                finish_run(
-                    self.db,
-                    self.run_id,
-                    reason=reason,
-                    counts=counts,
-                    api_calls=int(get(API_CALLS_STAT, 0)),
-                )
-                logger.info(
-                    "Catalog: run %(run)s finished (%(reason)s)",
-                    {"run": self.run_id, "reason": reason},
-                )
+            self._thread.submit(finish).result()
         finally:
-            close_catalog(self.db)
-            self.db = None
+            self._thread.shutdown()
+        if run_id is not None:
+            logger.info("Catalog: run %(run)s finished (%(reason)s)",
+                        {"run": run_id, "reason": reason})  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -904,10 +905,14 @@ def test_pipeline_saves_items_and_the_run(tmp_path: Path) -> None:
     assert crawler.stats is not None
     stats = crawler.stats
     pipeline.open_spider()
-    for item in (comments(), photo(), album(), info(), faves(), gallery(), *collections()):
-        assert pipeline.process_item(item) is item
-    other = {"not": "ours"}
-    assert pipeline.process_item(other) is other
+
+    async def save_all() -> None:  # saves run on the catalog thread, awaited one by one
+        for item in (comments(), photo(), album(), info(), faves(), gallery(), *collections()):
+            assert await pipeline.process_item(item) is item
+        other = {"not": "ours"}
+        assert await pipeline.process_item(other) is other
+
+    asyncio.run(save_all())
     for key, value in {
         "flickr/photo/listed": 2,
         "flickr/file/downloaded": 1,
