@@ -399,6 +399,13 @@ def open_catalog(
     return db
 
 
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """The catalog opened read-only, rows as ``sqlite3.Row`` (a missing file raises)."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    return db
+
+
 def read_catalog(
     path: Path, read: Callable[[sqlite3.Connection], T], default: T, *, otherwise: str
 ) -> T:
@@ -408,8 +415,7 @@ def read_catalog(
     if not path.exists():
         return default
     try:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        db.row_factory = sqlite3.Row
+        db = open_read_only(path)
         try:
             return read(db)
         finally:

@@ -64,11 +64,10 @@ class PlacedJournal:
         """Append one placement (``record`` has the sidecar's ``id``, ``source``, ``file``)."""
         if self._broken:
             return
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
         try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            data = line.encode("utf-8")
+            data = _line(record)
             while data:
                 data = data[os.write(self._fd, data) :]
         except OSError as exc:  # disk full: the file is in place all the same
@@ -85,10 +84,14 @@ class PlacedJournal:
             self._fd = None
         try:
             if self.records:
-                lines = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n"
-                         for r in self.records.values()]  # fmt: skip
-                write_bytes_atomic(self.path, "".join(lines).encode("utf-8"), mode=0o600)
+                lines = b"".join(_line(record) for record in self.records.values())
+                write_bytes_atomic(self.path, lines, mode=0o600)
             else:
                 self.path.unlink(missing_ok=True)
         except OSError as exc:
             logger.warning("Cannot update %(path)s: %(err)s", {"path": str(self.path), "err": exc})
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    """One journal line: compact JSON and a newline."""
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")

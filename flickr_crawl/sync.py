@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.catalog import read_catalog
+from flickr_crawl.catalog import open_read_only, read_catalog
 from flickr_crawl.mapping import (
     FAVORITES_METHOD,
     best_video_source,
@@ -137,8 +137,7 @@ def items_from_catalog(
     """Photo items rebuilt from the list payloads catalog.db stored, without albums and
     galleries (the caller knows those). Costs no API call: for re-filing and redownloads."""
     items: dict[str, PhotoItem] = {}
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
+    db = open_read_only(path)
     try:
         for photo_id in photo_ids:
             row = db.execute("SELECT raw FROM photos WHERE id = ?", (photo_id,)).fetchone()

@@ -30,6 +30,7 @@ from flickr_crawl.api import (
     parse_envelope,
 )
 from flickr_crawl.auth import AuthError, auth_file_path, load_credentials
+from flickr_crawl.catalog import open_read_only
 from flickr_crawl.estimate import (
     DEFAULT_BYTES_PER_PIXEL,
     ESTIMATE_EXTRAS,
@@ -150,7 +151,7 @@ class ListClient:
 
 def read_catalog(path: Path, owner: str) -> tuple[dict[str, int], float | None]:
     """(photo id -> last_update_unix, share of deep-passed photos with people) of a catalog."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db = open_read_only(path)
     try:
         known = {
             str(pid): int(unix or 0)
