@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 
+from flickr_crawl.diskspace import is_disk_full
 from flickr_crawl.items import (
     AlbumItem,
     CollectionItem,
@@ -162,7 +163,12 @@ class SidecarPipeline:
         record["raw"] = {**previous.get("raw", {}), **record["raw"]}
         for part in parts:  # arrived before the photo: folded in, still one write
             _apply_part(record, part)
-        self._save(paths, record)
+        try:
+            self._save(paths, record)
+        except OSError as exc:
+            if is_disk_full(exc):
+                self._unplace(item)
+            raise
         counts = {"flickr/sidecar/written": 1, "flickr/sidecar/merged": len(parts)}
         if self.xmp and item.file is not None and item.file.path:
             media = [inside(self.archive, m) for m in (item.file.path, *item.file.links)]
@@ -170,6 +176,20 @@ class SidecarPipeline:
             self._spread(sidecar_path(media[0]), [sidecar_path(m) for m in media[1:]])
             counts["flickr/xmp/written"] = 1
         return counts
+
+    def _unplace(self, item: PhotoItem) -> None:
+        """The photo's record could not be written for lack of space: a file this run placed is
+        taken out again rather than left where nothing vouches for it; the next run fetches
+        it anew. A file from an earlier run keeps its earlier record and stays."""
+        file = item.file
+        if file is None or file.status != "downloaded" or not file.path:
+            return
+        for placed in (file.path, *file.links):
+            inside(self.archive, placed).unlink(missing_ok=True)
+        logger.warning(
+            "Photo %(id)s: its sidecar could not be written, so %(path)s (downloaded this run) "
+            "is taken out again; the next run downloads it", {"id": item.id, "path": file.path},
+        )  # fmt: skip
 
     def _merge_part(self, part: PhotoPart, folders: list[str]) -> dict[str, int]:
         paths = self._paths(folders, part.photo_id)
