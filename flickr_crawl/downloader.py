@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MEDIA_SLOT = "flickr-media"
 STOP_CHECK = 1.0  # seconds: how often a held slot checks whether the crawl is stopping
 
 
@@ -51,34 +50,17 @@ class SendGate(Protocol):
 class ExactSlotDownloader(Downloader):
     """Downloader that counts a request as transferring as soon as it leaves the slot queue.
 
-    It also applies ``FLICKR_MEDIA_CONCURRENCY`` to the media slot, paces slots on request,
-    and asks send gates before each request goes out.
+    It also paces slots on request, and asks send gates before each request goes out.
     """
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
-        media = crawler.settings.getint("FLICKR_MEDIA_CONCURRENCY", 8)
-        self.per_slot_settings.setdefault(MEDIA_SLOT, {})["concurrency"] = max(media, 1)
         self._interval: dict[str, float] = {}  # slot key -> minimum spacing of starts (s)
         self._not_before: dict[str, float] = {}  # slot key -> monotonic time of next start
         self._last_start: dict[str, float] = {}
         self.gates: list[SendGate] = [
             mw for mw in self.middleware.middlewares if hasattr(mw, "send_wait")
         ]
-
-    def needs_backout(self) -> bool:
-        """Whether the engine should stop taking requests from the scheduler for now.
-
-        Stock Scrapy compares every active download with ``CONCURRENT_REQUESTS``. Media
-        files do not come from the scheduler (the media pipeline sends them straight to the
-        downloader, one per item in progress, ``CONCURRENT_ITEMS`` of them), so counting them
-        kept every API call in the scheduler for as long as files were queued: comments, faves
-        and getInfo waited for the last download. They do not count here; their own slot
-        holds them to ``FLICKR_MEDIA_CONCURRENCY``.
-        """
-        media = self.slots.get(MEDIA_SLOT)
-        scheduled = len(self.active) - (len(media.active) if media is not None else 0)
-        return 0 < self.total_concurrency <= scheduled
 
     def pace(self, key: str, interval: float, hold: float = 0.0) -> None:
         """Space the starts of slot ``key`` ``interval`` s apart; start none for ``hold`` s."""

@@ -1,15 +1,16 @@
 """A journal of files placed in the archive whose sidecar may not be written yet.
 
-A photo's record of its verified file is its sidecar, written on the sidecar thread a moment
+A photo's record of its verified file is its sidecar, written on a sidecar thread a moment
 (under load: many moments) after the file was renamed into place. A hard kill or power cut in
 between left a complete file nobody vouched for, and the next run downloaded it again. So each
-placement also appends one line (the file record, as the sidecar will hold it) to
-``.flickr-crawl-placed.jsonl`` in the archive: a single ``write`` on the reactor, no fsync
-(a line lost with the page cache only costs a download, never data). The next run reads the
-lines and trusts a file they describe exactly as it trusts a sidecar's word: same source,
-same name, same size. When a run ends every sidecar is written, so the journal is removed
-(or keeps only the lines for photos this run never saw: a favorites run after a killed
-photostream run); a torn line is skipped.
+placement also appends one line (the file record, as the sidecar will hold it, and the inode of
+the file) to ``.flickr-crawl-placed.jsonl`` in the archive, just before the rename: a single
+``write`` by the fetch worker, no fsync (a line lost with the page cache only costs a
+download, never data). The next run reads the lines and trusts a file they describe exactly as
+it trusts a sidecar's word (same source, same name, same size) if it is that very file (same
+inode: a kill before the rename leaves a line that no file matches). When a run ends every
+sidecar is written, so the journal is removed (or keeps only the lines for photos this run
+never saw: a favorites run after a killed photostream run); a torn line is skipped.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ class PlacedJournal:
         self.records: dict[str, dict[str, Any]] = {}  # photo id -> its latest line
         self._fd: int | None = None
         self._broken = False
+        self._lock = threading.Lock()  # fetch workers add lines side by side
 
     def open(self) -> None:
         """Read what a run that did not end cleanly placed."""
@@ -62,14 +65,15 @@ class PlacedJournal:
 
     def add(self, record: dict[str, Any]) -> None:
         """Append one placement (``record`` has the sidecar's ``id``, ``source``, ``file``)."""
-        if self._broken:
-            return
+        data = _line(record)
         try:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            data = _line(record)
-            while data:
-                data = data[os.write(self._fd, data) :]
+            with self._lock:
+                if self._broken:
+                    return
+                if self._fd is None:
+                    self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                while data:
+                    data = data[os.write(self._fd, data) :]
         except OSError as exc:  # disk full: the file is in place all the same
             self._broken = True
             logger.warning(
@@ -79,9 +83,10 @@ class PlacedJournal:
 
     def close(self) -> None:
         """The run ended and every sidecar is written: the journal has served."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
         try:
             if self.records:
                 lines = b"".join(_line(record) for record in self.records.values())

@@ -1,9 +1,10 @@
 """Keeps credentials out of the log, whatever LOG_LEVEL says.
 
 Two sources leak at DEBUG: oauthlib logs every signature base string with the access token
-(its loggers are held at WARNING), and Scrapy logs each request URL, which for video downloads
-carries a signed, time-limited token (``?s=``). Every log record goes through a filter that
-replaces such values with ``<redacted>``; nothing else about the line changes.
+(its loggers are held at WARNING), and each request URL is logged (by Scrapy, and by the media
+fetcher), which for video downloads carries a signed, time-limited token (``?s=``). Every log
+record goes through a filter that replaces such values with ``<redacted>``; nothing else about
+the line changes.
 """
 
 from __future__ import annotations

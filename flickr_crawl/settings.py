@@ -30,14 +30,10 @@ DOWNLOADER = "flickr_crawl.downloader.ExactSlotDownloader"
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 16
 DOWNLOAD_DELAY = 0
+# Also the media fetcher's: per connect and per read (a long video finishes if it keeps coming).
 DOWNLOAD_TIMEOUT = 180
-# Originals and videos can be several GB; they stream to disk (see flickr_crawl.download).
-DOWNLOAD_MAXSIZE = 0
-DOWNLOAD_WARNSIZE = 0
-DOWNLOAD_HANDLERS = {
-    "http": "flickr_crawl.download.StreamingDownloadHandler",
-    "https": "flickr_crawl.download.StreamingDownloadHandler",
-}
+# Media files do not go through Scrapy's downloader but through worker threads that stream
+# them to disk (flickr_crawl.download); these retry settings are theirs too.
 RETRY_ENABLED = True
 RETRY_TIMES = 5
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
@@ -63,10 +59,9 @@ EXTENSIONS = {
     "flickr_crawl.diskspace.DiskSpaceGuard": 850,  # stops the run when the disk is full
     "flickr_crawl.redact.LogRedaction": 100,  # no token or signed URL in the log
 }
-# One request slot per kind of host; the API slot is sequential, media runs in parallel.
+# The API slot is sequential (Flickr counts calls per key).
 DOWNLOAD_SLOTS = {
     "flickr-api": {"concurrency": 1, "delay": 0},
-    "flickr-media": {"concurrency": 8, "delay": 0},
 }
 FEED_EXPORT_ENCODING = "utf-8"
 
@@ -102,7 +97,7 @@ FLICKR_ARCHIVE_DIR = "archive"  # where the backup goes
 FLICKR_LAYOUT = "albums"  # albums (folder per album + Unsorted), date (YYYY/MM/DD) or flat
 FLICKR_LINK_MODE = "hardlink"  # how a photo appears in its second album: hardlink or copy
 FLICKR_FAVORITES_LAYOUT = "owner"  # Favorites/<owner [nsid]>/ (owner) or Favorites/YYYY/MM/ (date)
-FLICKR_MEDIA_CONCURRENCY = 8  # parallel media downloads
+FLICKR_MEDIA_CONCURRENCY = 8  # parallel media downloads (worker threads)
 FLICKR_DISK_GUARD_ENABLED = True  # stop the run, with one clear line, when the disk fills up
 FLICKR_DISK_RESERVE_MB = 64  # stop when less than this is free on the archive's disk
 

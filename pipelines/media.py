@@ -1,12 +1,12 @@
 """Downloads each photo's original (or best size) and video original into the archive.
 
 Not Scrapy's FilesPipeline: that one keeps bodies in memory, re-hashes the archive on every run,
-re-downloads after 90 days and writes in place. Here a body streams to a ``.part`` file
-(``flickr_crawl.download``), is verified (length, hash, and that the bytes are the kind of file
-expected: a video is a video), then renamed to ``<id>.<ext>``; further album folders get hard
-links. A failed or missing file never drops the item: its sidecar says what happened. Each
-placement is also journaled (``flickr_crawl.placed``), so a file placed just before a hard kill
-is not downloaded again.
+re-downloads after 90 days and writes in place. Here a body streams to a ``.part`` file on a
+worker thread (``flickr_crawl.download``), is verified (length, hash, and that the bytes are
+the kind of file expected: a video is a video), then renamed to ``<id>.<ext>``; further album
+folders get hard links. A failed or missing file never drops the item: its sidecar says what
+happened. Each placement is also journaled (``flickr_crawl.placed``), so a file placed just
+before a hard kill is not downloaded again.
 """
 
 from __future__ import annotations
@@ -14,21 +14,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
+import threading
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-import scrapy
 from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from flickr_crawl.camera import read_camera_exif
 from flickr_crawl.catalog import CATALOG_NAME, read_catalog
-from flickr_crawl.download import STREAM_HEAD, STREAM_RESULT, STREAM_TO
-from flickr_crawl.downloader import MEDIA_SLOT
+from flickr_crawl.diskspace import DISK_FULL, DiskFull
+from flickr_crawl.download import Fetched, FetchEvent, MediaFetcher
 from flickr_crawl.exif import (
     StreamingEmbed,
     embed_exif,
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
-    from scrapy.http import Response
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,7 @@ class MediaPipeline:
         self.journal = PlacedJournal(archive)
         assert crawler.stats is not None
         self.stats = crawler.stats
+        self.fetcher = MediaFetcher.from_settings(crawler.settings, on_event=self._count)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -102,11 +103,25 @@ class MediaPipeline:
         )
         # After every pipeline closed, so after the last sidecar was written.
         crawler.signals.connect(pipeline.journal.close, signal=signals.spider_closed)
+        crawler.signals.connect(pipeline.fetcher.close, signal=signals.spider_closed)
         return pipeline
 
     @property
     def report(self) -> RunReport:
         return RunReport.of(self.crawler)
+
+    def _count(self, event: FetchEvent) -> None:
+        self._inc(event.key, event.value)
+
+    def _inc(self, key: str, value: float = 1) -> None:
+        """Count in Scrapy stats from any thread: they are not thread-safe, so a worker's
+        counts are added on the reactor."""
+        if threading.current_thread() is threading.main_thread():
+            self.stats.inc_value(key, value)
+            return
+        from twisted.internet import reactor
+
+        reactor.callFromThread(self.stats.inc_value, key, value)  # type: ignore[attr-defined]
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, PhotoItem):
@@ -197,11 +212,14 @@ class MediaPipeline:
         # The file sits in the photo's first folder (moved there if its folders changed).
         path = f"{dirs[0]}/{PurePosixPath(recorded['path']).name}"
         try:
-            size = inside(self.archive, path).stat().st_size
+            stat = inside(self.archive, path).stat()
         except (OSError, ValueError):
             return None, record
+        size = stat.st_size
         if size != recorded.get("size") or (filed is not None and filed.size != size):
             return None, record
+        if record.get("inode") not in (None, stat.st_ino):
+            return None, record  # a journal line written before a rename the kill prevented
         known = set(MediaFile.__dataclass_fields__)
         previous = MediaFile(**{k: v for k, v in recorded.items() if k in known})
         previous.path = path
@@ -229,10 +247,10 @@ class MediaPipeline:
             if embed_exif(part, item) != "embedded":
                 return
             previous.size, previous.sha256 = sha256_file(part)
+            self._journal(item, previous, part)
             part.replace(path)
         finally:
             part.unlink(missing_ok=True)
-        self._journal(item, previous)
         self.stats.inc_value("flickr/exif/refreshed")
 
     def _nothing_to_fetch(self, item: PhotoItem) -> MediaFile:
@@ -247,40 +265,41 @@ class MediaPipeline:
     async def _download(self, item: PhotoItem, dirs: list[str]) -> MediaFile:
         source = item.source
         assert source is not None
-        folder = inside(self.archive, dirs[0])
-        folder.mkdir(parents=True, exist_ok=True)
-        part = part_path(folder, item.id)
-        session, embed = None, None
-        if item.media == "video":
-            session = cookie_header(self.web_cookies, source.url)
-        elif self.exif:
+        part: Path | None = None
+        cookies, embed = None, None
+        if item.media == "video" and self.web_cookies:
+            cookies = functools.partial(cookie_header, self.web_cookies)
+        elif item.media != "video" and self.exif:
             embed = StreamingEmbed(item)
-        request = scrapy.Request(
-            source.url,
-            dont_filter=True,
-            headers={"Cookie": session} if session else None,
-            meta={
-                STREAM_TO: str(part),
-                STREAM_HEAD: embed,
-                "download_slot": MEDIA_SLOT,
-                "flickr_photo_id": item.id,
-                "dont_merge_cookies": True,  # media never goes through the cookie jar
-            },
-        )
-        assert self.crawler.engine is not None
+
+        def fetch_and_place() -> MediaFile:
+            """(a fetch worker) The download, then its checks, rename and links: the
+            reactor does no file system call for a new file."""
+            nonlocal part
+            folder = inside(self.archive, dirs[0])
+            folder.mkdir(parents=True, exist_ok=True)
+            part = part_path(folder, item.id)
+            got = self.fetcher.fetch(source.url, part, cookies=cookies, head=embed)
+            return self._place(item, dirs, folder, part, got, embed)
+
         try:
-            response = await self.crawler.engine.download_async(request)
+            placed = await asyncio.wrap_future(self.fetcher.call(fetch_and_place))
+        except _NotPlaced as refused:
+            if refused.missing:
+                return self._missing(item, str(refused))
+            return self._failed(item, str(refused))
+        except DiskFull as exc:  # the disk guard stops the run
+            self.crawler.signals.send_catch_log(signal=DISK_FULL, path=str(part),
+                                                error=exc.__cause__)  # fmt: skip
+            return self._failed(item, str(exc))
         except Exception as exc:  # noqa: BLE001 - retries exhausted, network failures: recorded
-            part.unlink(missing_ok=True)
+            if part is not None:
+                part.unlink(missing_ok=True)
             return self._failed(item, f"{exc.__class__.__name__}: {exc}")
-        result = response.meta.get(STREAM_RESULT) if response.status == 200 else None
-        if result is None:
-            part.unlink(missing_ok=True)
-            if item.media == "video" and response.status in (401, 403, 404, 410):
-                why = SESSION_REFUSED if self.web_cookies else NO_WEB_SESSION
-                return self._missing(item, why.format(status=response.status))
-            return self._failed(item, f"HTTP {response.status}")
-        return self._place(item, dirs, folder, part, result, response, embed)
+        self.stats.inc_value("flickr/file/downloaded")
+        self.stats.inc_value("flickr/bytes/downloaded", placed.original_size or 0)
+        logger.debug("File (downloaded): %(id)s -> %(path)s", {"id": item.id, "path": placed.path})
+        return placed
 
     def _place(
         self,
@@ -288,30 +307,36 @@ class MediaPipeline:
         dirs: list[str],
         folder: Path,
         part: Path,
-        result: dict[str, Any],
-        response: Response,
+        got: Fetched,
         embed: StreamingEmbed | None,
     ) -> MediaFile:
+        """(a fetch worker) Check what came, then rename it into place, journal and link it;
+        ``_NotPlaced`` if it is not the file."""
         source = item.source
         assert source is not None
-        kind = sniff(bytes.fromhex(result["head"]))
-        content_type = _header(response, b"Content-Type")
+        if got.sha256 is None:
+            if item.media == "video" and got.status in (401, 403, 404, 410):
+                why = SESSION_REFUSED if self.web_cookies else NO_WEB_SESSION
+                raise _NotPlaced(why.format(status=got.status), missing=True)
+            raise _NotPlaced(f"HTTP {got.status}")
+        kind = sniff(got.head)
+        content_type = got.headers.get("content-type", "")
         expected_ok = is_video(kind) if item.media == "video" else is_image(kind)
         if not expected_ok:
             part.unlink(missing_ok=True)
-            got = f"got {kind or 'unknown data'} ({content_type or 'no type'})"
+            what = f"got {kind or 'unknown data'} ({content_type or 'no type'})"
             if item.media == "video" and kind == "html":  # sent to the sign-in page
                 why = SESSION_REFUSED if self.web_cookies else NO_WEB_SESSION
-                return self._missing(item, why.format(status="200, a web page"))
+                raise _NotPlaced(why.format(status="200, a web page"), missing=True)
             if item.media == "video":
-                return self._missing(item, f"Flickr sent no video for the original: {got}")
-            return self._failed(item, f"not an image: {got}")
+                raise _NotPlaced(f"Flickr sent no video for the original: {what}", missing=True)
+            raise _NotPlaced(f"not an image: {what}")
         extension = (
-            extension_for(kind, content_type, _header(response, b"Content-Disposition"))
+            extension_for(kind, content_type, got.headers.get("content-disposition", ""))
             or source.extension
             or "bin"
         )
-        size, sha256 = result["stored_size"], result["stored_sha256"]
+        size, sha256 = got.stored_size, got.stored_sha256
         metadata, original_exif = None, None
         if kind == "jpeg" and embed is not None and embed.status is not None:
             # Embedded as the file streamed in (flickr_crawl.exif.StreamingEmbed).
@@ -332,27 +357,26 @@ class MediaPipeline:
             path=relative,
             size=size,
             sha256=sha256,
-            original_size=result["size"],
-            original_sha256=result["sha256"],
+            original_size=got.size,
+            original_sha256=got.sha256,
             content_type=content_type or None,
             label=source.label,
             is_original=source.is_original,
             metadata=metadata,
             original_exif=original_exif,
         )
+        self._journal(item, placed, part)
         part.replace(folder / name)
-        self._journal(item, placed)
-        self.stats.inc_value("flickr/file/downloaded")
-        self.stats.inc_value("flickr/bytes/downloaded", result["size"])
-        logger.debug("File (downloaded): %(id)s -> %(path)s", {"id": item.id, "path": relative})
         placed.links = self._link_into(item, relative, dirs[1:])
         return placed
 
-    def _journal(self, item: PhotoItem, placed: MediaFile) -> None:
-        """Record the placed file as its sidecar will (see ``flickr_crawl.placed``)."""
+    def _journal(self, item: PhotoItem, placed: MediaFile, part: Path) -> None:
+        """Record the file about to be renamed from ``part`` as its sidecar will (see
+        ``flickr_crawl.placed``). Written before the rename, with the part's inode: a kill in
+        between leaves a line no file matches, never a placed file without its line."""
         record = {key: getattr(item, key) for key in EXIF_FIELDS}  # plain values only
         record.update(id=item.id, source=dataclasses.asdict(item.source), camera=item.camera,
-                      file=dataclasses.asdict(placed))  # fmt: skip
+                      file=dataclasses.asdict(placed), inode=part.stat().st_ino)  # fmt: skip
         self.journal.add(record)
 
     def _embed(self, part: Path, item: PhotoItem) -> str:
@@ -364,7 +388,7 @@ class MediaPipeline:
     def _embedded(self, item: PhotoItem, status: str) -> str:
         """Count and log an embedding's outcome."""
         key = "embedded" if status == "embedded" else "skipped"
-        self.stats.inc_value(f"flickr/exif/{key}")
+        self._inc(f"flickr/exif/{key}")
         if key == "skipped":
             logger.info("Photo %(id)s: EXIF %(status)s", {"id": item.id, "status": status})
         return status
@@ -382,9 +406,9 @@ class MediaPipeline:
                     "Photo %(id)s: cannot link into %(dir)s: %(err)s",
                     {"id": item.id, "dir": folder, "err": exc},
                 )
-                self.stats.inc_value("flickr/file/link_failed")
+                self._inc("flickr/file/link_failed")
                 continue
-            self.stats.inc_value(f"flickr/file/link/{how}")
+            self._inc(f"flickr/file/link/{how}")
             links.append(link)
         return links
 
@@ -399,6 +423,14 @@ class MediaPipeline:
         return MediaFile(status="missing", reason=reason, label="Video Original")
 
 
+class _NotPlaced(Exception):
+    """The answer is not the file (an error status, a web page, a poster): its reason."""
+
+    def __init__(self, reason: str, *, missing: bool = False):
+        super().__init__(reason)
+        self.missing = missing  # a video Flickr would not give: "missing", not "failed"
+
+
 def load_filed(path: Path) -> dict[str, Filed]:
     """Where catalog.db says each complete file is (read-only, before this run saves)."""
     rows = read_catalog(path, lambda db: db.execute(
@@ -407,8 +439,3 @@ def load_filed(path: Path) -> dict[str, Filed]:
         [], otherwise="files are not moved this run")  # fmt: skip
     return {row["photo_id"]: Filed([row["path"], *json.loads(row["links"] or "[]")], row["size"])
             for row in rows}  # fmt: skip
-
-
-def _header(response: Response, name: bytes) -> str:
-    value = response.headers.get(name)
-    return value.decode("latin-1") if value else ""

@@ -4,10 +4,13 @@ The sidecar is the photo's normalised record, its comments, faves, notes, people
 details, the users who appear, and under ``raw`` the untouched API payloads it came from. Those
 parts arrive as separate items (a photo's comments can be fetched while its original still
 downloads), so each item merges its part into the file; parts that arrive before the photo's
-own item wait in memory and go into its first write. Each write is atomic and happens once, in
-the photo's first folder; the other folders get hard links to it, as they do for the media file
-(``FLICKR_LINK_MODE=copy``: copies). A sidecar is written whatever happened to the media file,
-so captions and comments are never lost.
+own item wait in memory and go into its first write, and parts that arrive while a write of
+their photo still waits in line join that write. Writes run on a few threads (fsync, rename and
+link calls wait on the disk, not on Python), a photo always on the same one, so its writes keep
+their order. Each write is atomic and happens once, in the photo's first folder; the other
+folders get hard links to it, as they do for the media file (``FLICKR_LINK_MODE=copy``:
+copies). A sidecar is written whatever happened to the media file, so captions and comments are
+never lost.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import logging
 import queue
 import threading
+import zlib
 from collections import defaultdict
 from concurrent.futures import Future
 from pathlib import Path
@@ -56,6 +60,18 @@ COLLECTIONS_DIR = "Collections"
 PhotoPart = CommentsItem | FavesItem | PhotoInfoItem
 # Keys of a photo sidecar that come from items other than the PhotoItem.
 PART_KEYS = ("comments", "faves", "faves_total", "notes", "people", "tag_details", "location")
+# Writer threads. One was the bottleneck of a whole backup: items waited ~2 s each in its
+# queue (a write is ~10 ms, mostly fsync, rename, link and mkdir), so downloads starved.
+WRITER_THREADS = 4
+
+
+@dataclasses.dataclass
+class _Queued:
+    """A write of one photo's sidecar waiting in line; parts that arrive meanwhile join it."""
+
+    parts: list[PhotoPart]
+    future: Future[dict[str, int]] | None = None
+    started: bool = False
 
 
 class SidecarPipeline:
@@ -68,7 +84,9 @@ class SidecarPipeline:
         self.xmp = xmp
         self.folders: dict[str, list[str]] = {}  # photo id -> folders its sidecar is in
         self.pending: dict[str, list[PhotoPart]] = defaultdict(list)
-        self._executor: _Writer | None = None
+        self.queued: dict[str, _Queued] = {}  # photo id -> its write waiting in line
+        self._lock = threading.Lock()  # guards ``queued`` entries against their writer
+        self._writers: list[_Writer] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -90,54 +108,91 @@ class SidecarPipeline:
         return RunReport.of(self.crawler)
 
     async def process_item(self, item: Any) -> Any:
-        job = self._job(item)
-        if job is not None:
-            first = isinstance(item, PhotoItem)
-            counts = await asyncio.wrap_future(self._thread().submit(job, first=first))
-            for key, count in counts.items():
-                self.stats.inc_value(key, count)
+        future, owner = self._submit(item)
+        if future is not None:
+            counts = await asyncio.wrap_future(future)
+            if owner:  # a part that joined another item's write counts through that item
+                for key, count in counts.items():
+                    self.stats.inc_value(key, count)
         return item
 
-    def _job(self, item: Any) -> Callable[[], dict[str, int]] | None:
-        """(reactor) What to write for ``item``, as a job for the sidecar thread.
+    def _submit(self, item: Any) -> tuple[Future[dict[str, int]] | None, bool]:
+        """(reactor) Queue what ``item`` needs written; the write's future, and whether it
+        is this item's own (False: it joined a photo's write already waiting in line).
 
         The reactor only decides (which folders, which parts wait for their photo); reading,
-        merging, encoding, writing and fsyncing happen on one thread, and downloads go on
-        meanwhile. A photo's own sidecar goes before the parts waiting in line (its file is
-        already in place: the sooner its record is too, the less a hard kill costs); a part
-        is only queued once its photo's write is, so it still lands after it.
+        merging, encoding, writing and fsyncing happen on the writer threads, and downloads
+        go on meanwhile. A photo's own sidecar goes before the parts waiting in line (its file
+        is already in place: the sooner its record is too, the less a hard kill costs); a
+        part is only queued once its photo's write is, so it still lands after it.
         """
         if isinstance(item, PhotoItem):
             folders = photo_dirs(item, self.layout, self.favorites_layout)
             self.folders[item.id] = folders
-            parts = self.pending.pop(item.id, [])
-            return lambda: self._write_photo(item, folders, parts)
+            queued = _Queued(self.pending.pop(item.id, []))
+            write = lambda parts: self._write_photo(item, folders, parts)  # noqa: E731
+            return self._queue(item.id, queued, write, first=True), True
         if isinstance(item, CommentsItem | FavesItem | PhotoInfoItem):
             if item.photo_id not in self.folders:
                 self.pending[item.photo_id].append(item)
-                return None
+                return None, False
+            with self._lock:
+                waiting = self.queued.get(item.photo_id)
+                if waiting is not None and not waiting.started:
+                    waiting.parts.append(item)
+                    return waiting.future, False
             folders = self.folders[item.photo_id]
-            return lambda: self._merge_part(item, folders)
+            photo_id = item.photo_id
+            merge = lambda parts: self._merge_parts(parts, photo_id, folders)  # noqa: E731
+            return self._queue(photo_id, _Queued([item]), merge, first=False), True
+        job: Callable[[], dict[str, int]] | None = None
         if isinstance(item, AlbumItem) and item.folder:
             folder = item.folder
-            return lambda: self._write(inside(self.archive, folder) / ALBUM_SIDECAR, item, "album")
-        if isinstance(item, GalleryItem):
+            job = lambda: self._write(inside(self.archive, folder) / ALBUM_SIDECAR, item, "album")  # noqa: E731
+        elif isinstance(item, GalleryItem):
             name = f"{safe_name(item.id, fallback='gallery')}.json"
-            return lambda: self._write(self.archive / GALLERIES_DIR / name, item, "gallery")
-        if isinstance(item, CollectionItem):
+            job = lambda: self._write(self.archive / GALLERIES_DIR / name, item, "gallery")  # noqa: E731
+        elif isinstance(item, CollectionItem):
             name = f"{safe_name(item.id, fallback='collection')}.json"
-            return lambda: self._write(self.archive / COLLECTIONS_DIR / name, item, "collection")
-        return None
+            job = lambda: self._write(self.archive / COLLECTIONS_DIR / name, item, "collection")  # noqa: E731
+        if job is None:
+            return None, False
+        return self._writer(f"{type(item).__name__}:{item.id}").submit(job), True
 
-    def _thread(self) -> _Writer:
-        if self._executor is None:
-            self._executor = _Writer()
-        return self._executor
+    def _queue(
+        self,
+        photo_id: str,
+        queued: _Queued,
+        write: Callable[[list[PhotoPart]], dict[str, int]],
+        *,
+        first: bool,
+    ) -> Future[dict[str, int]]:
+        """Put a photo's write in line on its writer; the parts it takes are those joined
+        by the time it starts."""
+
+        def job() -> dict[str, int]:
+            with self._lock:
+                queued.started = True
+                if self.queued.get(photo_id) is queued:
+                    del self.queued[photo_id]
+                parts = list(queued.parts)
+            return write(parts)
+
+        with self._lock:
+            self.queued[photo_id] = queued
+            queued.future = self._writer(photo_id).submit(job, first=first)
+        return queued.future
+
+    def _writer(self, key: str) -> _Writer:
+        """The writer thread of ``key`` (a photo's writes all go to the same one)."""
+        if not self._writers:
+            self._writers = [_Writer(f"flickr-sidecar-{n}") for n in range(WRITER_THREADS)]
+        return self._writers[zlib.crc32(key.encode()) % len(self._writers)]
 
     def close_spider(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown()
-            self._executor = None
+        for writer in self._writers:
+            writer.shutdown()
+        self._writers = []
         for photo_id, parts in self.pending.items():
             self.report.failure(
                 "sidecar", photo_id, f"{len(parts)} metadata parts arrived without the photo; "
@@ -191,12 +246,15 @@ class SidecarPipeline:
             "is taken out again; the next run downloads it", {"id": item.id, "path": file.path},
         )  # fmt: skip
 
-    def _merge_part(self, part: PhotoPart, folders: list[str]) -> dict[str, int]:
-        paths = self._paths(folders, part.photo_id)
+    def _merge_parts(
+        self, parts: list[PhotoPart], photo_id: str, folders: list[str]
+    ) -> dict[str, int]:
+        paths = self._paths(folders, photo_id)
         record = _read_first(paths)
-        _apply_part(record, part)
+        for part in parts:
+            _apply_part(record, part)
         self._save(paths, record)
-        return {"flickr/sidecar/merged": 1}
+        return {"flickr/sidecar/merged": len(parts)}
 
     def _save(self, paths: list[Path], record: dict[str, Any]) -> None:
         """One atomic write into the first folder; the others get the same file."""
@@ -216,12 +274,12 @@ class SidecarPipeline:
 class _Writer:
     """One thread running jobs in order, photos' own sidecars before everything else."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
         self._queue: queue.PriorityQueue[tuple[int, int, Any, Future[Any] | None]] = (
             queue.PriorityQueue()
         )
         self._order = itertools.count()
-        self._thread = threading.Thread(target=self._run, name="flickr-sidecar", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def submit(self, job: Callable[[], Any], *, first: bool = False) -> Future[Any]:

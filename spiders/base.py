@@ -24,7 +24,7 @@ from flickr_crawl.middlewares import API_META
 from flickr_crawl.report import RunReport
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Generator, Iterator
+    from collections.abc import Callable, Generator, Iterable, Iterator
     from typing import Self
 
     from scrapy.crawler import Crawler
@@ -36,6 +36,21 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 API_SLOT = "flickr-api"
+
+
+def requests_first(outputs: Iterable[Any]) -> Iterator[Any]:
+    """A callback's requests, then its items (each kind in its order).
+
+    Scrapy pulls a callback's output only as fast as its items clear the pipelines
+    (``CONCURRENT_ITEMS`` at a time), so a request yielded between a list page's 500 photos
+    reached the scheduler at the pace of the downloads: the API slot idled while files came
+    in (20-40 calls/s instead of 170 on a 500-photo backup), and the per-photo calls and the
+    next page waited for the page's last photos. The spider's own state (what was emitted) is
+    the same either way: the whole output is made before the first is handed over.
+    """
+    made = list(outputs)
+    yield from (out for out in made if isinstance(out, scrapy.Request))
+    yield from (out for out in made if not isinstance(out, scrapy.Request))
 
 
 class Stop:

@@ -26,7 +26,7 @@ from flickr_crawl.catalog import CATALOG_NAME, get_state, open_catalog
 from flickr_crawl.items import FavoriteItem, FavoritesListedItem
 from flickr_crawl.mapping import FAVORITES_METHOD, best_video_source, favorite_photo, iso_from_unix
 from pipelines.catalog import FAVORITES_WATERMARK
-from spiders.base import STOP
+from spiders.base import STOP, requests_first
 from spiders.metadata import LIST_PRIORITY, PhotoSpider
 
 if TYPE_CHECKING:
@@ -108,9 +108,12 @@ class FavoritesSpider(PhotoSpider):
         if not page.last:
             yield self._page(page.page + 1, page.pages)
         self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
+        yield from requests_first(self._page_favorites(photos, last=page.last))
+
+    def _page_favorites(self, photos: list[dict[str, Any]], *, last: bool) -> Iterator[Any]:
         for raw in photos:
             yield from self._favorite(raw)
-        if page.last:
+        if last:
             yield self._listed()
 
     def _favorite(self, raw: dict[str, Any]) -> Iterator[Any]:

@@ -39,7 +39,7 @@ from flickr_crawl.mapping import (
 )
 from flickr_crawl.paths import album_folders
 from flickr_crawl.sync import CatalogView, gallery_counts, items_from_catalog, load_view
-from spiders.base import STOP
+from spiders.base import STOP, requests_first
 from spiders.metadata import LIST_PRIORITY, PhotoSpider
 
 if TYPE_CHECKING:
@@ -360,6 +360,11 @@ class PhotostreamSpider(PhotoSpider):
             self.total = page.total
             self.plan_deep(page.total)
         self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
+        yield from requests_first(self._page_photos(method, page, params, photos))
+
+    def _page_photos(
+        self, method: str, page: Page, params: dict[str, Any], photos: list[dict[str, Any]]
+    ) -> Iterator[Any]:
         emit_all = self.mode in ("sweep", "since")
         for raw in photos:
             item = self.read_entry(raw, method)

@@ -276,9 +276,8 @@ def test_files_placed_before_a_kill_are_not_fetched_again(tmp_path):
         resumed = crawl(sb, archive, *job)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         fetched = sb.stats()["media_requests"]
-        # A file renamed into place is complete; only the kill may fall between one rename
-        # and its journal line.
-        assert 150 - len(complete) <= fetched <= 150 - len(complete) + 1
+        # A file renamed into place is complete, and journaled (the line goes first)
+        assert fetched == 150 - len(complete)
         recovered = len(complete - vouched)
         if recovered:
             assert f"'flickr/file/recovered': {recovered}" in resumed.stderr
