@@ -353,8 +353,9 @@ class MediaFetcher:
         self, response: http.client.HTTPResponse, writer: _PartWriter, head: HeadRewriter | None
     ) -> tuple[int, bytes]:
         """Read the body into ``writer``; its size as served and its first bytes."""
-        buffer = bytearray(_READ_SIZE)
-        view = memoryview(buffer)
+        view: memoryview | None = getattr(self._local, "buffer", None)
+        if view is None:  # one per worker for good: a fresh 1 MiB per file fragments the heap
+            view = self._local.buffer = memoryview(bytearray(_READ_SIZE))
         hold = bytearray()  # the start of the body, while ``head`` waits for its whole head
         size, first = 0, b""
         while True:

@@ -145,12 +145,14 @@ class MediaPipeline:
         return item
 
     def open_spider(self) -> None:
-        self.filed = load_filed(self.archive / CATALOG_NAME)
+        # A run without the catalog leaves it behind the files: then only sidecars tell.
+        catalog = self.crawler.settings.getbool("FLICKR_CATALOG_ENABLED", True)
+        self.filed = load_filed(self.archive / CATALOG_NAME) if catalog else None
         self.journal.open()
 
     async def _process(self, item: PhotoItem) -> None:
         dirs = photo_dirs(item, self.layout, self.favorites_layout)
-        filed = self.filed.pop(item.id, None)
+        filed = self.filed.pop(item.id, None) if self.filed is not None else None
         placed = self.journal.take(item.id)
         if filed is not None:
             moved = refile(self.archive, item.id, filed, dirs, link_mode=self.link_mode)
@@ -164,7 +166,12 @@ class MediaPipeline:
         if item.source is None:
             item.file = self._nothing_to_fetch(item)
             return
-        previous, record = self.complete_file(item, dirs, filed)
+        previous, record = None, {}
+        if filed is not None or self.filed is None:
+            # With a catalog to go by, a photo it lists no complete file for has no sidecar
+            # that vouches for one: nothing to read (3 system calls per new photo, each
+            # waiting for the GIL again while the downloads run).
+            previous, record = self.complete_file(item, dirs, filed)
         if previous is None and placed:  # placed just before the last run was killed
             previous, _ = self.complete_file(item, dirs, filed, placed)
             if previous is not None:
@@ -431,11 +438,14 @@ class _NotPlaced(Exception):
         self.missing = missing  # a video Flickr would not give: "missing", not "failed"
 
 
-def load_filed(path: Path) -> dict[str, Filed]:
-    """Where catalog.db says each complete file is (read-only, before this run saves)."""
+def load_filed(path: Path) -> dict[str, Filed] | None:
+    """Where catalog.db says each complete file is (read-only, before this run saves); None
+    without a catalog to read (then each photo's sidecar is asked)."""
     rows = read_catalog(path, lambda db: db.execute(
         "SELECT photo_id, path, links, size FROM files"
         " WHERE status IN ('downloaded', 'uptodate') AND path IS NOT NULL").fetchall(),
-        [], otherwise="files are not moved this run")  # fmt: skip
+        None, otherwise="files are not moved this run")  # fmt: skip
+    if rows is None:
+        return None
     return {row["photo_id"]: Filed([row["path"], *json.loads(row["links"] or "[]")], row["size"])
             for row in rows}  # fmt: skip

@@ -5,12 +5,11 @@ details, the users who appear, and under ``raw`` the untouched API payloads it c
 parts arrive as separate items (a photo's comments can be fetched while its original still
 downloads), so each item merges its part into the file; parts that arrive before the photo's
 own item wait in memory and go into its first write, and parts that arrive while a write of
-their photo still waits in line join that write. Writes run on a few threads (fsync, rename and
-link calls wait on the disk, not on Python), a photo always on the same one, so its writes keep
-their order. Each write is atomic and happens once, in the photo's first folder; the other
-folders get hard links to it, as they do for the media file (``FLICKR_LINK_MODE=copy``:
-copies). A sidecar is written whatever happened to the media file, so captions and comments are
-never lost.
+their photo still waits in line join that write (one thread writes, behind the downloads:
+under load most parts join one). Each write is atomic and happens once, in the photo's first
+folder; the other folders get hard links to it, as they do for the media file
+(``FLICKR_LINK_MODE=copy``: copies). A sidecar is written whatever happened to the media file,
+so captions and comments are never lost.
 """
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ import json
 import logging
 import queue
 import threading
-import zlib
 from collections import defaultdict
 from concurrent.futures import Future
 from pathlib import Path
@@ -60,9 +58,6 @@ COLLECTIONS_DIR = "Collections"
 PhotoPart = CommentsItem | FavesItem | PhotoInfoItem
 # Keys of a photo sidecar that come from items other than the PhotoItem.
 PART_KEYS = ("comments", "faves", "faves_total", "notes", "people", "tag_details", "location")
-# Writer threads. One was the bottleneck of a whole backup: items waited ~2 s each in its
-# queue (a write is ~10 ms, mostly fsync, rename, link and mkdir), so downloads starved.
-WRITER_THREADS = 4
 
 
 @dataclasses.dataclass
@@ -86,7 +81,7 @@ class SidecarPipeline:
         self.pending: dict[str, list[PhotoPart]] = defaultdict(list)
         self.queued: dict[str, _Queued] = {}  # photo id -> its write waiting in line
         self._lock = threading.Lock()  # guards ``queued`` entries against their writer
-        self._writers: list[_Writer] = []
+        self._executor: _Writer | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -157,7 +152,7 @@ class SidecarPipeline:
             job = lambda: self._write(self.archive / COLLECTIONS_DIR / name, item, "collection")  # noqa: E731
         if job is None:
             return None, False
-        return self._writer(f"{type(item).__name__}:{item.id}").submit(job), True
+        return self._thread().submit(job), True
 
     def _queue(
         self,
@@ -180,19 +175,18 @@ class SidecarPipeline:
 
         with self._lock:
             self.queued[photo_id] = queued
-            queued.future = self._writer(photo_id).submit(job, first=first)
+            queued.future = self._thread().submit(job, first=first)
         return queued.future
 
-    def _writer(self, key: str) -> _Writer:
-        """The writer thread of ``key`` (a photo's writes all go to the same one)."""
-        if not self._writers:
-            self._writers = [_Writer(f"flickr-sidecar-{n}") for n in range(WRITER_THREADS)]
-        return self._writers[zlib.crc32(key.encode()) % len(self._writers)]
+    def _thread(self) -> _Writer:
+        if self._executor is None:
+            self._executor = _Writer()
+        return self._executor
 
     def close_spider(self) -> None:
-        for writer in self._writers:
-            writer.shutdown()
-        self._writers = []
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
         for photo_id, parts in self.pending.items():
             self.report.failure(
                 "sidecar", photo_id, f"{len(parts)} metadata parts arrived without the photo; "
@@ -274,12 +268,12 @@ class SidecarPipeline:
 class _Writer:
     """One thread running jobs in order, photos' own sidecars before everything else."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self) -> None:
         self._queue: queue.PriorityQueue[tuple[int, int, Any, Future[Any] | None]] = (
             queue.PriorityQueue()
         )
         self._order = itertools.count()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread = threading.Thread(target=self._run, name="flickr-sidecar", daemon=True)
         self._thread.start()
 
     def submit(self, job: Callable[[], Any], *, first: bool = False) -> Future[Any]:
