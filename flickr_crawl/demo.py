@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             code = subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
             calls = sandbox.stats()["api_calls"]["total"]
     media = {p.name for p in archive.rglob("*") if p.is_file() and "logs" not in p.parts
+             and not p.name.startswith(".")  # the run's lock file, a journal
              and p.suffix not in (".json", ".xmp", ".db", ".db-wal", ".db-shm")}  # fmt: skip
     print(f"demo: crawl exit code {code}; {calls} API calls; {len(media)} photos and videos saved")
     if code == 2:
