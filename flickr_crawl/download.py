@@ -106,19 +106,11 @@ class Fetched:
     retried: list[str] = field(default_factory=list)  # why each earlier attempt was not taken
 
 
-@dataclass
-class FetchEvent:
-    """A count for Scrapy stats, reported from a worker (see ``MediaFetcher.on_event``)."""
-
-    key: str
-    value: float = 1
-
-
 class MediaFetcher:
     """Fetches media files on ``workers`` threads, each streaming its body to a ``.part`` file.
 
-    ``fetch`` blocks (it runs on a worker); ``submit`` queues it and returns a Future for the
-    reactor to await. Each worker keeps one keep-alive connection per host.
+    ``fetch`` blocks (it runs on a worker); ``call`` queues a job that calls it and returns a
+    Future for the reactor to await. Each worker keeps one keep-alive connection per host.
     """
 
     def __init__(
@@ -131,7 +123,7 @@ class MediaFetcher:
         user_agent: str = "flickr-crawl",
         backoff: tuple[float, float] | None = (1.0, 120.0),
         max_redirects: int = 20,
-        on_event: Callable[[FetchEvent], None] | None = None,
+        on_event: Callable[[str, float], None] | None = None,
     ):
         self.workers = max(workers, 1)
         self.timeout = timeout or None
@@ -140,7 +132,7 @@ class MediaFetcher:
         self.user_agent = user_agent
         self.backoff = backoff
         self.max_redirects = max_redirects
-        self.on_event = on_event
+        self.on_event = on_event  # (key, value): a count for Scrapy stats, from a worker
         self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._local = threading.local()
@@ -152,7 +144,7 @@ class MediaFetcher:
 
     @classmethod
     def from_settings(
-        cls, settings: BaseSettings, on_event: Callable[[FetchEvent], None] | None = None
+        cls, settings: BaseSettings, on_event: Callable[[str, float], None] | None = None
     ) -> MediaFetcher:
         backoff = None
         if settings.getbool("FLICKR_BACKOFF_ENABLED", True):
@@ -170,17 +162,6 @@ class MediaFetcher:
         )
 
     # --- the reactor's side -----------------------------------------------------------------
-
-    def submit(
-        self,
-        url: str,
-        part: Path,
-        *,
-        cookies: Callable[[str], str | None] | None = None,
-        head: HeadRewriter | None = None,
-    ) -> Future[Fetched]:
-        """Queue a download of ``url`` into ``part``; its Future gives the ``Fetched``."""
-        return self.call(lambda: self.fetch(url, part, cookies=cookies, head=head))
 
     def call(self, job: Callable[[], T]) -> Future[T]:
         """Run ``job`` on a worker (one that calls ``fetch``, then works on the file it got:
@@ -456,7 +437,7 @@ class MediaFetcher:
 
     def _event(self, key: str, value: float = 1) -> None:
         if self.on_event is not None:
-            self.on_event(FetchEvent(key, value))
+            self.on_event(key, value)
 
 
 @dataclass

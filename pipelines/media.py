@@ -29,7 +29,7 @@ from scrapy.exceptions import NotConfigured
 from flickr_crawl.camera import read_camera_exif
 from flickr_crawl.catalog import CATALOG_NAME, read_catalog
 from flickr_crawl.diskspace import DISK_FULL, DiskFull
-from flickr_crawl.download import Fetched, FetchEvent, MediaFetcher
+from flickr_crawl.download import Fetched, MediaFetcher
 from flickr_crawl.exif import (
     StreamingEmbed,
     embed_exif,
@@ -84,7 +84,7 @@ class MediaPipeline:
         self.journal = PlacedJournal(archive)
         assert crawler.stats is not None
         self.stats = crawler.stats
-        self.fetcher = MediaFetcher.from_settings(crawler.settings, on_event=self._count)
+        self.fetcher = MediaFetcher.from_settings(crawler.settings, on_event=self._inc)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -109,9 +109,6 @@ class MediaPipeline:
     @property
     def report(self) -> RunReport:
         return RunReport.of(self.crawler)
-
-    def _count(self, event: FetchEvent) -> None:
-        self._inc(event.key, event.value)
 
     def _inc(self, key: str, value: float = 1) -> None:
         """Count in Scrapy stats from any thread: they are not thread-safe, so a worker's

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import itertools
 import json
 import logging
@@ -116,7 +117,7 @@ class SidecarPipeline:
         is this item's own (False: it joined a photo's write already waiting in line).
 
         The reactor only decides (which folders, which parts wait for their photo); reading,
-        merging, encoding, writing and fsyncing happen on the writer threads, and downloads
+        merging, encoding, writing and fsyncing happen on the writer thread, and downloads
         go on meanwhile. A photo's own sidecar goes before the parts waiting in line (its file
         is already in place: the sooner its record is too, the less a hard kill costs); a
         part is only queued once its photo's write is, so it still lands after it.
@@ -125,7 +126,7 @@ class SidecarPipeline:
             folders = photo_dirs(item, self.layout, self.favorites_layout)
             self.folders[item.id] = folders
             queued = _Queued(self.pending.pop(item.id, []))
-            write = lambda parts: self._write_photo(item, folders, parts)  # noqa: E731
+            write = functools.partial(self._write_photo, item, folders)
             return self._queue(item.id, queued, write, first=True), True
         if isinstance(item, CommentsItem | FavesItem | PhotoInfoItem):
             if item.photo_id not in self.folders:
@@ -136,23 +137,21 @@ class SidecarPipeline:
                 if waiting is not None and not waiting.started:
                     waiting.parts.append(item)
                     return waiting.future, False
-            folders = self.folders[item.photo_id]
-            photo_id = item.photo_id
-            merge = lambda parts: self._merge_parts(parts, photo_id, folders)  # noqa: E731
-            return self._queue(photo_id, _Queued([item]), merge, first=False), True
-        job: Callable[[], dict[str, int]] | None = None
+            merge = functools.partial(self._merge_parts, item.photo_id,
+                                      self.folders[item.photo_id])  # fmt: skip
+            return self._queue(item.photo_id, _Queued([item]), merge, first=False), True
         if isinstance(item, AlbumItem) and item.folder:
-            folder = item.folder
-            job = lambda: self._write(inside(self.archive, folder) / ALBUM_SIDECAR, item, "album")  # noqa: E731
-        elif isinstance(item, GalleryItem):
-            name = f"{safe_name(item.id, fallback='gallery')}.json"
-            job = lambda: self._write(self.archive / GALLERIES_DIR / name, item, "gallery")  # noqa: E731
-        elif isinstance(item, CollectionItem):
+            folder = item.folder  # resolved on the writer thread (system calls)
+            album = lambda: self._write(inside(self.archive, folder) / ALBUM_SIDECAR, item, "album")  # noqa: E731
+            return self._thread().submit(album), True
+        if isinstance(item, GalleryItem):
+            path = self.archive / GALLERIES_DIR / f"{safe_name(item.id, fallback='gallery')}.json"
+            return self._thread().submit(lambda: self._write(path, item, "gallery")), True
+        if isinstance(item, CollectionItem):
             name = f"{safe_name(item.id, fallback='collection')}.json"
-            job = lambda: self._write(self.archive / COLLECTIONS_DIR / name, item, "collection")  # noqa: E731
-        if job is None:
-            return None, False
-        return self._thread().submit(job), True
+            path = self.archive / COLLECTIONS_DIR / name
+            return self._thread().submit(lambda: self._write(path, item, "collection")), True
+        return None, False
 
     def _queue(
         self,
@@ -162,8 +161,8 @@ class SidecarPipeline:
         *,
         first: bool,
     ) -> Future[dict[str, int]]:
-        """Put a photo's write in line on its writer; the parts it takes are those joined
-        by the time it starts."""
+        """Put a photo's write in line; the parts it takes are those joined by the time it
+        starts."""
 
         def job() -> dict[str, int]:
             with self._lock:
@@ -241,7 +240,7 @@ class SidecarPipeline:
         )  # fmt: skip
 
     def _merge_parts(
-        self, parts: list[PhotoPart], photo_id: str, folders: list[str]
+        self, photo_id: str, folders: list[str], parts: list[PhotoPart]
     ) -> dict[str, int]:
         paths = self._paths(folders, photo_id)
         record = _read_first(paths)

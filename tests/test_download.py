@@ -114,10 +114,15 @@ def server():
 def fetcher():
     events: list[tuple[str, float]] = []
     fetcher = MediaFetcher(workers=3, retries=2, timeout=1.0, backoff=(0.2, 5.0),
-                           on_event=lambda e: events.append((e.key, e.value)))  # fmt: skip
+                           on_event=lambda key, value: events.append((key, value)))  # fmt: skip
     fetcher.events = events  # type: ignore[attr-defined]
     yield fetcher
     fetcher.close()
+
+
+def fetch_later(fetcher, url, part):
+    """The download queued for a worker, as the media pipeline queues it."""
+    return fetcher.call(lambda: fetcher.fetch(url, part))
 
 
 def test_api_slot_is_sequential(server, tmp_path):
@@ -205,7 +210,8 @@ def test_workers_honour_their_number_and_keep_their_connections(server, tmp_path
     fetcher = MediaFetcher(workers=3, retries=0)
     before = set(Handler.connections)
     try:
-        futures = [fetcher.submit(f"{server}/keep{i}", tmp_path / f"{i}.part") for i in range(30)]
+        futures = [fetch_later(fetcher, f"{server}/keep{i}", tmp_path / f"{i}.part")
+                   for i in range(30)]  # fmt: skip
         sizes = [future.result(timeout=30).size for future in futures]
     finally:
         fetcher.close()
@@ -221,7 +227,7 @@ def test_a_silent_server_times_out(server, fetcher, tmp_path):
 
 def test_close_stops_a_download_in_flight(server, tmp_path):
     fetcher = MediaFetcher(workers=1, retries=0, timeout=30)
-    future = fetcher.submit(f"{server}/stall", tmp_path / "stall.part")
+    future = fetch_later(fetcher, f"{server}/stall", tmp_path / "stall.part")
     time.sleep(0.3)
     started = time.monotonic()
     fetcher.close()
@@ -230,4 +236,4 @@ def test_close_stops_a_download_in_flight(server, tmp_path):
     assert time.monotonic() - started < 2
     assert not (tmp_path / "stall.part").exists()
     with pytest.raises(Stopped):
-        fetcher.submit(f"{server}/big", tmp_path / "late.part").result(timeout=5)
+        fetch_later(fetcher, f"{server}/big", tmp_path / "late.part").result(timeout=5)
