@@ -17,6 +17,14 @@ def _rss(step: Step) -> str:
     return "n/a" if step.peak_rss_mib is None else f"{step.peak_rss_mib:.0f}"
 
 
+def _cpu(step: Step) -> tuple[str, str, str]:
+    """The tool's CPU seconds, the sandbox's, and the cores both kept busy on average."""
+    if step.cpu_s is None or step.sandbox_cpu_s is None or not step.wall:
+        return "n/a", "n/a", "n/a"
+    busy = (step.cpu_s + step.sandbox_cpu_s) / step.wall
+    return f"{step.cpu_s:.1f}", f"{step.sandbox_cpu_s:.1f}", f"{busy:.2f}"
+
+
 def _row(*cells: object) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -120,7 +128,11 @@ def render(data: dict[str, Any]) -> str:
     out += _table(("tool", *(f"{k}" for k in VIDEO_KINDS)), rows)
 
     aria = full["aria2c"]
-    out += ["## Wall time and throughput, full backup (API limit off)", ""]
+    out += ["## Wall time and throughput, full backup (API limit off)", "",
+            ("CPU s: user + system seconds of the tool, and of the sandbox while it served that "
+             "tool; cores busy: both together per second of wall time. The tool and the sandbox "
+             "share this machine's cores, so a tool that needs more CPU than they can give is "
+             "bound by them whatever its concurrency."), ""]  # fmt: skip
     rows = []
     for t in [*tools, "aria2c"]:
         s = full[t]
@@ -128,9 +140,9 @@ def render(data: dict[str, Any]) -> str:
             continue
         share = f"{100 * s.mb_per_s / aria.mb_per_s:.0f}%" if aria and aria.mb_per_s else ""
         rows.append((t, s.items, f"{s.wall:.1f}", f"{s.bytes_served / 1e6:.0f}",
-                     f"{s.mb_per_s:.1f}", share, _rss(s)))  # fmt: skip
-    out += _table(("tool", "items", "wall s", "MB served", "MB/s", "of aria2c", "peak RSS MiB"),
-                  rows)  # fmt: skip
+                     f"{s.mb_per_s:.1f}", share, *_cpu(s), _rss(s)))  # fmt: skip
+    out += _table(("tool", "items", "wall s", "MB served", "MB/s", "of aria2c", "CPU s",
+                   "sandbox CPU s", "cores busy", "peak RSS MiB"), rows)  # fmt: skip
 
     out += ["## No-change re-run", ""]
     rows = []
