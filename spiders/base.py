@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 import scrapy
 from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import CloseSpider
+from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.spidermiddlewares.httperror import HttpError
 
 from flickr_crawl.api import BadResponse, FlickrApiError, call_url, parse_envelope
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
     from flickr_crawl.auth import Credentials
@@ -69,6 +71,20 @@ class FlickrSpider(scrapy.Spider):
     api_url: str
     web_url: str
     per_page: int
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """Items in flight per response: twice the media workers, unless set explicitly.
+
+        Scrapy starts ``CONCURRENT_ITEMS`` tasks for every response, and nearly all of ours
+        (getInfo, comments, faves) carry one item: its default of 100 cost about 3 s of a
+        2040-item backup's 55 CPU seconds. Twice ``FLICKR_MEDIA_CONCURRENCY`` still keeps
+        every media worker busy from a single list page.
+        """
+        super().update_settings(settings)
+        if (settings.getpriority("CONCURRENT_ITEMS") or 0) <= SETTINGS_PRIORITIES["default"]:
+            media = max(settings.getint("FLICKR_MEDIA_CONCURRENCY", 8), 1)
+            settings.set("CONCURRENT_ITEMS", 2 * media, priority="spider")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:

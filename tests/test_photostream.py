@@ -427,3 +427,25 @@ def test_the_run_summary_counts_new_updated_and_unchanged(small, tmp_path):
     assert (second["photos_new"], second["photos_updated"], second["photos_unchanged"]) == (
         0, 1, len(photos) - 1)  # fmt: skip
     assert sidecars(archive)[photos[2]["id"]][0]["title"] == "A new title"
+
+
+def _peak_in_flight(requests: list[dict[str, Any]]) -> int:
+    """The most requests the sandbox was serving at once, from its request log."""
+    return max(sum(1 for other in requests if other["t"] <= r["t"] < other["done"])
+               for r in requests)  # fmt: skip
+
+
+def test_downloads_keep_every_media_worker_busy_and_no_more(tmp_path):
+    """Each file takes a while to start coming (a far CDN): the crawl keeps exactly
+    FLICKR_MEDIA_CONCURRENCY downloads in flight, fed by one list page's items (Scrapy works on
+    CONCURRENT_ITEMS of those at a time, which the spiders derive from the media workers)."""
+    args = ("--photos", "24", "--videos", "0", "--albums", "2", "--image-size", "small",
+            "--media-slow", "0.4")  # fmt: skip
+    with Sandbox(*args, auth_file=tmp_path / "auth.json") as sandbox:
+        result = crawl(sandbox, tmp_path / "archive", "-s", "FLICKR_MEDIA_CONCURRENCY=6",
+                       "-s", "FLICKR_DEEP_METADATA=0")  # fmt: skip
+        media = [r for r in sandbox.requests() if r["kind"] == "media"]
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(media) == 24
+    assert len(_media_files(tmp_path / "archive")) == 24
+    assert _peak_in_flight(media) == 6

@@ -47,6 +47,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--big-video", type=int, default=0, help="add one video of this many bytes")
     p.add_argument("--video-url-ttl", type=int, default=180)
     p.add_argument("--slow", type=float, default=0.0, help="added latency per API call (s)")
+    p.add_argument("--media-slow", type=float, default=0.0,
+                   help="added latency per photo file request (s)")  # fmt: skip
     p.add_argument("--web-password", default="sandbox-password")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
@@ -94,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         api_limit=args.api_limit,
         video_url_ttl=args.video_url_ttl,
         slow=args.slow,
+        media_slow=args.media_slow,
         image_size=args.image_size,
     )
     server = SandboxServer(world, config, args.port)

@@ -86,6 +86,7 @@ class Config:
         self.api_limit: int = kw.get("api_limit", 0)
         self.video_url_ttl: int = kw.get("video_url_ttl", 180)
         self.slow: float = kw.get("slow", 0.0)
+        self.media_slow: float = kw.get("media_slow", 0.0)
         self.image_size: str = kw.get("image_size", "realistic")
 
 
@@ -970,6 +971,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         """``/{server}/{id}_{secret}[_{suffix}][_d].{ext}``."""
         srv = self.server
         srv.count("media_requests")
+        if srv.config.media_slow:  # a far-away CDN: what keeps several downloads in flight
+            time.sleep(srv.config.media_slow)
         m = MEDIA_RE.match(path)
         assert m is not None
         server, pid, secret, suffix, dl, ext = m.groups()
