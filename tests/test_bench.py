@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 from peers.measure import Step, process_cpu_s, run_measured
-from peers.report import _cpu
+from peers.report import METADATA_ONLY, WITH_ARIA2C, WITH_METADATA, _cpu, render
 
 # Spins until it has used ``sys.argv[1]`` seconds of CPU.
 BURN = "import sys, time\nend = float(sys.argv[1])\nwhile time.process_time() < end: pass"
@@ -53,3 +54,25 @@ def test_another_process_cpu_is_read_while_it_runs_and_none_once_it_is_gone():
 def test_the_results_table_shows_cores_busy_from_both_cpu_times(cpu, sandbox, cells):
     step = Step("aria2c", "full", 0, 4.0, 36.0, cpu_s=cpu, sandbox_cpu_s=sandbox)
     assert _cpu(step) == cells
+
+
+def _results(*steps: Step) -> dict:
+    account = {"items": 2040, "videos": 40, "albums": 30, "with_comments": 0, "with_faves": 0,
+               "with_geo": 0}  # fmt: skip
+    return {"machine": [], "video_size": 0, "account": account, "captures": {}, "notes": [],
+            "steps": [dataclasses.asdict(s) for s in steps]}  # fmt: skip
+
+
+def test_the_split_bound_is_aria2c_beside_our_metadata_work_until_both_are_done():
+    steps = (
+        Step("flickr-crawl", "full", 0, 52.0, 200, cpu_s=54.0, sandbox_cpu_s=25.0),
+        Step("aria2c", "full", 0, 26.0, 54, cpu_s=18.0, sandbox_cpu_s=22.0),
+        Step("flickr-crawl", METADATA_ONLY, 0, 25.0, 150, cpu_s=25.0, sandbox_cpu_s=4.0),
+        Step("flickr-crawl", WITH_ARIA2C, 0, 37.5, 150),
+        Step("aria2c", WITH_METADATA, 0, 39.0, 54),
+    )
+    text = render(_results(*steps))
+    assert "| aria2c and flickr-crawl's metadata only, started together | 39.0 | 67% |" in text
+    assert "| flickr-crawl, full backup | 52.0 | 50% | 54.0 | 25.0 |" in text
+    # A results.json from before this section: rendered without it.
+    assert "What bounds" not in render(_results(*steps[:2]))

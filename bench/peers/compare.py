@@ -20,6 +20,7 @@ import os
 import platform
 import shutil
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,10 +31,11 @@ from photostream import crawl_step  # noqa: E402
 from video_rss import sandbox_args as big_video_args  # noqa: E402
 
 from flickr_crawl.sandbox.process import Sandbox  # noqa: E402
+from flickr_crawl.settings import ITEM_PIPELINES  # noqa: E402
 from peers import tools  # noqa: E402
 from peers.judge import Capture, judge  # noqa: E402
 from peers.measure import Step, step  # noqa: E402
-from peers.report import render, to_json  # noqa: E402
+from peers.report import METADATA_ONLY, WITH_ARIA2C, WITH_METADATA, render, to_json  # noqa: E402
 from tests.helpers import web_session  # noqa: E402
 
 if TYPE_CHECKING:
@@ -41,6 +43,18 @@ if TYPE_CHECKING:
 
 OURS = "flickr-crawl"
 GDL_FLOOR = "gallery-dl (0.5 s floor off)"
+# Every pipeline of ours but the media one: API calls, sidecars and the catalog, no file.
+NO_MEDIA = (
+    "-s",
+    "ITEM_PIPELINES="
+    + json.dumps(
+        {
+            name: order
+            for name, order in ITEM_PIPELINES.items()
+            if not name.endswith(".MediaPipeline")
+        }
+    ),
+)
 
 
 class Bench:
@@ -55,8 +69,8 @@ class Bench:
     def log(self, name: str) -> Path:
         return self.work / "logs" / f"{name.replace(' ', '_').replace('/', '_')}.log"
 
-    def ours(self, sb: Any, out: Path, run: str, items: int, session: Path) -> Step:
-        s = crawl_step(sb, out, run, "-s", f"FLICKR_WEB_SESSION_FILE={session}",
+    def ours(self, sb: Any, out: Path, run: str, items: int, session: Path, *extra: str) -> Step:
+        s = crawl_step(sb, out, run, "-s", f"FLICKR_WEB_SESSION_FILE={session}", *extra,
                        log=self.log(f"ours-{out.name}-{run}"), items=items)  # fmt: skip
         self.steps.append(s)
         print(f"  {s.tool} {run}: exit {s.returncode}, {s.api_calls} calls, {s.wall:.1f} s",
@@ -119,7 +133,33 @@ def main_account(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
         bench.peer("aria2c", "full", sb, tools.aria2c(truth, session, out), items)
         bench.captures["aria2c"] = judge(out, truth)
         shutil.rmtree(out)
+        split_bound(bench, sb, truth, session, items)
     return truth
+
+
+def split_bound(bench: Bench, sb: Any, truth: dict[str, Any], session: Path, items: int) -> None:
+    """The best wall time any split of our work across processes could reach: our metadata
+    work (every API call, sidecar and catalog row; no media pipeline) alone, then beside aria2c
+    fetching every original, both started together. Downloads cost no less than aria2c's, so
+    a full backup cannot finish before the later of the two."""
+    out = bench.work / "metadata-only"
+    bench.ours(sb, out, METADATA_ONLY, items, session, *NO_MEDIA)
+    shutil.rmtree(out)
+    aria = threading.Thread(
+        target=bench.peer,
+        args=(
+            "aria2c",
+            WITH_METADATA,
+            sb,
+            tools.aria2c(truth, session, bench.work / "aria2c"),
+            items,
+        ),
+    )
+    aria.start()
+    bench.ours(sb, out, WITH_ARIA2C, items, session, *NO_MEDIA)
+    aria.join()
+    shutil.rmtree(out)
+    shutil.rmtree(bench.work / "aria2c")
 
 
 def big_video(bench: Bench, size: int) -> None:

@@ -11,6 +11,10 @@ from peers.measure import Step
 OURS = "flickr-crawl"
 PEERS = ("flickrbackup", "flickr_download", "gallery-dl", "gallery-dl (0.5 s floor off)")
 VIDEO_KINDS = ("original", "stream", "poster", "nothing")
+# Runs of the split bound (compare.split_bound).
+METADATA_ONLY = "full, metadata only"
+WITH_ARIA2C = "full, metadata only, beside aria2c"
+WITH_METADATA = "full, beside flickr-crawl's metadata only"
 
 
 def _rss(step: Step) -> str:
@@ -31,6 +35,31 @@ def _row(*cells: object) -> str:
 
 def _table(head: tuple[str, ...], rows: list[tuple[object, ...]]) -> list[str]:
     return [_row(*head), _row(*("---" for _ in head)), *(_row(*r) for r in rows), ""]
+
+
+def _split_bound(bench: Any, aria: Step | None) -> list[str]:
+    """What bounds our throughput: the best any split of our work across processes reaches."""
+    ours, alone = bench.get(OURS, "full"), bench.get(OURS, METADATA_ONLY)
+    meta, beside = bench.get(OURS, WITH_ARIA2C), bench.get("aria2c", WITH_METADATA)
+    if None in (ours, alone, meta, beside, aria) or not aria.wall:
+        return []
+    both = max(meta.wall, beside.wall)  # started together
+    rows = [
+        ("flickr-crawl, full backup", f"{ours.wall:.1f}", f"{100 * aria.wall / ours.wall:.0f}%",
+         *_cpu(ours)[:2]),
+        ("flickr-crawl, metadata only (no media pipeline)", f"{alone.wall:.1f}", "",
+         *_cpu(alone)[:2]),
+        ("aria2c alone", f"{aria.wall:.1f}", "100%", *_cpu(aria)[:2]),
+        ("aria2c and flickr-crawl's metadata only, started together", f"{both:.1f}",
+         f"{100 * aria.wall / both:.0f}%", "", ""),
+    ]  # fmt: skip
+    return ["## What bounds flickr-crawl's throughput", "",
+            ("The last row is the best wall time any split of flickr-crawl's work across "
+             "processes could reach on this machine: its metadata work (every API call, sidecar "
+             "and catalog row; no media pipeline) beside downloads that cost no more than "
+             "aria2c's, on the same two cores as the sandbox. \"of aria2c\" is aria2c's wall "
+             "time over the row's."), "",
+            *_table(("run", "wall s", "of aria2c", "CPU s", "sandbox CPU s"), rows)]  # fmt: skip
 
 
 def to_json(
@@ -143,6 +172,8 @@ def render(data: dict[str, Any]) -> str:
                      f"{s.mb_per_s:.1f}", share, *_cpu(s), _rss(s)))  # fmt: skip
     out += _table(("tool", "items", "wall s", "MB served", "MB/s", "of aria2c", "CPU s",
                    "sandbox CPU s", "cores busy", "peak RSS MiB"), rows)  # fmt: skip
+
+    out += _split_bound(bench, aria)
 
     out += ["## No-change re-run", ""]
     rows = []
