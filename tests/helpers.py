@@ -11,12 +11,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 from flickr_crawl.demo import sandbox_settings
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 ROOT = Path(__file__).resolve().parents[1]
+# Real recorded Flickr answers, beside the clone in ../shared (CI has them, a user's clone does
+# not). They hold other people's words: read here at run time, never copied into the project.
+REAL = ROOT.parent / "shared" / "flickr-real"
+needs_recordings = pytest.mark.skipif(
+    not REAL.is_dir(), reason=f"the real Flickr recordings are not at {REAL} (../shared)"
+)
 
 
 def scrapy(*args: str, timeout: float = 600, input: str | None = None,

@@ -23,11 +23,14 @@ from flickr_crawl.mapping import (
     photo_from_list,
     video_original_source,
 )
+from tests.helpers import REAL as REAL_RECORDINGS
+from tests.helpers import needs_recordings
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "flickr-real" / "json"
+REAL = REAL_RECORDINGS / "json"
 RECORDINGS = sorted(p for p in REAL.rglob("*.json") if "reflection" not in p.parts[-2])
 
 
+@needs_recordings
 def test_recordings_are_there():
     assert len(RECORDINGS) >= 40, f"expected the real recordings in {REAL}"
 
@@ -121,6 +124,7 @@ def test_best_size_when_no_original():
         "Large 2048", False, 2048, 1536)  # fmt: skip
 
 
+@needs_recordings
 def test_video_original_from_recorded_sizes():
     data = json.loads((REAL / "flickr.photos.getSizes/2016_ditto_video_with_video_original.json")
                       .read_bytes())  # fmt: skip
@@ -139,6 +143,7 @@ def test_call_url_has_json_format():
     assert "page=2" in url
 
 
+@needs_recordings
 def test_best_video_stream_for_someone_elses_video():
     data = json.loads((REAL / "flickr.photos.getSizes/2012_flickrie_video.json").read_bytes())
     source = best_video_source(data)

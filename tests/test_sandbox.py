@@ -27,17 +27,16 @@ from oauthlib.oauth1 import SIGNATURE_TYPE_BODY, SIGNATURE_TYPE_QUERY, Client
 from PIL import Image
 
 from flickr_crawl.sandbox.process import Sandbox
+from tests.helpers import REAL, needs_recordings
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-REAL = Path(__file__).parents[1] / ".." / "shared" / "flickr-real"
 ALL_EXTRAS = (
     "description,license,date_upload,date_taken,owner_name,icon_server,original_format,"
     "last_update,geo,tags,machine_tags,views,media,path_alias,url_sq,url_t,url_s,url_q,url_m,"
     "url_n,url_z,url_c,url_l,url_h,url_k,url_o"
 )
-needs_real = pytest.mark.skipif(not REAL.is_dir(), reason="shared/flickr-real not available")
 
 
 class Resp:
@@ -212,7 +211,7 @@ def test_world_is_adversarial(truth: dict[str, Any]) -> None:
 
 
 # -- shapes against the recordings
-@needs_real
+@needs_recordings
 def test_people_get_photos_matches_recording(sandbox: Sandbox) -> None:
     rec = real("flickr.people.getPhotos", "2013_flickr-objects_all_extras_incl_url_h_k.json")
     ours = signed(sandbox, "flickr.people.getPhotos", user_id="me", extras=ALL_EXTRAS).json()
@@ -256,7 +255,7 @@ def test_people_get_photos_matches_recording(sandbox: Sandbox) -> None:
     }
 
 
-@needs_real
+@needs_recordings
 def test_photoset_shapes_match_recordings(sandbox: Sandbox, truth: dict[str, Any]) -> None:
     album = truth["albums"][0]
     rec = real("flickr.photosets.getPhotos", "2013_flickr-objects_all_extras.json")
@@ -288,7 +287,7 @@ def test_photoset_shapes_match_recordings(sandbox: Sandbox, truth: dict[str, Any
     assert set(info["photoset"]) == set(ours["photoset"])
 
 
-@needs_real
+@needs_recordings
 def test_photo_method_shapes_match_recordings(sandbox: Sandbox, truth: dict[str, Any]) -> None:
     geo_note = next(
         (p for p in truth["photos"] if p["geo"] and p["notes"]),
@@ -345,7 +344,7 @@ def test_photo_method_shapes_match_recordings(sandbox: Sandbox, truth: dict[str,
     assert default["photo"]["perpage"] == 10
 
 
-@needs_real
+@needs_recordings
 def test_people_and_login_shapes(sandbox: Sandbox, truth: dict[str, Any]) -> None:
     rec = real("flickr.people.getInfo", "2016_ditto.json")
     ours = api(sandbox, "flickr.people.getInfo", user_id=truth["owner"]["nsid"]).json()
@@ -961,7 +960,7 @@ def real_xml(method: str, name: str) -> ET.Element:
     return ET.parse(REAL / "xml" / method / name).getroot()
 
 
-@needs_real
+@needs_recordings
 def test_rest_xml_format_matches_recordings(sandbox: Sandbox, truth: dict[str, Any]) -> None:
     """Python flickrapi (flickrbackup) asks for Flickr's default format: XML, like the 2023-2025
     recordings: attributes for scalars, text for ``_content``, child elements for the rest."""

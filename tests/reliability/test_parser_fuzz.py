@@ -13,7 +13,6 @@ import contextlib
 import copy
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +29,10 @@ from flickr_crawl.mapping import (
     info_of,
     photo_from_list,
 )
+from tests.helpers import REAL as REAL_RECORDINGS
+from tests.helpers import needs_recordings
 
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "flickr-real" / "json"
+REAL = REAL_RECORDINGS / "json"
 METHODS = (
     "flickr.people.getPhotos",
     "flickr.photosets.getPhotos",
@@ -137,6 +138,7 @@ def _map(method: str, data: dict[str, Any]) -> None:
         best_video_source(data)
 
 
+@needs_recordings
 def test_there_are_real_answers_to_mutate():
     assert len(RECORDINGS) >= 15, f"expected the real recordings in {REAL}"
 
@@ -149,6 +151,7 @@ def test_there_are_real_answers_to_mutate():
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+@needs_recordings
 @given(mutated())
 def test_parser_and_mapping_accept_anything_or_say_bad_response(answer):
     method, body = answer
