@@ -23,16 +23,15 @@ No Scrapy imports here: later commands (verify, findmissing, the static site) re
 
 from __future__ import annotations
 
-import html
 import json
 import logging
-import re
 import sqlite3
 from collections import Counter
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flickr_crawl.items import User
+from flickr_crawl.text import html_to_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -368,7 +367,59 @@ _V2: tuple[str, ...] = (
     """,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# Version 3: search the text people read, not Flickr's HTML. photos.description keeps the HTML;
+# photos.description_text is its plain text (``text.html_to_text``: entities decoded once,
+# links kept as text), and photos_fts indexes that instead (``MATCH 'href'`` found every
+# description with a link). The comments column is made again with the same helper, and the
+# index is rebuilt from the rows, so an older catalog is repaired when it is opened.
+_FTS_COLUMNS = "[title], [description_text], [tags], [comments]"
+_V3: tuple[str, ...] = (
+    "DROP TRIGGER [photos_ai]",
+    "DROP TRIGGER [photos_ad]",
+    "DROP TRIGGER [photos_au]",
+    "DROP TABLE [photos_fts]",
+    "ALTER TABLE photos ADD COLUMN description_text TEXT NOT NULL DEFAULT ''",
+    "UPDATE photos SET description_text = flickr_html_to_text(description)",
+    """
+    UPDATE photos SET comments = COALESCE((
+        SELECT group_concat(text, char(10)) FROM (
+            SELECT flickr_html_to_text(html) AS text FROM comments
+            WHERE comments.photo_id = photos.id ORDER BY date, id
+        )
+    ), '')
+    """,
+    f"""
+    CREATE VIRTUAL TABLE [photos_fts] USING FTS5 (
+        {_FTS_COLUMNS},
+        tokenize='unicode61 remove_diacritics 2',
+        content=[photos]
+    )
+    """,
+    f"""
+    CREATE TRIGGER [photos_ai] AFTER INSERT ON [photos] BEGIN
+      INSERT INTO [photos_fts] (rowid, {_FTS_COLUMNS})
+      VALUES (new.rowid, new.[title], new.[description_text], new.[tags], new.[comments]);
+    END
+    """,
+    f"""
+    CREATE TRIGGER [photos_ad] AFTER DELETE ON [photos] BEGIN
+      INSERT INTO [photos_fts] ([photos_fts], rowid, {_FTS_COLUMNS})
+      VALUES ('delete', old.rowid, old.[title], old.[description_text], old.[tags], old.[comments]);
+    END
+    """,
+    f"""
+    CREATE TRIGGER [photos_au] AFTER UPDATE OF {_FTS_COLUMNS}
+    ON [photos] BEGIN
+      INSERT INTO [photos_fts] ([photos_fts], rowid, {_FTS_COLUMNS})
+      VALUES ('delete', old.rowid, old.[title], old.[description_text], old.[tags], old.[comments]);
+      INSERT INTO [photos_fts] (rowid, {_FTS_COLUMNS})
+      VALUES (new.rowid, new.[title], new.[description_text], new.[tags], new.[comments]);
+    END
+    """,
+    "INSERT INTO [photos_fts] ([photos_fts]) VALUES ('rebuild')",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # The count columns of ``runs``, filled from ``finish_run(counts=...)``.
@@ -389,6 +440,8 @@ def open_catalog(
     try:
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA foreign_keys = ON")
+        # Migration 3 makes plain text of the HTML already stored.
+        db.create_function("flickr_html_to_text", 1, html_to_text, deterministic=True)
         _check_version(db, migrations)  # before anything is written to a newer catalog
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
@@ -471,20 +524,12 @@ def rebuild_fts(db: sqlite3.Connection) -> None:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-_TAG = re.compile(r"<[^>]*>")
-
-
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def html_to_text(markup: str) -> str:
-    """Visible text of Flickr's comment HTML, for the search index (tags dropped, unescaped)."""
-    return " ".join(html.unescape(_TAG.sub(" ", markup)).split())
 
 
 def _transaction(db: sqlite3.Connection) -> sqlite3.Connection:
@@ -608,15 +653,16 @@ def save_photo(db: sqlite3.Connection, item: PhotoItem, *, now: str | None = Non
         db.execute(
             """
             INSERT INTO photos (
-                id, owner, media, title, description, date_posted, date_taken,
+                id, owner, media, title, description, description_text, date_posted, date_taken,
                 date_taken_granularity, date_taken_unknown, last_update, last_update_unix,
                 license, license_name, license_url, is_public, is_friend, is_family,
                 safety_level, views, count_comments, count_faves, latitude, longitude, accuracy,
                 geo_context, place_id, woeid, original_format, original_secret, rotation,
                 path_alias, page_url, raw, first_seen, last_seen, deleted_on_flickr
             ) VALUES (
-                :id, :owner, :media, :title, :description, :date_posted, :date_taken,
-                :date_taken_granularity, :date_taken_unknown, :last_update, :last_update_unix,
+                :id, :owner, :media, :title, :description, :description_text, :date_posted,
+                :date_taken, :date_taken_granularity, :date_taken_unknown, :last_update,
+                :last_update_unix,
                 :license, :license_name, :license_url, :is_public, :is_friend, :is_family,
                 :safety_level, :views, :count_comments, :count_faves, :latitude, :longitude,
                 :accuracy, :geo_context, :place_id, :woeid, :original_format, :original_secret,
@@ -624,7 +670,8 @@ def save_photo(db: sqlite3.Connection, item: PhotoItem, *, now: str | None = Non
             )
             ON CONFLICT (id) DO UPDATE SET
                 owner = excluded.owner, media = excluded.media, title = excluded.title,
-                description = excluded.description, date_posted = excluded.date_posted,
+                description = excluded.description,
+                description_text = excluded.description_text, date_posted = excluded.date_posted,
                 date_taken = excluded.date_taken,
                 date_taken_granularity = excluded.date_taken_granularity,
                 date_taken_unknown = excluded.date_taken_unknown,
@@ -653,6 +700,7 @@ def save_photo(db: sqlite3.Connection, item: PhotoItem, *, now: str | None = Non
                 "media": item.media,
                 "title": item.title,
                 "description": item.description,
+                "description_text": html_to_text(item.description),
                 "date_posted": item.date_posted,
                 "date_taken": item.date_taken,
                 "date_taken_granularity": item.date_taken_granularity,

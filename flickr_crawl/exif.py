@@ -21,13 +21,13 @@ import logging
 import math
 import re
 import struct
-from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
 import piexif
 
 from flickr_crawl.camera import read_camera_exif
 from flickr_crawl.storage import write_bytes_atomic
+from flickr_crawl.text import clean_text, html_to_text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -68,84 +68,12 @@ _MAX_APP1_PAYLOAD = 0xFFFF - 2  # the segment length field counts itself
 # file alone", and embed_exif logs it with the photo id and returns it as the skip reason.
 _PIEXIF_ERRORS = (Exception,)
 
-_NOT_XML = re.compile("[^\t\n\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?)?)?")
 _EXIF_DATE = re.compile(rb"^(?!0000)\d{4}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}")
-_BLOCK_TAGS = frozenset(
-    {"p", "div", "blockquote", "pre", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr"}
-)
 
 
 class _Skip(Exception):
     """Leave the file as it is, for the reason given."""
-
-
-# -- text -------------------------------------------------------------------------------------
-
-
-def clean_text(text: str) -> str:
-    """``text`` with Unix line breaks and without what XML 1.0 and EXIF cannot hold.
-
-    Drops NUL and other control characters (a NUL would end an EXIF ASCII value early), lone
-    surrogates and U+FFFE/U+FFFF; keeps tabs, line breaks and everything printable.
-    """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _NOT_XML.sub("", text)
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip_depth = 0
-        self._links: list[tuple[str, int]] = []  # (href, index of the first part inside)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
-            self._skip_depth += 1
-        elif tag == "br":
-            self.parts.append("\n")
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n\n" if tag == "p" else "\n")
-            if tag == "li":
-                self.parts.append("- ")
-        elif tag == "a":
-            self._links.append((dict(attrs).get("href") or "", len(self.parts)))
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style"):
-            self._skip_depth = max(0, self._skip_depth - 1)
-        elif tag in _BLOCK_TAGS:
-            self.parts.append("\n\n" if tag == "p" else "\n")
-        elif tag == "a" and self._links:
-            href, start = self._links.pop()
-            label = "".join(self.parts[start:]).strip()
-            # Keep where a link pointed unless its text already says it (Flickr's auto-links).
-            if href.startswith(("http://", "https://")) and href.rstrip("/") not in label:
-                self.parts.append(f" ({href})" if label else href)
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip_depth:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    """Plain text from a Flickr description: tags stripped, entities unescaped.
-
-    Line breaks survive: Flickr keeps the owner's newlines in the text, and ``<br>``, ``<p>``
-    and other block tags add their own. Link targets are kept in brackets after the link text
-    when the text does not already show them.
-    """
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    text = clean_text("".join(parser.parts))
-    lines = [line.rstrip() for line in text.split("\n")]
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
 def is_public_domain(photo: PhotoItem) -> bool:

@@ -8,7 +8,6 @@ archive. Nothing built here can point outside the archive root.
 from __future__ import annotations
 
 import functools
-import html
 import os
 import unicodedata
 from collections import Counter
@@ -62,8 +61,8 @@ def album_folders(albums: Iterable[tuple[str, str]]) -> dict[str, str]:
     Albums whose names collide all get their id appended, so a folder never changes because
     another album with the same name was created or listed earlier.
     """
-    # Flickr sends some titles HTML-escaped ("Rock &amp; Roll"); folders show them as read.
-    names = {album_id: safe_name(html.unescape(title)) for album_id, title in albums}
+    # Titles arrive as typed (text.py): "Rock & Roll", and "R&amp;D" if typed so.
+    names = {album_id: safe_name(title) for album_id, title in albums}
     counts = Counter(n.casefold() for n in names.values())
     folders = {}
     for album_id, name in names.items():

@@ -100,3 +100,48 @@ def web_session(sandbox: Any, path: Path) -> Path:
     path.write_text(json.dumps({"cookies": cookies, "origins": []}))
     path.chmod(0o600)
     return path
+
+
+def _old_comment_text(markup: str | None) -> str:
+    """photos.comments as schema 1 and 2 made it: tags dropped, entities decoded, one line."""
+    import html
+    import re
+
+    return " ".join(html.unescape(re.sub(r"<[^>]*>", " ", markup or "")).split())
+
+
+def as_old_catalog(path: Path, version: int) -> None:
+    """Rewrite ``path`` (a closed catalog.db) as flickr-crawl at schema ``version`` wrote it:
+    the same rows in that version's tables, its triggers filling photos_fts from the columns
+    it had (the description's HTML), and photos.comments made its way."""
+    import sqlite3
+
+    from flickr_crawl.catalog import MIGRATIONS, close_catalog, open_catalog
+
+    current = path.with_name(path.name + ".current")
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    path.rename(current)
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    old = open_catalog(path, migrations=MIGRATIONS[:version])
+    old.execute("PRAGMA foreign_keys = OFF")  # rows arrive table by table
+    old.execute("ATTACH DATABASE ? AS current", (str(current),))
+    tables = [r[0] for r in old.execute(
+        "SELECT name FROM main.sqlite_master WHERE type = 'table' "
+        "AND name NOT LIKE 'photos_fts%' AND name NOT LIKE 'sqlite_%'"
+    )]  # fmt: skip
+    with old:
+        for table in tables:
+            cols = ", ".join(f"[{r[1]}]" for r in old.execute(f"PRAGMA main.table_info([{table}])"))
+            old.execute(f"INSERT INTO main.[{table}] ({cols}) SELECT {cols} FROM current.[{table}]")
+        old.create_function("old_comment_text", 1, _old_comment_text)
+        old.execute(
+            "UPDATE photos SET comments = COALESCE((SELECT group_concat(t, char(10)) FROM "
+            "(SELECT old_comment_text(html) AS t FROM comments c WHERE c.photo_id = photos.id "
+            "ORDER BY date, id)), '')"
+        )
+    old.execute("DETACH DATABASE current")
+    close_catalog(old)
+    current.unlink()

@@ -59,6 +59,7 @@ from flickr_crawl.items import (
     User,
 )
 from pipelines.catalog import CatalogPipeline
+from tests.helpers import as_old_catalog
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -375,6 +376,7 @@ def test_every_table_gets_exact_rows(db: sqlite3.Connection) -> None:
         "media": "photo",
         "title": "Harbour at dawn",
         "description": 'Fog over the <a href="https://example.org">pier</a>',
+        "description_text": "Fog over the pier (https://example.org)",
         "tags": "harbour Harbour fog geo:lat=51.5",
         "comments": "What a lovely zeppelin & sky\nNice, ada!",
         "date_posted": "2020-01-02T03:04:05Z",
@@ -720,6 +722,8 @@ def test_fts_finds_words_in_comments_tags_titles_only_where_they_are(
     assert search(db, "pier") == ["5001"]  # the description
     assert search(db, "lovely") == ["5001"]  # inside <b> in the comment
     assert search(db, "comments:b") == []  # markup is not indexed
+    assert search(db, "href") == []  # nor in the description, which stays HTML in its column
+    assert search(db, "example") == ["5001"]  # but a link's target is text
     save_photo_info(db, info("5002"), now=NOW)
     assert search(db, "sao") == ["5002"]  # the author's spelling, diacritics folded
     assert search(db, "tags:fog") == ["5001", "5002"]
@@ -763,13 +767,37 @@ def test_older_catalog_opens_migrated_with_its_data(tmp_path: Path) -> None:
 
 def test_a_version_1_catalog_gains_favorites_and_sync_state(tmp_path: Path) -> None:
     path = tmp_path / "catalog.db"
-    old = open_catalog(path, migrations=MIGRATIONS[:1])
+    old = open_catalog(path)
     save_everything(old)
     close_catalog(old)
+    as_old_catalog(path, 1)
     db = open_catalog(path)
-    assert schema_version(db) == 2
+    assert schema_version(db) == SCHEMA_VERSION
     assert {"favorites", "sync_state"} <= set(iter_tables(db))
     assert search(db, "zeppelin") == ["5001"]
+    assert_consistent(db)
+    db.close()
+
+
+def test_a_version_2_catalog_is_searched_by_its_text_not_its_html(tmp_path: Path) -> None:
+    """Catalogs made before version 3 indexed descriptions as HTML ("href" found every photo
+    with a link); opening one re-indexes the text, keeping the HTML in its column."""
+    path = tmp_path / "catalog.db"
+    db = open_catalog(path)
+    save_everything(db)
+    fresh = dump(db)
+    close_catalog(db)
+    as_old_catalog(path, 2)
+    with sqlite3.connect(path) as old:  # the state a version-2 catalog is in
+        assert old.execute("PRAGMA user_version").fetchone()[0] == 2
+        hits = old.execute("SELECT rowid FROM photos_fts WHERE photos_fts MATCH 'href'")
+        assert len(hits.fetchall()) == 1
+    old.close()
+    db = open_catalog(path)
+    assert search(db, "href") == []
+    assert search(db, "pier") == search(db, "example") == ["5001"]
+    assert search(db, "zeppelin") == ["5001"]
+    assert dump(db) == fresh  # description HTML kept, text and comments as a new save makes them
     assert_consistent(db)
     db.close()
 

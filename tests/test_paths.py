@@ -40,13 +40,14 @@ def test_long_names_are_cut_on_a_character_boundary():
 
 def test_duplicate_album_names_get_ids():
     folders = album_folders(
-        [("1", "Trip"), ("2", "trip"), ("3", "Rock &amp; Roll"), ("4", "../..")]
+        [("1", "Trip"), ("2", "trip"), ("3", "Rock & Roll"), ("5", "R&amp;D"), ("4", "../..")]
     )
     assert folders == {
         "1": "Albums/Trip [1]",
         "2": "Albums/trip [2]",
         "3": "Albums/Rock & Roll",
         "4": "Albums/_",
+        "5": "Albums/R&amp;D",
     }
 
 

@@ -1082,3 +1082,42 @@ def test_fast_images_are_realistic_and_unique(tmp_path: Path) -> None:
             if p["width"] * p["height"] >= 1_000_000:
                 assert len(body) > 200_000  # sized like a photo, not a thumbnail
         assert len(digests) == len(photos[:12])
+
+
+# Entities HTML knows, as they would show in a value once any XML around it is parsed.
+_ENTITY = re.compile(r"&(?:[a-z]+|#\d+|#x[0-9a-f]+);", re.IGNORECASE)
+
+
+@needs_recordings
+def test_titles_come_as_typed_and_descriptions_as_html(sandbox: Sandbox) -> None:
+    """What real Flickr escapes: in the XML recordings, titles and names carry ``&``, ``<`` and
+    quotes escaped once for XML and never as HTML (``Mr. &amp; Mrs.``, not ``&amp;amp;``),
+    while descriptions, comments and notes are HTML (``B&amp;amp;W``, ``&amp;lt;3``). JSON is
+    the same values without the XML layer. The sandbox serves its titles the same way."""
+    names = ("title", "username", "realname", "ownername", "authorname", "raw")
+    plain = typed = 0
+    html_values = []
+    for path in sorted((REAL / "xml").rglob("*.xml")):
+        for element in ET.parse(path).getroot().iter():
+            for key in names:
+                value = element.get(key)
+                if value is None:
+                    continue
+                assert not _ENTITY.search(value), (path.name, key, value)
+                plain += 1
+                typed += bool(re.search("[&<>\"']", value))
+            if element.tag in ("title", "username", "realname"):
+                assert not _ENTITY.search(element.text or ""), (path.name, element.text)
+            if element.tag in ("description", "comment", "note"):
+                html_values.append(element.text or "")
+    assert plain > 1000
+    assert typed >= 80
+    assert sum(bool(_ENTITY.search(v)) for v in html_values) >= 20
+
+    albums = signed(sandbox, "flickr.photosets.getList").json()["photosets"]["photoset"]
+    titles = [a["title"]["_content"] for a in albums]
+    assert "Rock & Roll <3" in titles
+    xml = signed(sandbox, "flickr.photosets.getList", format="rest").body
+    assert b"Rock &amp; Roll &lt;3" in xml
+    parsed = [t.text or "" for t in ET.fromstring(xml).iter("title")]
+    assert parsed == titles

@@ -58,7 +58,7 @@ LICENSES: tuple[tuple[int, str, str], ...] = (
     (10, "Public Domain Mark", "https://creativecommons.org/publicdomain/mark/1.0/"),
 )
 POOLS: tuple[tuple[str, str, str], ...] = (
-    ("Street &amp; People", "street_people", "1234567@N20"),
+    ("Street & People", "street_people", "1234567@N20"),
     ('"Colours" of the world', "colours", "7654321@N22"),
     ("Gruppo Paesaggi", "88812345@N00", "88812345@N00"),
 )

@@ -18,7 +18,6 @@ cannot let anything through that the allowlist would not.
 
 from __future__ import annotations
 
-import html
 import re
 
 import nh3
@@ -94,9 +93,10 @@ def sanitize(markup: str | None) -> Safe:
 
 
 def plain(text: str | None) -> str:
-    """A Flickr plain-text field (titles): Flickr sends some HTML-escaped ("Fish &amp; Chips"),
-    so entities are decoded once; the caller escapes the result like any other text."""
-    return html.unescape(text or "").strip()
+    """A Flickr plain-text field (titles): Flickr serves it as typed (see ``text.py``), so it is
+    shown as it is, never decoded: a title typed "R&amp;D" reads "R&amp;D". The caller escapes
+    the result like any other text."""
+    return (text or "").strip()
 
 
 def _convert(clean: str) -> str:
