@@ -43,6 +43,10 @@ def sandbox_settings(url: str, auth_file: Path, archive: Path) -> list[str]:
     return [arg for key, value in settings.items() for arg in ("-s", f"{key}={value}")]
 
 
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def say(message: str) -> None:
     print(f"demo: {message}", flush=True)
 
@@ -174,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{summary.get('files_downloaded', '?')} files "
         f"({summary.get('bytes_downloaded', 0) / 1e6:.1f} MB)"
     )
-    say(f"the archive holds {saved['photo']} photos and {saved['video']} videos"
+    say(f"the archive holds {plural(saved['photo'], 'photo')} and "
+        f"{plural(saved['video'], 'video')}"
         + (f"; {missing} not saved" if missing else ""))  # fmt: skip
     say("building the offline site: scrapy site")
     site_code = scrapy("site", "--archive", str(archive)).returncode
