@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from flickr_crawl.sandbox.process import Sandbox, SandboxError
+from flickr_crawl.storage import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE_FILE = ".demo-sandbox.json"  # in the archive: the port the last demo's sandbox had
@@ -150,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             say(f"sandbox Flickr running at {sandbox.url}")
             archive.mkdir(parents=True, exist_ok=True)
             port = int(sandbox.url.rsplit(":", 1)[1].strip("/"))
-            (archive / STATE_FILE).write_text(json.dumps({"port": port}) + "\n", encoding="utf-8")
+            write_json_atomic(archive / STATE_FILE, {"port": port})
             settings = [*sandbox_settings(sandbox.url, auth_file, archive),
                         "-s", f"FLICKR_WEB_SESSION_FILE={session}"]  # fmt: skip
             username = sandbox.account(hashes=False)["web_login"]["username"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -135,6 +136,19 @@ def test_a_second_demo_run_downloads_nothing(first):
     assert on_disk(archive) == before
     assert sandbox_url(again.stdout) == sandbox_url(first.result.stdout)  # the port was reused
     assert "this run downloaded 0 files" in again.stdout
+
+    # its port taken by something else, the next run's Flickr is elsewhere: still nothing
+    port = int(sandbox_url(again.stdout).rsplit(":", 1)[1])
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        third = demo(archive)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert f":{port}" not in sandbox_url(third.stdout)
+    run, report = last_run(archive)
+    assert (run["id"], run["files_downloaded"], report["bytes_downloaded"]) == (3, 0, 0)
+    assert on_disk(archive) == before
 
 
 def test_after_an_incomplete_backup_at_another_address_only_the_videos_download(tmp_path):
