@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The two commands a fresh machine needs, with nothing but Python and pip.
 
-    python3 dev.py demo   # start the sandbox Flickr, back it up into ./demo-archive, say where
+    python3 dev.py demo   # back the sandbox Flickr up into ./demo-archive (videos too), build
+                          # its offline site, say where everything is (installs Chromium)
     python3 dev.py test   # install what the tests need (Chromium, exiftool), run the whole suite
 
 Both create ``.venv`` beside this file and install the project into it first (once; again when
@@ -44,15 +45,15 @@ def ensure_venv() -> None:
     MARKER.write_text(wanted + "\n")
 
 
-def ensure_system_tools() -> None:
-    """Install Debian's chromium and exiftool where missing (Playwright cannot fetch browsers)."""
-    missing = [pkg for tool, pkg in SYSTEM_TOOLS.items() if shutil.which(tool) is None]
+def ensure_system_tools(tools: tuple[str, ...] = tuple(SYSTEM_TOOLS)) -> None:
+    """Install Debian's packages of ``tools`` where missing (Playwright cannot fetch browsers)."""
+    missing = [SYSTEM_TOOLS[tool] for tool in tools if shutil.which(tool) is None]
     if not missing:
         return
     apt = shutil.which("apt-get")
     sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
     if apt is None or sudo is None:
-        print(f"dev.py: please install {' '.join(missing)}; tests that need them will fail",
+        print(f"dev.py: please install {' '.join(missing)}; what needs them will fail",
               file=sys.stderr)  # fmt: skip
         return
     print(f"dev.py: installing {' '.join(missing)} with apt-get", flush=True)
@@ -73,6 +74,7 @@ def main(argv: list[str]) -> int:
     ensure_venv()
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     if argv[0] == "demo":
+        ensure_system_tools(("chromium",))  # the demo signs in to the sandbox's web page
         cmd = [str(PYTHON), "-m", "flickr_crawl.demo", *argv[1:]]
     else:
         ensure_system_tools()

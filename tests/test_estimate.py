@@ -226,3 +226,28 @@ def test_human_units() -> None:
     assert human_duration(42) == "42 s"
     assert human_duration(3725) == "1 h 02 min"
     assert human_duration(3 * 86400 + 7200) == "3 d 02 h"
+
+
+@pytest.mark.parametrize("columns", ["60", "80", "100"])
+def test_help_shows_each_option_on_clean_lines(columns: str) -> None:
+    """`scrapy estimate -h`: no option's help is title-cased into a heading over `====`."""
+    result = scrapy("estimate", "-h", env={"COLUMNS": columns})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    underlined = [lines[i - 1] for i, line in enumerate(lines) if line and set(line) <= {"=", "-"}]
+    assert underlined == ["Usage", "Options", "Global Options"]
+    options = result.stdout.split("\nOptions\n")[1].split("\nGlobal Options\n")[0]
+    helps = {}  # option -> its help, its wrapped lines joined
+    for line in options.splitlines()[1:]:
+        if line.startswith("  -"):
+            option, _, text = line.strip().partition("  ")
+            current = helps.setdefault(option.split()[0].rstrip(","), [])
+            current.append(text)
+        elif line.startswith(" " * 24):
+            current.append(line)
+    said = {option: " ".join(" ".join(parts).split()) for option, parts in helps.items()}
+    assert said["--json"] == "print the estimate as JSON"
+    assert said["--video-mb"] == "assumed size of one video original in MB (default 150)"
+    assert said["--people-rate"] == (
+        "assumed share of photos with people tagged (default: from catalog.db, else 0.05)"
+    )

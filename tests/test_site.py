@@ -282,6 +282,23 @@ def test_photo_page_shows_the_whole_comment_thread(tab, world):
 
 
 @pytest.mark.requires_browser
+def test_a_comment_date_and_its_flag_read_apart(tab, world):
+    """`01:08account deleted` was one word on screen: the date and the flag are separated."""
+    gone = {u["nsid"] for u in world.account["users"] if u["deleted"]}
+    photo = next(p for p in own_photos(world) if any(c["author"] in gone for c in p["comments"]))
+    tab.page.goto(url(tab.site, f"photos/{photo['id']}.html"))
+    heads = tab.page.eval_on_selector_all(
+        "main li.comment .comment-head", "els => els.map(e => e.innerText)"
+    )
+    flagged = [head for head in heads if "account deleted" in head]
+    assert len(flagged) == sum(c["author"] in gone for c in photo["comments"])
+    for head in flagged:
+        when = re.search(r"\d(\W*)account deleted", head)
+        assert when, head
+        assert when.group(1).strip(), head  # not "01:08account deleted"
+
+
+@pytest.mark.requires_browser
 def test_notes_sit_over_the_image(tab, world):
     photo = next(
         p

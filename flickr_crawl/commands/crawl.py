@@ -28,6 +28,15 @@ class Command(ScrapyCrawlCommand):
     def short_desc(self) -> str:
         return "Run a backup spider (photostream, ...); exit 0 done, 2 some failed, 1 cannot run"
 
+    def long_desc(self) -> str:
+        """The spiders and their ``-a`` arguments, which Scrapy's help cannot list."""
+        return (
+            f"{self.short_desc()}. Spiders and their arguments (-a NAME=VALUE), as in the "
+            "README's table 'Spider arguments'. photostream: full=1 lists every page, since="
+            "YYYY-MM-DD only photos uploaded from that day. favorites: full=1 lists every fave. "
+            "redownload: ids=FILE fetches the ids in FILE, missing=1 all that findmissing lists."
+        )
+
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         """Check settings and credentials before Scrapy starts (and logs) anything."""
         super().process_options(args, opts)

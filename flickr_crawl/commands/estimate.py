@@ -31,6 +31,7 @@ from flickr_crawl.api import (
 )
 from flickr_crawl.auth import AuthError, auth_file_path, load_credentials
 from flickr_crawl.catalog import open_read_only
+from flickr_crawl.commands.helpformat import HelpFormatter
 from flickr_crawl.estimate import (
     DEFAULT_BYTES_PER_PIXEL,
     ESTIMATE_EXTRAS,
@@ -188,13 +189,14 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
+        parser.formatter_class = HelpFormatter
         parser.add_argument("--json", action="store_true", help="print the estimate as JSON")
         parser.add_argument(
-            "--video-mb", type=float, default=None,
+            "--video-mb", type=float, default=None, metavar="MB",
             help="assumed size of one video original in MB (default 150)",
         )  # fmt: skip
         parser.add_argument(
-            "--people-rate", type=float, default=None,
+            "--people-rate", type=float, default=None, metavar="R",
             help="assumed share of photos with people tagged (default: from catalog.db, "
             "else 0.05)",
         )  # fmt: skip

@@ -915,7 +915,7 @@ def _comments(site: Site, photo: Photo) -> Safe:
                             )
                             if comment.permalink
                             else time_tag(comment.date),
-                            *flags,
+                            *[part for flag in flags for part in (" · ", flag)],
                         ],
                         class_="comment-head",
                     ),
