@@ -37,6 +37,7 @@ from flickr_crawl.exif import (
     restore_original,
 )
 from flickr_crawl.filetypes import extension_for, is_image, is_video, sniff
+from flickr_crawl.identity import media_key
 from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.paths import LAYOUTS, file_name, inside, photo_dirs, sidecar_name
 from flickr_crawl.placed import PlacedJournal
@@ -195,13 +196,14 @@ class MediaPipeline:
     ) -> tuple[MediaFile | None, dict[str, Any]]:
         """The file a previous run verified, if it is still there with the size its sidecar
         (or ``record``, a journal line) and catalog.db recorded (nothing is read or hashed),
-        from the same source; and the previous sidecar record."""
+        of the same bytes on Flickr (the source's key: a new host or server is no new file);
+        and the previous sidecar record."""
         sidecar = inside(self.archive, dirs[0]) / sidecar_name(item.id)
         try:
             if record is None:
                 record = json.loads(sidecar.read_text(encoding="utf-8"))
             recorded = record["file"]
-            same_source = (record.get("source") or {}).get("url") == item.source.url  # type: ignore[union-attr]
+            same_source = recorded_key(record) == item.source.key  # type: ignore[union-attr]
             # An original already archived is never replaced by a smaller size the owner
             # now offers instead (originals disallowed later).
             same_source = same_source or (
@@ -433,6 +435,13 @@ class _NotPlaced(Exception):
     def __init__(self, reason: str, *, missing: bool = False):
         super().__init__(reason)
         self.missing = missing  # a video Flickr would not give: "missing", not "failed"
+
+
+def recorded_key(record: dict[str, Any]) -> str:
+    """The key of the source a sidecar or journal line records; derived from its URL in
+    records older than keys, so their files are still known after a CDN move."""
+    source = record.get("source") or {}
+    return str(source.get("key") or media_key(str(source.get("url") or "")))
 
 
 def load_filed(path: Path) -> dict[str, Filed] | None:
