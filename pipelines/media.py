@@ -36,7 +36,14 @@ from flickr_crawl.exif import (
     original_exif_segment,
     restore_original,
 )
-from flickr_crawl.filetypes import extension_for, is_image, is_video, sniff
+from flickr_crawl.filetypes import (
+    extension_for,
+    is_image,
+    is_video,
+    mime_type,
+    mime_type_of_name,
+    sniff,
+)
 from flickr_crawl.identity import media_key
 from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.paths import LAYOUTS, file_name, inside, photo_dirs, sidecar_name
@@ -229,6 +236,9 @@ class MediaPipeline:
         known = set(MediaFile.__dataclass_fields__)
         previous = MediaFile(**{k: v for k, v in recorded.items() if k in known})
         previous.path = path
+        # Of the verified bytes (their kind named the file), also where an older run kept
+        # the CDN's header.
+        previous.content_type = mime_type_of_name(path) or previous.content_type
         return previous, record
 
     def _refresh_exif(self, item: PhotoItem, previous: MediaFile, record: dict[str, Any]) -> None:
@@ -365,7 +375,7 @@ class MediaPipeline:
             sha256=sha256,
             original_size=got.size,
             original_sha256=got.sha256,
-            content_type=content_type or None,
+            content_type=mime_type(kind),  # of the bytes: a CDN's header can be wrong
             label=source.label,
             is_original=source.is_original,
             metadata=metadata,

@@ -85,14 +85,16 @@ def stat_value(stderr: str, key: str) -> int:
     return int(found.group(1)) if found else 0
 
 
-def strip_keys(archive: Path) -> int:
-    """Make every sidecar look like one written before sources had keys: only the URL."""
+def make_old(archive: Path) -> int:
+    """Make every sidecar look like one an older version wrote through a flaky network: the
+    source only by its URL, and the CDN's wrong Content-Type as the file's type."""
     stripped = 0
     for path in archive.rglob("*.json"):
         record = json.loads(path.read_text(encoding="utf-8"))
         if isinstance(record, dict) and isinstance(record.get("source"), dict):
             if record["source"].pop("key", None) is not None:
                 stripped += 1
+            record["file"]["content_type"] = "text/plain"
             path.write_text(json.dumps(record), encoding="utf-8")
     return stripped
 
@@ -109,7 +111,7 @@ def test_a_run_after_a_cdn_move_downloads_nothing(tmp_path: Path, old_sidecars: 
         assert len(before) >= len(account["photos"])  # every photo and video is on disk
         assert any(p.endswith((".mp4", ".mov")) for p in before)
         if old_sidecars:
-            assert strip_keys(archive) >= len(account["photos"])
+            assert make_old(archive) >= len(account["photos"])
 
         moved = sandbox.move_media("localhost")
         assert moved.startswith("http://localhost:")
@@ -127,11 +129,15 @@ def test_a_run_after_a_cdn_move_downloads_nothing(tmp_path: Path, old_sidecars: 
                    if e["kind"] == "media" or "/play/" in e["path"]]  # fmt: skip
         assert fetched == []
         assert media_state(archive) == before  # same bytes, same mtime, same inode
-        # the sidecars now name the new host, and the keys the bytes
+        # the sidecars now name the new host, the keys the bytes, the type what they are
+        types = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif",
+                 "mp4": "video/mp4", "mov": "video/quicktime"}  # fmt: skip
         for records in sidecars(archive).values():
             source: dict[str, Any] = records[0]["source"]
             assert source["url"].startswith("http://localhost:")
             assert source["key"] == media_key(source["url"])
+            file = records[0]["file"]
+            assert file["content_type"] == types[file["path"].rsplit(".", 1)[1]]
 
 
 def test_the_sandbox_names_media_on_another_host_and_serves_both(tmp_path: Path) -> None:
