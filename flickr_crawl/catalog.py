@@ -368,7 +368,15 @@ _V2: tuple[str, ...] = (
     """,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
+# Version 3: each video's still (Flickr's largest, ``<id>.poster.jpg`` beside it) for the site.
+_V3: tuple[str, ...] = (
+    "ALTER TABLE files ADD COLUMN poster_path TEXT",
+    "ALTER TABLE files ADD COLUMN poster_size INTEGER",
+    "ALTER TABLE files ADD COLUMN poster_sha256 TEXT",
+    "ALTER TABLE files ADD COLUMN poster_key TEXT",  # what names the still on Flickr
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # The count columns of ``runs``, filled from ``finish_run(counts=...)``.
@@ -686,7 +694,8 @@ def save_photo(db: sqlite3.Connection, item: PhotoItem, *, now: str | None = Non
         )
         w["photos"] += 1
         if item.file is not None:
-            _save_file(db, item.id, item.file, item.source, now)
+            _save_file(db, item.id, item.file, item.source, now, item.poster_file,
+                       item.poster.key if item.poster else None)  # fmt: skip
             w["files"] += 1
         _sync_list_tags(db, item, w)
         for ref in item.albums:
@@ -721,17 +730,26 @@ def _owner_of(item: PhotoItem) -> list[User]:
 
 
 def _save_file(
-    db: sqlite3.Connection, photo_id: str, file: MediaFile, source: Source | None, now: str
+    db: sqlite3.Connection,
+    photo_id: str,
+    file: MediaFile,
+    source: Source | None,
+    now: str,
+    poster: MediaFile | None = None,
+    poster_key: str | None = None,
 ) -> None:
-    """The latest outcome for the photo's media file (one row per photo)."""
+    """The latest outcome for the photo's media file (one row per photo), and a video's
+    still where one is complete on disk."""
+    poster = poster if poster is not None and poster.status in ("downloaded", "uptodate") else None
     db.execute(
         """
         INSERT INTO files (photo_id, status, path, links, size, sha256, original_sha256,
                            original_size, content_type, label, is_original, width, height,
-                           reason, metadata, updated_at)
+                           reason, metadata, updated_at, poster_path, poster_size,
+                           poster_sha256, poster_key)
         VALUES (:photo_id, :status, :path, :links, :size, :sha256, :original_sha256,
                 :original_size, :content_type, :label, :is_original, :width, :height,
-                :reason, :metadata, :now)
+                :reason, :metadata, :now, :poster_path, :poster_size, :poster_sha256, :poster_key)
         ON CONFLICT (photo_id) DO UPDATE SET
             status = excluded.status, path = excluded.path, links = excluded.links,
             size = excluded.size, sha256 = excluded.sha256,
@@ -739,7 +757,9 @@ def _save_file(
             content_type = excluded.content_type, label = excluded.label,
             is_original = excluded.is_original, width = excluded.width, height = excluded.height,
             reason = excluded.reason, metadata = excluded.metadata,
-            updated_at = excluded.updated_at
+            updated_at = excluded.updated_at, poster_path = excluded.poster_path,
+            poster_size = excluded.poster_size, poster_sha256 = excluded.poster_sha256,
+            poster_key = excluded.poster_key
         """,
         {
             "photo_id": photo_id,
@@ -758,6 +778,10 @@ def _save_file(
             "reason": file.reason,
             "metadata": file.metadata,
             "now": now,
+            "poster_path": poster.path if poster else None,
+            "poster_size": poster.size if poster else None,
+            "poster_sha256": poster.sha256 if poster else None,
+            "poster_key": poster_key if poster else None,
         },
     )
 

@@ -101,6 +101,10 @@ class PhotoItem:
     owner_user: User | None = None  # favorites: the owner's profile (buddy icon, profile URL)
     source: Source | None = None
     file: MediaFile | None = None
+    # Videos: Flickr's largest still of the video (its url_o "original" is this JPEG), kept
+    # beside it as <id>.poster.jpg for the site's thumbnails; never the video's own file.
+    poster: Source | None = None
+    poster_file: MediaFile | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
 
