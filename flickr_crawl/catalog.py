@@ -739,17 +739,16 @@ def _save_file(
     poster_key: str | None = None,
 ) -> None:
     """The latest outcome for the photo's media file (one row per photo), and a video's
-    still where one is complete on disk."""
-    poster = poster if poster is not None and poster.status in ("downloaded", "uptodate") else None
+    still where one is complete on disk (a still that could not be had this time keeps the
+    earlier one's row: its file stays)."""
     db.execute(
         """
         INSERT INTO files (photo_id, status, path, links, size, sha256, original_sha256,
                            original_size, content_type, label, is_original, width, height,
-                           reason, metadata, updated_at, poster_path, poster_size,
-                           poster_sha256, poster_key)
+                           reason, metadata, updated_at)
         VALUES (:photo_id, :status, :path, :links, :size, :sha256, :original_sha256,
                 :original_size, :content_type, :label, :is_original, :width, :height,
-                :reason, :metadata, :now, :poster_path, :poster_size, :poster_sha256, :poster_key)
+                :reason, :metadata, :now)
         ON CONFLICT (photo_id) DO UPDATE SET
             status = excluded.status, path = excluded.path, links = excluded.links,
             size = excluded.size, sha256 = excluded.sha256,
@@ -757,9 +756,7 @@ def _save_file(
             content_type = excluded.content_type, label = excluded.label,
             is_original = excluded.is_original, width = excluded.width, height = excluded.height,
             reason = excluded.reason, metadata = excluded.metadata,
-            updated_at = excluded.updated_at, poster_path = excluded.poster_path,
-            poster_size = excluded.poster_size, poster_sha256 = excluded.poster_sha256,
-            poster_key = excluded.poster_key
+            updated_at = excluded.updated_at
         """,
         {
             "photo_id": photo_id,
@@ -778,12 +775,14 @@ def _save_file(
             "reason": file.reason,
             "metadata": file.metadata,
             "now": now,
-            "poster_path": poster.path if poster else None,
-            "poster_size": poster.size if poster else None,
-            "poster_sha256": poster.sha256 if poster else None,
-            "poster_key": poster_key if poster else None,
         },
     )
+    if poster is not None and poster.status in ("downloaded", "uptodate"):
+        db.execute(
+            "UPDATE files SET poster_path = ?, poster_size = ?, poster_sha256 = ?, poster_key = ?"
+            " WHERE photo_id = ?",
+            (poster.path, poster.size, poster.sha256, poster_key, photo_id),
+        )
 
 
 def _sync_list_tags(db: sqlite3.Connection, item: PhotoItem, w: Counter[str]) -> None:
