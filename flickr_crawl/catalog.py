@@ -419,7 +419,15 @@ _V3: tuple[str, ...] = (
     "INSERT INTO [photos_fts] ([photos_fts]) VALUES ('rebuild')",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3)
+# Version 4: each video's still (Flickr's largest, ``<id>.poster.jpg`` beside it) for the site.
+_V4: tuple[str, ...] = (
+    "ALTER TABLE files ADD COLUMN poster_path TEXT",
+    "ALTER TABLE files ADD COLUMN poster_size INTEGER",
+    "ALTER TABLE files ADD COLUMN poster_sha256 TEXT",
+    "ALTER TABLE files ADD COLUMN poster_key TEXT",  # what names the still on Flickr
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 # The count columns of ``runs``, filled from ``finish_run(counts=...)``.
@@ -734,7 +742,8 @@ def save_photo(db: sqlite3.Connection, item: PhotoItem, *, now: str | None = Non
         )
         w["photos"] += 1
         if item.file is not None:
-            _save_file(db, item.id, item.file, item.source, now)
+            _save_file(db, item.id, item.file, item.source, now, item.poster_file,
+                       item.poster.key if item.poster else None)  # fmt: skip
             w["files"] += 1
         _sync_list_tags(db, item, w)
         for ref in item.albums:
@@ -769,9 +778,17 @@ def _owner_of(item: PhotoItem) -> list[User]:
 
 
 def _save_file(
-    db: sqlite3.Connection, photo_id: str, file: MediaFile, source: Source | None, now: str
+    db: sqlite3.Connection,
+    photo_id: str,
+    file: MediaFile,
+    source: Source | None,
+    now: str,
+    poster: MediaFile | None = None,
+    poster_key: str | None = None,
 ) -> None:
-    """The latest outcome for the photo's media file (one row per photo)."""
+    """The latest outcome for the photo's media file (one row per photo), and a video's
+    still where one is complete on disk (a still that could not be had this time keeps the
+    earlier one's row: its file stays)."""
     db.execute(
         """
         INSERT INTO files (photo_id, status, path, links, size, sha256, original_sha256,
@@ -808,6 +825,12 @@ def _save_file(
             "now": now,
         },
     )
+    if poster is not None and poster.status in ("downloaded", "uptodate"):
+        db.execute(
+            "UPDATE files SET poster_path = ?, poster_size = ?, poster_sha256 = ?, poster_key = ?"
+            " WHERE photo_id = ?",
+            (poster.path, poster.size, poster.sha256, poster_key, photo_id),
+        )
 
 
 def _sync_list_tags(db: sqlite3.Connection, item: PhotoItem, w: Counter[str]) -> None:

@@ -22,6 +22,15 @@ CONTENT_TYPES = {
     "image/gif": "gif", "image/webp": "webp", "image/heic": "heic", "image/tiff": "tiff",
 }  # fmt: skip
 
+# The type of each kind of bytes: what a verified file is recorded as, whatever a CDN said.
+MIME_TYPES = {
+    "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp",
+    "heic": "image/heic", "tiff": "image/tiff", "bmp": "image/bmp", "mp4": "video/mp4",
+    "mov": "video/quicktime", "avi": "video/x-msvideo", "mpeg": "video/mpeg",
+    "webm": "video/webm", "3gp": "video/3gpp", "m4v": "video/x-m4v", "wmv": "video/x-ms-wmv",
+    "flv": "video/x-flv",
+}  # fmt: skip
+
 _QUICKTIME_ATOMS = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
 
 
@@ -65,6 +74,18 @@ def sniff(head: bytes) -> str | None:
     if head.lstrip()[:1] == b"<":
         return "html"
     return None
+
+
+def mime_type(kind: str | None) -> str | None:
+    """The media type of a kind of file ``sniff`` found; None for an unknown kind."""
+    return MIME_TYPES.get(kind or "")
+
+
+def mime_type_of_name(name: str) -> str | None:
+    """The media type of a file we placed, from its name: its extension is its sniffed kind's."""
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    kinds = {ext: kind for kind, ext in EXTENSIONS.items()}
+    return mime_type(kinds.get(extension))
 
 
 def is_video(kind: str | None) -> bool:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from flickr_crawl.identity import media_key
+
 
 @dataclass(kw_only=True)
 class Source:
@@ -20,6 +22,12 @@ class Source:
     width: int | None = None
     height: int | None = None
     extension: str | None = None  # known for photo originals (originalformat); None for videos
+    # What names the bytes (id, secret, size, format; see flickr_crawl.identity), never the
+    # host: a file whose key is unchanged is not fetched again after a CDN move.
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        self.key = self.key or media_key(self.url)
 
 
 @dataclass(kw_only=True)
@@ -93,6 +101,10 @@ class PhotoItem:
     owner_user: User | None = None  # favorites: the owner's profile (buddy icon, profile URL)
     source: Source | None = None
     file: MediaFile | None = None
+    # Videos: Flickr's largest still of the video (its url_o "original" is this JPEG), kept
+    # beside it as <id>.poster.jpg for the site's thumbnails; never the video's own file.
+    poster: Source | None = None
+    poster_file: MediaFile | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
 

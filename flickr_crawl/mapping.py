@@ -159,6 +159,7 @@ def photo_from_list(raw: dict[str, Any], *, method: str, owner: str, web_url: st
     path_alias = optional(raw.get("pathalias")) or optional(raw.get("path_alias"))
     media = text(raw.get("media")) or "photo"
     source = best_photo_source(raw) if media == "photo" else None
+    poster = best_photo_source(raw) if media == "video" else None  # every url_X is a still
     # The tags extra holds every tag, machine tags included; the machine_tags extra is often
     # empty even then (recorded 2013), so machine tags are recognised by their shape too.
     tags = text(raw.get("tags")).split()
@@ -197,6 +198,7 @@ def photo_from_list(raw: dict[str, Any], *, method: str, owner: str, web_url: st
         path_alias=path_alias,
         page_url=f"{web_url.rstrip('/')}/photos/{path_alias or owner}/{photo_id}/",
         source=source,
+        poster=poster,
         raw={method: raw},
     )
 

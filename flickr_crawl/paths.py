@@ -77,6 +77,11 @@ def file_name(photo_id: str, extension: str) -> str:
     return f"{safe_name(photo_id, fallback='photo')}.{safe_name(extension.lower(), fallback='bin')}"
 
 
+def poster_name(photo_id: str, extension: str = "jpg") -> str:
+    """A video's still, beside it: ``<id>.poster.jpg``, never taken for the video's file."""
+    return f"{safe_name(photo_id, fallback='photo')}.poster.{safe_name(extension.lower())}"
+
+
 def photo_dirs(photo: PhotoItem, layout: str, favorites_layout: str = "owner") -> list[str]:
     """Folders (relative) a photo belongs in; the first holds the file, the others links."""
     if photo.collection == "favorites":

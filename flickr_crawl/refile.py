@@ -74,7 +74,7 @@ def refile(
         sidecar_path(path).unlink(missing_ok=True)
         if str(PurePosixPath(relative).parent) not in kept_folders:
             (path.parent / sidecar_name(photo_id)).unlink(missing_ok=True)
-            _remove_if_empty(path.parent, archive)
+            remove_if_empty(path.parent, archive)
     return Refiled(linked, removed)
 
 
@@ -95,7 +95,7 @@ def _copy_atomic(source: Path, target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def _remove_if_empty(folder: Path, archive: Path) -> None:
+def remove_if_empty(folder: Path, archive: Path) -> None:
     """Folders a move emptied go too (never the archive itself, never a non-empty one)."""
     root = archive.resolve()
     while folder.resolve() != root and folder.is_dir():

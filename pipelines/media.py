@@ -18,6 +18,7 @@ import functools
 import hashlib
 import json
 import logging
+import sqlite3
 import threading
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -36,11 +37,26 @@ from flickr_crawl.exif import (
     original_exif_segment,
     restore_original,
 )
-from flickr_crawl.filetypes import extension_for, is_image, is_video, sniff
+from flickr_crawl.filetypes import (
+    extension_for,
+    is_image,
+    is_video,
+    mime_type,
+    mime_type_of_name,
+    sniff,
+)
+from flickr_crawl.identity import media_key
 from flickr_crawl.items import MediaFile, PhotoItem
-from flickr_crawl.paths import LAYOUTS, file_name, inside, photo_dirs, sidecar_name
+from flickr_crawl.paths import (
+    LAYOUTS,
+    file_name,
+    inside,
+    photo_dirs,
+    poster_name,
+    sidecar_name,
+)
 from flickr_crawl.placed import PlacedJournal
-from flickr_crawl.refile import Filed, refile
+from flickr_crawl.refile import Filed, refile, remove_if_empty
 from flickr_crawl.report import RunReport
 from flickr_crawl.storage import link_or_copy, part_path, sha256_file
 from flickr_crawl.websession import cookie_header, load_cookies, session_file_path
@@ -130,6 +146,8 @@ class MediaPipeline:
         try:
             async with lock:
                 await self._process(item)
+                if item.poster is not None:
+                    item.poster_file = await self._poster(item)
         except Exception as exc:  # never drop the item: its sidecar and comments matter
             logger.exception("Photo %(id)s: media step failed", {"id": item.id})
             item.file = self._failed(item, f"{exc.__class__.__name__}: {exc}")
@@ -145,6 +163,7 @@ class MediaPipeline:
         # A run without the catalog leaves it behind the files: then only sidecars tell.
         catalog = self.crawler.settings.getbool("FLICKR_CATALOG_ENABLED", True)
         self.filed = load_filed(self.archive / CATALOG_NAME) if catalog else None
+        self.posters = load_posters(self.archive / CATALOG_NAME) if catalog else None
         self.journal.open()
 
     async def _process(self, item: PhotoItem) -> None:
@@ -195,13 +214,14 @@ class MediaPipeline:
     ) -> tuple[MediaFile | None, dict[str, Any]]:
         """The file a previous run verified, if it is still there with the size its sidecar
         (or ``record``, a journal line) and catalog.db recorded (nothing is read or hashed),
-        from the same source; and the previous sidecar record."""
+        of the same bytes on Flickr (the source's key: a new host or server is no new file);
+        and the previous sidecar record."""
         sidecar = inside(self.archive, dirs[0]) / sidecar_name(item.id)
         try:
             if record is None:
                 record = json.loads(sidecar.read_text(encoding="utf-8"))
             recorded = record["file"]
-            same_source = (record.get("source") or {}).get("url") == item.source.url  # type: ignore[union-attr]
+            same_source = recorded_key(record) == item.source.key  # type: ignore[union-attr]
             # An original already archived is never replaced by a smaller size the owner
             # now offers instead (originals disallowed later).
             same_source = same_source or (
@@ -227,6 +247,9 @@ class MediaPipeline:
         known = set(MediaFile.__dataclass_fields__)
         previous = MediaFile(**{k: v for k, v in recorded.items() if k in known})
         previous.path = path
+        # Of the verified bytes (their kind named the file), also where an older run kept
+        # the CDN's header.
+        previous.content_type = mime_type_of_name(path) or previous.content_type
         return previous, record
 
     def _refresh_exif(self, item: PhotoItem, previous: MediaFile, record: dict[str, Any]) -> None:
@@ -363,7 +386,7 @@ class MediaPipeline:
             sha256=sha256,
             original_size=got.size,
             original_sha256=got.sha256,
-            content_type=content_type or None,
+            content_type=mime_type(kind),  # of the bytes: a CDN's header can be wrong
             label=source.label,
             is_original=source.is_original,
             metadata=metadata,
@@ -373,6 +396,92 @@ class MediaPipeline:
         part.replace(folder / name)
         placed.links = self._link_into(item, relative, dirs[1:])
         return placed
+
+    async def _poster(self, item: PhotoItem) -> MediaFile:
+        """A video's largest still, beside it as ``<id>.poster.jpg``: kept while its key is
+        the one recorded, else fetched and verified as an image. Its failure is only logged
+        and counted: the video's own file and record are what the backup is for."""
+        poster = item.poster
+        assert poster is not None
+        dirs = photo_dirs(item, self.layout, self.favorites_layout)
+        kept = self._kept_poster(item, dirs[0])
+        if kept is not None and not getattr(self.crawler.spider, "force_download", False):
+            self.stats.inc_value("flickr/poster/uptodate")
+            return kept
+        part: Path | None = None
+
+        def fetch_and_place() -> MediaFile:
+            """(a fetch worker) The still, checked to be an image, renamed into place."""
+            nonlocal part
+            folder = inside(self.archive, dirs[0])
+            folder.mkdir(parents=True, exist_ok=True)
+            part = part_path(folder, item.id)
+            got = self.fetcher.fetch(poster.url, part)
+            kind = sniff(got.head) if got.sha256 is not None else None
+            if not is_image(kind):
+                part.unlink(missing_ok=True)
+                what = kind or "unknown data"
+                raise _NotPlaced(f"HTTP {got.status}" if got.sha256 is None else
+                                 f"the video's still is not an image: got {what}")  # fmt: skip
+            name = poster_name(item.id, extension_for(kind) or "jpg")
+            part.replace(folder / name)
+            return MediaFile(
+                status="downloaded", path=f"{dirs[0]}/{name}", size=got.stored_size,
+                sha256=got.stored_sha256, original_size=got.size, original_sha256=got.sha256,
+                content_type=mime_type(kind), label=poster.label, is_original=poster.is_original,
+            )  # fmt: skip
+
+        try:
+            placed = await asyncio.wrap_future(self.fetcher.call(fetch_and_place))
+        except DiskFull as exc:  # the disk guard stops the run
+            self.crawler.signals.send_catch_log(signal=DISK_FULL, path=str(part),
+                                                error=exc.__cause__)  # fmt: skip
+            return MediaFile(status="failed", reason=str(exc), label=poster.label)
+        except Exception as exc:  # noqa: BLE001 - a still that could not be had: logged, counted
+            if part is not None:
+                part.unlink(missing_ok=True)
+            logger.warning("Photo %(id)s: no poster for the video: %(err)s",
+                           {"id": item.id, "err": exc})  # fmt: skip
+            self.stats.inc_value("flickr/poster/failed")
+            return MediaFile(status="failed", reason=str(exc), label=poster.label)
+        self.stats.inc_value("flickr/poster/downloaded")
+        return placed
+
+    def _kept_poster(self, item: PhotoItem, folder: str) -> MediaFile | None:
+        """The still an earlier run kept for this video, if it is the same still (its key)
+        and still on disk with its recorded size (catalog.db says where, else the sidecar);
+        moved into ``folder`` when the video's folders changed since."""
+        assert item.poster is not None
+        if self.posters is not None:
+            recorded = self.posters.pop(item.id, None)
+        else:  # no catalog to go by: the sidecar in the video's folder
+            sidecar = inside(self.archive, folder) / sidecar_name(item.id)
+            try:
+                record = json.loads(sidecar.read_text(encoding="utf-8"))
+                recorded = dict(record["poster_file"])
+                recorded["key"] = recorded_key({"source": record.get("poster")})
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                return None
+            if recorded.get("status") not in ("downloaded", "uptodate"):
+                return None
+        if recorded is None or not recorded.get("path") or recorded.get("key") != item.poster.key:
+            return None
+        path = f"{folder}/{PurePosixPath(recorded['path']).name}"
+        try:
+            here, there = inside(self.archive, path), inside(self.archive, recorded["path"])
+            if path != recorded["path"] and not here.exists() and there.is_file():
+                here.parent.mkdir(parents=True, exist_ok=True)
+                there.replace(here)  # the video moved (flickr_crawl.refile): its still follows
+                remove_if_empty(there.parent, self.archive)
+            if here.stat().st_size != recorded.get("size"):
+                return None
+        except (OSError, ValueError):
+            return None
+        return MediaFile(
+            status="uptodate", path=path, size=recorded["size"], sha256=recorded.get("sha256"),
+            content_type=mime_type_of_name(path), label=item.poster.label,
+            is_original=item.poster.is_original,
+        )  # fmt: skip
 
     def _journal(self, item: PhotoItem, placed: MediaFile, part: Path) -> None:
         """Record the file about to be renamed from ``part`` as its sidecar will (see
@@ -433,6 +542,30 @@ class _NotPlaced(Exception):
     def __init__(self, reason: str, *, missing: bool = False):
         super().__init__(reason)
         self.missing = missing  # a video Flickr would not give: "missing", not "failed"
+
+
+def recorded_key(record: dict[str, Any]) -> str:
+    """The key of the source a sidecar or journal line records; derived from its URL in
+    records older than keys, so their files are still known after a CDN move."""
+    source = record.get("source") or {}
+    return str(source.get("key") or media_key(str(source.get("url") or "")))
+
+
+def load_posters(path: Path) -> dict[str, dict[str, Any]] | None:
+    """Where catalog.db says each video's still is, its size, hash and key; None without a
+    catalog to read."""
+
+    def read(db: sqlite3.Connection) -> list[sqlite3.Row]:
+        if "poster_key" not in {r["name"] for r in db.execute("PRAGMA table_info(files)")}:
+            return []  # a catalog from before videos had stills: this run migrates it
+        return db.execute(
+            "SELECT photo_id, poster_path AS path, poster_size AS size, poster_sha256 AS sha256,"
+            " poster_key AS key FROM files WHERE poster_path IS NOT NULL").fetchall()  # fmt: skip
+
+    rows = read_catalog(path, read, None, otherwise="video stills are looked up in sidecars")
+    if rows is None:
+        return None
+    return {row["photo_id"]: dict(row) for row in rows}
 
 
 def load_filed(path: Path) -> dict[str, Filed] | None:

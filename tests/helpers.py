@@ -76,8 +76,8 @@ def sidecars(archive: Path) -> dict[str, list[dict[str, Any]]]:
     for path in archive.rglob("*.json"):
         if path.parent.name in ("logs", "Galleries", "Collections") or path.name == "album.json":
             continue
-        if "Deleted on Flickr" in path.relative_to(archive).parts:
-            continue
+        if {"Deleted on Flickr", "site"} & set(path.relative_to(archive).parts[:1]):
+            continue  # kept records, the built site's state
         record = json.loads(path.read_text(encoding="utf-8"))
         found.setdefault(record["id"], []).append(record)
     return found

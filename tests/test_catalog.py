@@ -474,6 +474,10 @@ def test_every_table_gets_exact_rows(db: sqlite3.Connection) -> None:
             "reason": None,
             "metadata": "embedded",
             "updated_at": NOW,
+            "poster_path": None,
+            "poster_size": None,
+            "poster_sha256": None,
+            "poster_key": None,
         },
         {
             "photo_id": "5002",
@@ -492,6 +496,10 @@ def test_every_table_gets_exact_rows(db: sqlite3.Connection) -> None:
             "reason": "HTTP 500",
             "metadata": None,
             "updated_at": NOW,
+            "poster_path": None,
+            "poster_size": None,
+            "poster_sha256": None,
+            "poster_key": None,
         },
     ]
     assert rows(db, "SELECT * FROM albums") == [
@@ -774,6 +782,7 @@ def test_a_version_1_catalog_gains_favorites_and_sync_state(tmp_path: Path) -> N
     db = open_catalog(path)
     assert schema_version(db) == SCHEMA_VERSION
     assert {"favorites", "sync_state"} <= set(iter_tables(db))
+    assert {"poster_path", "poster_key"} <= {r[1] for r in db.execute("PRAGMA table_info(files)")}
     assert search(db, "zeppelin") == ["5001"]
     assert_consistent(db)
     db.close()

@@ -49,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--slow", type=float, default=0.0, help="added latency per API call (s)")
     p.add_argument("--media-slow", type=float, default=0.0,
                    help="added latency per photo file request (s)")  # fmt: skip
+    p.add_argument("--media-host", default="",
+                   help="the host name API answers give CDN files and pages (another name for "
+                   "127.0.0.1, such as localhost: a CDN move); default: the API's own")  # fmt: skip
     p.add_argument("--web-password", default="sandbox-password")
     p.add_argument("--log-level", default="WARNING")
     args = p.parse_args(argv)
@@ -98,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         slow=args.slow,
         media_slow=args.media_slow,
         image_size=args.image_size,
+        media_host=args.media_host,
     )
     server = SandboxServer(world, config, args.port)
 

@@ -36,10 +36,15 @@ class Sandbox:
         auth_file: str | os.PathLike[str] | None = None,
         cwd: str | os.PathLike[str] | None = None,
         timeout: float = 30.0,
+        media_host: str = "",
     ) -> None:
-        """``auth_file``: where the sandbox writes its ready token file (``.auth_file``)."""
+        """``auth_file``: where the sandbox writes its ready token file (``.auth_file``);
+        ``media_host``: the host name its API answers give CDN files and pages (``--media-host``,
+        e.g. ``localhost``: the same files after a CDN move)."""
         self.auth_file: Path | None = Path(auth_file) if auth_file else None
         self.args = [*args, "--auth-file", str(auth_file)] if auth_file else list(args)
+        if media_host:
+            self.args += ["--media-host", media_host]
         self.cwd = Path(cwd) if cwd else REPO_ROOT
         self.timeout = timeout
         self.proc: subprocess.Popen[str] | None = None
@@ -148,6 +153,11 @@ class Sandbox:
     def faults(self, **cfg: Any) -> dict[str, Any]:
         """Configure fault injection (rate, kinds, permanent_photo_ids)."""
         return self._post("/__sandbox/faults", cfg)
+
+    def move_media(self, host: str) -> str:
+        """From now on, name CDN files and pages on ``host`` (a CDN move; "" moves them back):
+        the new base URL of media."""
+        return str(self._post("/__sandbox/media-host", {"host": host})["media_base"])
 
     def expire_web_sessions(self) -> None:
         """Invalidate every issued web cookie."""

@@ -88,6 +88,7 @@ class Config:
         self.slow: float = kw.get("slow", 0.0)
         self.media_slow: float = kw.get("media_slow", 0.0)
         self.image_size: str = kw.get("image_size", "realistic")
+        self.media_host: str = kw.get("media_host", "")
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -102,6 +103,7 @@ class SandboxServer(ThreadingHTTPServer):
         self.config = config
         self.base = f"http://127.0.0.1:{self.server_address[1]}"
         self.rest = Rest(world, self.base)
+        self.move_media(config.media_host)
         self.media = MediaStore(world.seed, config.image_size)
         self.oauth = OAuthProvider({world.api_key: world.api_secret}, world.seed)
         self.oauth.add_access_token(
@@ -135,6 +137,17 @@ class SandboxServer(ThreadingHTTPServer):
             maxlen=REQUEST_LOG_SIZE
         )
         self.reset_stats()
+
+    @property
+    def media_base(self) -> str:
+        """Where the API's answers say CDN files, video plays and photo pages are."""
+        return self.rest.base
+
+    def move_media(self, host: str) -> None:
+        """Name CDN files and pages on ``host`` (another name for this server, such as
+        ``localhost``) from now on, as Flickr did moving from ``farmN.staticflickr.com`` to
+        ``live.staticflickr.com``: the same files under a new URL; "" is the API's own host."""
+        self.rest.base = f"http://{host}:{self.server_address[1]}" if host else self.base
 
     def reset_stats(self) -> None:
         """Zero every counter (and forget the request log)."""
@@ -354,7 +367,7 @@ class SandboxServer(ThreadingHTTPServer):
             "height": p.height,
             "rotation": p.rotation,
             "can_download": p.can_download,
-            "page_url": f"{self.base}/photos/{owner.path_alias or owner.nsid}/{p.id}/",
+            "page_url": f"{self.media_base}/photos/{owner.path_alias or owner.nsid}/{p.id}/",
             "tags": [
                 {"raw": t.raw, "content": t.content, "machine": t.machine, "author": t.author}
                 for t in p.tags
@@ -400,7 +413,7 @@ class SandboxServer(ThreadingHTTPServer):
             orig: dict[str, Any] = {
                 "format": p.originalformat,
                 "secret": p.originalsecret,
-                "url": cdn_url(self.base, p, rendition),
+                "url": cdn_url(self.media_base, p, rendition),
             }
             if hashes:
                 orig["size"], orig["sha256"] = self.digest(p)
@@ -871,7 +884,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 return
             name, ext = stream, "mp4"
         token = srv.video_token(pid, secret, name)
-        loc = f"{srv.base}/video/{pid}/{secret}/{name}.{ext}?s={token}"
+        loc = f"{srv.media_base}/video/{pid}/{secret}/{name}.{ext}?s={token}"
         self.send(302, b"", "text/html; charset=UTF-8", headers=[("Location", loc), *noise])
 
     def handle_video(self, path: str, query: str) -> None:
@@ -1063,6 +1076,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 self.send(400, json.dumps({"error": str(exc)}), ok)
                 return
             self.send(200, json.dumps(result), ok)
+        elif hook == "media-host" and method == "POST":
+            host = str(json.loads(body or b"{}").get("host") or "")
+            if not re.fullmatch(r"[A-Za-z0-9.-]*", host):
+                self.send(400, json.dumps({"error": f"not a host name: {host!r}"}), ok)
+                return
+            srv.move_media(host)
+            self.send(200, json.dumps({"media_base": srv.media_base}), ok)
         elif hook == "web/expire" and method == "POST":
             with srv.state_lock:
                 srv.web_sessions.clear()

@@ -919,6 +919,14 @@ class World:
             album.date_update = now
             self._bump(photo)
             return {"op": kind, "photo_ids": [photo.id], "album_ids": [album.id]}
+        if kind == "set_primary":  # the album's cover photo (one of its photos)
+            album = self._album_arg(op)
+            photo = self._photo_arg(op, "photo_id")
+            if photo.id not in album.photo_ids:
+                raise ValueError(f"photo {photo.id} is not in album {album.id}")
+            album.primary = photo.id
+            album.date_update = now
+            return {"op": kind, "album_ids": [album.id]}
         if kind == "rename_album":
             album = self._album_arg(op)
             album.title = str(op.get("title", album.title))

@@ -129,30 +129,27 @@ def _images(
     counts: Counter[str],
     progress: Callable[[int, int], None] | None,
 ) -> dict[str, images.Derived]:
-    """Which originals are on disk, and the copies of those that are photos: kept when
-    current, else made."""
+    """Which originals are on disk, and the copies of those that are photos (of a video: of
+    its still) kept when current, else made."""
     have = {} if full else images.existing(site)
     derived: dict[str, images.Derived] = {}
     jobs = []
     for pid, photo in data.photos.items():
-        if not photo.has_file or not photo.file_path:
-            counts["site/original/missing"] += 1  # failed, or never downloaded
-            continue
-        relative = PurePosixPath(photo.file_path)
-        if relative.is_absolute() or ".." in relative.parts:
-            counts["site/file/unsafe_path"] += 1  # never read outside the archive
-            continue
-        source = archive.joinpath(*relative.parts)
-        photo.on_disk = source.is_file()
-        if not photo.on_disk:
-            counts["site/original/missing"] += 1
-            continue
-        if photo.media == "video":
+        original = _on_disk(archive, photo.file_path if photo.has_file else None, counts)
+        photo.on_disk = original is not None
+        if original is None:
+            counts["site/original/missing"] += 1  # failed, never downloaded, or gone
+        if photo.media == "video":  # Pillow cannot decode a video: its copies show its still
+            source = _on_disk(archive, photo.poster_path, counts)
+            digest, size = photo.poster_sha256, None
+        else:
+            source, digest, size = original, photo.file_sha256, photo.file_size
+        if source is None:
             continue
         if not images.SAFE_ID.fullmatch(pid):
             counts["site/image/odd_id"] += 1  # Flickr ids are digits; never a path
             continue
-        key = images.key_for(pid, photo.file_sha256, photo.file_size, sizes)
+        key = images.key_for(pid, digest, size, sizes)
         if (pid, key) in have:
             derived[pid] = have[(pid, key)]
             counts["site/image/kept"] += 1
@@ -165,6 +162,18 @@ def _images(
             derived[made.photo_id] = made
             counts["site/image/made"] += 1
     return derived
+
+
+def _on_disk(archive: Path, relative: str | None, counts: Counter[str]) -> Path | None:
+    """The archive's file at ``relative`` if it is there (never one outside the archive)."""
+    if not relative:
+        return None
+    parts = PurePosixPath(relative)
+    if parts.is_absolute() or ".." in parts.parts:
+        counts["site/file/unsafe_path"] += 1  # never read outside the archive
+        return None
+    path = archive.joinpath(*parts.parts)
+    return path if path.is_file() else None
 
 
 def _run(

@@ -6,7 +6,8 @@ the sizes asked for, and the web copy's name its pixel size: ``w/<id>-<key>-<W>x
 that a crash could leave behind, and a changed original gets new names (no stale copy in a
 browser cache). JPEG originals are decoded at a reduced scale (``draft``), EXIF orientation is
 applied (``exif_transpose``), and the copies carry no metadata: no GPS in the web copies.
-Videos get no derived files: Pillow cannot decode them (see ``flickr_crawl.site.pages``).
+A video's copies are made from its still (Pillow cannot decode the video itself; see
+``flickr_crawl.site.pages``).
 """
 
 from __future__ import annotations

@@ -106,6 +106,8 @@ class Photo:
     file_size: int | None
     width: int | None  # the original's size as Flickr gave it (notes are placed against it)
     height: int | None
+    poster_path: str | None = None  # a video's still (Flickr's largest), beside the video
+    poster_sha256: str | None = None
     tags: list[tuple[str, str, bool]] = field(default_factory=list)  # (tag, raw, machine)
     notes: list[Note] = field(default_factory=list)
     people: list[Person] = field(default_factory=list)
@@ -273,14 +275,18 @@ def _id_key(photo_id: str) -> tuple[int, str]:
 
 def _photos(db: sqlite3.Connection) -> dict[str, Photo]:
     photos = {}
+    # A catalog no crawl has migrated since videos got stills has no poster columns yet.
+    columns = {r["name"] for r in db.execute("PRAGMA table_info(files)")}
+    posters = ("f.poster_path, f.poster_sha256" if "poster_path" in columns
+               else "NULL AS poster_path, NULL AS poster_sha256")  # fmt: skip
     for r in db.execute(
-        """
+        f"""
         SELECT p.id, p.owner, p.media, p.title, p.description, p.date_posted, p.date_taken,
                p.date_taken_granularity, p.date_taken_unknown, p.views, p.license_name,
                p.license_url, p.is_public, p.is_friend, p.is_family, p.latitude, p.longitude,
                p.accuracy, p.neighbourhood, p.locality, p.county, p.region, p.country,
                p.page_url, p.deleted_on_flickr,
-               f.status, f.path, f.sha256, f.size, f.width, f.height
+               f.status, f.path, f.sha256, f.size, f.width, f.height, {posters}
         FROM photos p LEFT JOIN files f ON f.photo_id = p.id
         WHERE p.media IS NOT NULL
         """
@@ -316,6 +322,8 @@ def _photos(db: sqlite3.Connection) -> dict[str, Photo]:
             file_size=r["size"],
             width=r["width"],
             height=r["height"],
+            poster_path=r["poster_path"],
+            poster_sha256=r["poster_sha256"],
         )
     return photos
 

@@ -7,9 +7,10 @@ from files only: no inline script, no network. Flickr's HTML goes through ``sani
 other value is escaped by ``markup``. Nothing here depends on the time of the build, so a page
 whose content did not change comes out byte for byte the same.
 
-Videos: Pillow cannot decode them and archives made by the crawl keep no poster frame, so a
-video's thumbnail is a neutral placeholder and its page plays the original in a ``<video>``
-element (``preload="metadata"`` lets the browser show the first frame itself).
+Videos: Pillow cannot decode them, so a video's thumbnail and poster are made from the still
+the crawl keeps beside it (Flickr's largest, ``<id>.poster.jpg``), or a neutral placeholder
+without one; its page plays the original in a ``<video>`` element. A video whose file is not
+in the archive says so, whatever still it has.
 """
 
 from __future__ import annotations
@@ -630,11 +631,12 @@ def photo_html(
 def _media(site: Site, path: str, photo: Photo, name: str) -> Safe:
     original = _archive_rel(path, photo.file_path) if photo.on_disk and photo.file_path else None
     if photo.media == "video":
+        still = site.derived.get(photo.id)  # made from the video's still, where it has one
         if original is None:
             return tag(
                 "figure",
                 [
-                    void("img", src=_rel(path, "assets/video.svg"), alt=""),
+                    void("img", src=_rel(path, still.web if still else "assets/video.svg"), alt=""),
                     tag("figcaption", ["The video file is not in the archive.", _FINDMISSING]),
                 ],
                 class_="media missing",
@@ -648,6 +650,7 @@ def _media(site: Site, path: str, photo: Photo, name: str) -> Safe:
                         "video",
                         tag("a", "Download the video", href=original),
                         src=original,
+                        poster=_rel(path, still.web) if still else None,
                         controls=True,
                         preload="metadata",
                         playsinline=True,

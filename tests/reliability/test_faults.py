@@ -170,3 +170,23 @@ def test_permanent_failures_end_in_exit_2_listing_exactly_those_photos(world, fa
     assert {p: d for p, d in files.items() if p in expected} == expected
     extra = set(files) - set(world.files)
     assert not extra, extra
+
+
+def test_a_file_is_recorded_as_the_type_of_its_bytes_not_the_cdns_header(world, faults):
+    """Every media answer carries a wrong Content-Type (text/plain, text/html, ...): the
+    sidecars and catalog.db record what the verified bytes are, as a clean backup does."""
+    faults.faults(rate=1.0, kinds=["wrong_type"])
+    archive = world.clean.parent / "wrong-types"
+    result = crawl(faults, archive, *world.args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    wrong = [e for e in faults.requests() if e["kind"] == "media" and e["fault"] == "wrong_type"]
+    assert len(wrong) >= 40  # every photo's original, and the video
+    types = {pid: records[0]["file"]["content_type"] for pid, records in sidecars(archive).items()}
+    expected = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif",
+                "mp4": "video/mp4", "mov": "video/quicktime"}  # fmt: skip
+    for pid, records in sidecars(archive).items():
+        extension = records[0]["file"]["path"].rsplit(".", 1)[-1]
+        assert types[pid] == expected[extension], (pid, types[pid])
+    assert "image/jpeg" in types.values()
+    assert archive_files(archive) == world.files
+    assert catalog_rows(archive, world.since)["files"] == world.catalog["files"]
