@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from flickr_crawl.catalog import SCHEMA_VERSION
 from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.sandbox.process import Sandbox
 from flickr_crawl.xmp import sidecar_path
@@ -159,7 +160,7 @@ def test_an_older_archive_is_repaired_by_the_next_run_without_downloads(typed, t
     assert _search(archive, "menu") == [fish]
     assert _media(archive) == files
     with sqlite3.connect(archive / "catalog.db") as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert db.execute("SELECT description FROM photos WHERE id = ?", (fish,)).fetchone() == (
             DESCRIPTION,
         )
