@@ -7,11 +7,15 @@ the sandbox's ready-made token file, exactly as a user runs it against Flickr.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from flickr_crawl.paths import LOGS_DIR
+from flickr_crawl.report import saved_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,10 +57,9 @@ def main(argv: list[str] | None = None) -> int:
             env = dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings")
             code = subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
             calls = sandbox.stats()["api_calls"]["total"]
-    media = {p.name for p in archive.rglob("*") if p.is_file() and "logs" not in p.parts
-             and not p.name.startswith(".")  # the run's lock file, a journal
-             and p.suffix not in (".json", ".xmp", ".db", ".db-wal", ".db-shm")}  # fmt: skip
-    print(f"demo: crawl exit code {code}; {calls} API calls; {len(media)} photos and videos saved")
+    summaries = sorted((archive / LOGS_DIR).glob("*.json"), key=lambda p: p.stat().st_mtime_ns)
+    saved = saved_counts(json.loads(summaries[-1].read_text("utf-8"))) if summaries else ""
+    print(f"demo: crawl exit code {code}; {calls} API calls; saved {saved or 'nothing'}")
     if code == 2:
         print("demo: exit code 2 means the backup finished but is not complete; here the "
               "sandbox's video originals need a signed-in web session, as on Flickr, so they "

@@ -184,6 +184,13 @@ def _media_counts(files: dict[str, dict[str, int]], media: str) -> str | None:
     return f"{saved} of {plural(total, media)} ({rest})"
 
 
+def saved_counts(summary: dict[str, Any]) -> str:
+    """'60 photos, 0 of 4 videos (4 missing)': what a run summary says was saved, each kind
+    counted apart ('' when the run went through no photo)."""
+    files = summary.get("files", {})
+    return ", ".join(m for m in (_media_counts(files, k) for k in ("photo", "video")) if m)
+
+
 def summary_lines(
     summary: dict[str, Any], *, log: Path | None = None, json: Path | None = None
 ) -> list[str]:
@@ -199,13 +206,13 @@ def summary_lines(
     )
     took = human_duration((finished - started).total_seconds())
     lines = [f"Run summary ({summary['finish_reason']}, {took}): {listed}"]
-    media = [m for m in (_media_counts(summary["files"], k) for k in ("photo", "video")) if m]
+    saved = saved_counts(summary)
     files = (
         f"{plural(summary['files_downloaded'], 'file')} downloaded "
         f"({human_bytes(summary['bytes_downloaded'])}), {summary['files_uptodate']} up to date, "
         f"{plural(summary['api_calls'], 'API call')}"
     )
-    lines.append(f"Saved {', '.join(media)}; {files}" if media else f"Nothing saved; {files}")
+    lines.append(f"Saved {saved}; {files}" if saved else f"Nothing saved; {files}")
     for why, count in summary["missing_video_reasons"].items():
         lines.append(f"{plural(count, 'video')} missing: {why}")
     if deleted:
