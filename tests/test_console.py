@@ -190,11 +190,16 @@ def test_the_demo_counts_photos_and_videos_apart(tmp_path: Path) -> None:
 
 
 # --- the progress display's deep pass after an interrupted run -----------------------------
-def progress_lines(result: subprocess.CompletedProcess[str], archive: Path) -> list[str]:
-    """The run's progress lines, wherever they were logged (the console, or the log file)."""
+def whole_log(result: subprocess.CompletedProcess[str], archive: Path) -> str:
+    """The run's INFO log, wherever it went (the console, or the log file)."""
     logs = run_logs(archive)
-    text = result.stderr + (logs[-1].read_text(encoding="utf-8") if logs else "")
-    return re.findall(r"\[flickr_crawl\.progress\] INFO: (Progress.*)", text)
+    return result.stderr + (logs[-1].read_text(encoding="utf-8") if logs else "")
+
+
+def final_progress(result: subprocess.CompletedProcess[str], archive: Path) -> list[str]:
+    """The progress display's closing line(s)."""
+    pattern = r"\[flickr_crawl\.progress\] INFO: (Progress \(.*)"
+    return re.findall(pattern, whole_log(result, archive))
 
 
 def test_a_resumed_run_ends_its_deep_pass_where_the_catalog_is(tmp_path: Path) -> None:
@@ -216,12 +221,12 @@ def test_a_resumed_run_ends_its_deep_pass_where_the_catalog_is(tmp_path: Path) -
         assert 15 <= before < 60
         resumed = crawl(sandbox, archive, *job)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
-        assert "Resuming crawl" in run_logs(archive)[-1].read_text(encoding="utf-8")
+        assert "Resuming crawl" in whole_log(resumed, archive)
     db = sqlite3.connect(archive / "catalog.db")
     stored = db.execute("SELECT count(*) FROM photos WHERE info_raw IS NOT NULL").fetchone()[0]
     db.close()
     assert stored == 60
-    final = [line for line in progress_lines(resumed, archive) if line.startswith("Progress (")]
+    final = final_progress(resumed, archive)
     assert len(final) == 1
     assert final[0].startswith("Progress (finished): deep pass 60/60, photos 60/60, ")
 
@@ -235,7 +240,7 @@ def test_an_incremental_run_ends_at_its_total(tmp_path: Path) -> None:
         assert crawl(sandbox, archive, *per_page).returncode == 0
         again = crawl(sandbox, archive, *per_page, "-s", "FLICKR_PROGRESS_INTERVAL=0.2")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "Listing: changes since" in run_logs(archive)[-1].read_text(encoding="utf-8")
-    final = [line for line in progress_lines(again, archive) if line.startswith("Progress (")]
+    assert "Listing: changes since" in whole_log(again, archive)
+    final = final_progress(again, archive)
     assert len(final) == 1
     assert final[0].startswith("Progress (finished): deep pass 60/60, photos 60/60, 0 B ")
