@@ -15,6 +15,7 @@ the console: no token or signed URL reaches either.
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,9 +35,29 @@ CONSOLE_LEVEL = "WARNING"  # what the console shows unless the command line asks
 FILE_LEVEL = logging.INFO
 SUMMARY_LOGGER = "flickr_crawl.report"
 
+logger = logging.getLogger(__name__)
+
 
 class RunLogHandler(logging.FileHandler):
     """The archive's log file of one run (a class of its own so the report can find it)."""
+
+    broken = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.broken:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A log file that cannot be written (the disk is full) stops, with one warning on
+        the console; never a traceback per line, never the run."""
+        if self.broken:
+            return
+        self.broken = True
+        error = sys.exc_info()[1]
+        logger.warning(
+            "The run's log file %(path)s stopped: %(error)s",
+            {"path": self.baseFilename, "error": getattr(error, "strerror", None) or error},
+        )
 
 
 def run_log_path(archive: Path, spider: str, started: datetime) -> Path:
@@ -62,12 +83,15 @@ def start_run_log(settings: BaseSettings, spider: str, archive: Path) -> Path | 
     open the run's log file in the archive. Its path, or None with ``--nolog``."""
     if not settings.getbool("LOG_ENABLED", True):
         return None
+    try:
+        path = run_log_path(archive, spider, datetime.now(UTC))
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # no file to keep the log in: the console keeps it all, as Scrapy does
     if not asked_for_a_log(settings):
         # Scrapy's console handler takes its level from LOG_LEVEL, and logs its banner before
         # any component of ours runs: the setting is the one place to lower it.
         settings.set("LOG_LEVEL", CONSOLE_LEVEL, priority="project")
-    path = run_log_path(archive, spider, datetime.now(UTC))
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Mode "a" and delay: Scrapy's logging.config.dictConfig() closes every handler once at
     # start-up; a delayed append-mode file handler simply opens (again) on its next record.
     handler = RunLogHandler(path, mode="a", encoding="utf-8", delay=True)
