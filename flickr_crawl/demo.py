@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flickr_crawl.report import plural
 from flickr_crawl.sandbox.process import Sandbox, SandboxError
 from flickr_crawl.storage import write_json_atomic
 
@@ -42,10 +43,6 @@ def sandbox_settings(url: str, auth_file: Path, archive: Path) -> list[str]:
         "FLICKR_ARCHIVE_DIR": str(archive),
     }
     return [arg for key, value in settings.items() for arg in ("-s", f"{key}={value}")]
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def say(message: str) -> None:

@@ -3,12 +3,17 @@
 A backup of a large account runs for hours (the API budget alone allows 3600 calls an hour), so
 people want to see where it stands. On a terminal (stderr is a TTY) this draws a live bar with
 ``rich``; otherwise (cron, CI, ``> log``) it logs one plain line every
-``FLICKR_PROGRESS_INTERVAL`` seconds. It only reads signals and stats, never changes the crawl:
-the total comes from the ``total`` of the spider's people.getPhotos (or favorites.getList)
-answers, the photos done from ``item_scraped`` (and dropped/failed items) of ``PhotoItem``,
-bytes from ``flickr/bytes/downloaded``, API calls from ``flickr/api/calls`` and the budget
-middleware's window. A display error turns the display off (logged, counted), never the crawl.
-Counts only: no URLs, so no tokens or signed links are ever shown.
+``FLICKR_PROGRESS_INTERVAL`` seconds (into the run's log file; the console shows warnings and
+the summary, see ``flickr_crawl.runlog``). It only reads signals and stats, never changes the
+crawl. The numbers are the spider's, as stats: the total its listing reports
+(``flickr/photo/total``), the photos it has nothing to do for (``flickr/photo/left_alone``:
+unchanged in an incremental run, faves of one's own photos), and the photos whose deep
+metadata is stored, from earlier runs or now (``flickr/deep/done``), so a resumed or
+incremental run ends at its total as the catalog does. Photos done come from ``item_scraped``
+(and dropped/failed items) of ``PhotoItem``, bytes from ``flickr/bytes/downloaded``, API calls
+from ``flickr/api/calls`` and the budget middleware's window. A display error turns the
+display off (logged, counted), never the crawl. Counts only: no URLs, so no tokens or signed
+links are ever shown.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
-from flickr_crawl.api import BadResponse, FlickrApiError, parse_envelope, to_int
 from flickr_crawl.budget import running_budget
 from flickr_crawl.estimate import human_bytes, human_duration
 from flickr_crawl.items import PhotoItem
@@ -32,9 +36,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Self
 
-    from scrapy import Request, Spider
+    from scrapy import Spider
     from scrapy.crawler import Crawler
-    from scrapy.http import Response
     from scrapy.statscollectors import StatsCollector
     from scrapy.utils.asyncio import AsyncioLoopingCall
     from twisted.internet.task import LoopingCall
@@ -43,9 +46,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Listings whose ``photos.total`` is the run's total: photostream and favorites spiders.
-LIST_METHODS = frozenset({"flickr.people.getPhotos", "flickr.favorites.getList"})
-DEEP_STAT = "flickr/api/calls/flickr.photos.getInfo"
+# Stats the spiders keep for this display (see the module docstring).
+TOTAL_STAT = "flickr/photo/total"
+LEFT_ALONE_STAT = "flickr/photo/left_alone"
+DEEP_DONE_STAT = "flickr/deep/done"
 TTY_REFRESH = 0.5  # seconds between redraws of the live bar
 
 
@@ -53,14 +57,14 @@ TTY_REFRESH = 0.5  # seconds between redraws of the live bar
 class Snapshot:
     """Where the run stands, as numbers."""
 
-    done: int = 0  # photos whose item went through the pipelines (or failed there)
+    done: int = 0  # photos whose item went through the pipelines (or failed there), or left alone
     failed: int = 0
     total: int | None = None  # None until the first people.getPhotos page answers
     bytes: int = 0
     api_calls: int = 0  # this run
     api_this_hour: int = 0  # in the budget's sliding window
     api_per_hour: int = 0  # 0: no cap
-    deep_done: int = 0  # photos.getInfo calls of the deep pass
+    deep_done: int = 0  # photos whose deep metadata is stored (from earlier runs, or now)
 
 
 def deep_phase(snap: Snapshot) -> bool:
@@ -198,6 +202,7 @@ class ProgressExtension:
         self.budget: ApiBudget | None = None
         self.display: RichDisplay | None = None
         self.task: AsyncioLoopingCall | LoopingCall | None = None
+        self.items_done = 0  # photo items through the pipelines (or failed there)
         self._crawler: Crawler | None = None
 
     @classmethod
@@ -218,7 +223,6 @@ class ProgressExtension:
         ext._crawler = crawler
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
-        crawler.signals.connect(ext.response_received, signal=signals.response_received)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(ext.item_failed, signal=signals.item_dropped)
         crawler.signals.connect(ext.item_failed, signal=signals.item_error)
@@ -233,27 +237,14 @@ class ProgressExtension:
         self.task = create_looping_call(self.tick)
         self.task.start(TTY_REFRESH if self.tty else self.interval, now=False)
 
-    def response_received(self, response: Response, request: Request, **kwargs: Any) -> None:
-        """The total of the listing, from the spider's own people.getPhotos (favorites.getList)
-        answers."""
-        if request.meta.get("flickr_method") not in LIST_METHODS:
-            return
-        try:
-            data = parse_envelope(response.body)
-        except (BadResponse, FlickrApiError):
-            return  # the spider retries or records it; the next page tells the total
-        total = to_int(data.get("photos", {}).get("total"), -1)
-        if total >= 0:
-            self.snap.total = total
-
     def item_scraped(self, item: Any, **kwargs: Any) -> None:
         if isinstance(item, PhotoItem):
-            self.snap.done += 1
+            self.items_done += 1
 
     def item_failed(self, item: Any, **kwargs: Any) -> None:
         """A photo dropped or failed in a pipeline is done too, as far as progress goes."""
         if isinstance(item, PhotoItem):
-            self.snap.done += 1
+            self.items_done += 1
             self.snap.failed += 1
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
@@ -296,9 +287,12 @@ class ProgressExtension:
 
     def _refresh(self) -> None:
         get = self._stats.get_value
+        total = get(TOTAL_STAT)
+        self.snap.total = None if total is None else int(total)
+        self.snap.done = self.items_done + int(get(LEFT_ALONE_STAT, 0))
         self.snap.bytes = int(get("flickr/bytes/downloaded", 0))
         self.snap.api_calls = int(get("flickr/api/calls", 0))
-        self.snap.deep_done = int(get(DEEP_STAT, 0))
+        self.snap.deep_done = int(get(DEEP_DONE_STAT, 0))
         self.snap.api_this_hour = (
             self.budget.used() if self.budget is not None else self.snap.api_calls
         )

@@ -2,7 +2,8 @@
 
 Spiders and pipelines record failures here instead of only logging them, so the end of a run
 can list every id that needs attention, write the list into the archive (``logs/``), and the
-crawl command can turn it into an exit code (0 all done, 2 some items failed, 1 could not run).
+crawl command can turn it into an exit code (0 all done, 2 some items failed, 1 could not run)
+and print the summary as the console's last lines (``summary_lines``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
+from flickr_crawl.estimate import human_bytes, human_duration
+from flickr_crawl.items import PhotoItem
 from flickr_crawl.paths import LOGS_DIR
+from flickr_crawl.runlog import run_log, run_log_path
 from flickr_crawl.storage import write_json_atomic
 
 if TYPE_CHECKING:
@@ -28,6 +32,14 @@ if TYPE_CHECKING:
     from twisted.python.failure import Failure
 
 logger = logging.getLogger(__name__)
+
+SAVED = ("downloaded", "uptodate")  # file statuses of a photo or video that is in the archive
+LISTED_FAILURES = 10  # failures the console summary names; all are in the JSON summary
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """'1 photo', '2 photos', '0 videos'."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
 @dataclass
@@ -48,6 +60,11 @@ class RunReport:
         self.fatal_error: str | None = None
         self.deleted: list[str] = []  # photos gone from Flickr (kept here, marked in the catalog)
         self.started = datetime.now(UTC)
+        # photo | video -> file status -> count, of the photos and videos this run went through
+        self.files: dict[str, Counter[str]] = {"photo": Counter(), "video": Counter()}
+        self.json_path: Path | None = None
+        self.log_path: Path | None = None
+        self.final: dict[str, Any] | None = None  # the summary, as the spider closed
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -56,7 +73,14 @@ class RunReport:
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.item_error, signal=signals.item_error)
         crawler.signals.connect(ext.spider_error, signal=signals.spider_error)
+        crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         return ext
+
+    def item_scraped(self, item: Any, **kwargs: Any) -> None:
+        """Count each photo and video by what happened to its file."""
+        if isinstance(item, PhotoItem):
+            status = item.file.status if item.file is not None else "none"
+            self.files.setdefault(item.media, Counter())[status] += 1
 
     def item_error(self, item: Any, failure: Failure, **kwargs: Any) -> None:
         """A pipeline raised: the item did not reach the later pipelines."""
@@ -119,6 +143,7 @@ class RunReport:
             "files_uptodate": get("flickr/file/uptodate", 0),
             "bytes_downloaded": get("flickr/bytes/downloaded", 0),
             "api_calls": get("flickr/api/calls", 0),
+            "files": {media: dict(counts) for media, counts in self.files.items()},
             "failed": [asdict(p) for p in self.failures],
             "missing_videos": [asdict(p) for p in self.missing_videos],
             "missing_video_reasons": dict(Counter(p.reason for p in self.missing_videos)),
@@ -126,42 +151,81 @@ class RunReport:
         }
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        summary = self.summary(reason)
-        logger.info(
-            "Run summary: %(listed)s photos listed (%(pnew)s new, %(pupd)s updated, %(punch)s "
-            "unchanged, %(deleted)s deleted on Flickr), %(new)s files downloaded, %(same)s up "
-            "to date, %(failed)s failed, %(missing)s videos missing, %(calls)s API calls",
-            {
-                "listed": summary["photos_listed"],
-                "pnew": summary["photos_new"],
-                "pupd": summary["photos_updated"],
-                "punch": summary["photos_unchanged"],
-                "deleted": len(self.deleted),
-                "new": summary["files_downloaded"],
-                "same": summary["files_uptodate"],
-                "failed": len(self.failures),
-                "missing": len(self.missing_videos),
-                "calls": summary["api_calls"],
-            },
+        """Write the summary into the archive (beside this run's log file, with its name)."""
+        self.final = summary = self.summary(reason)
+        if not self.archive.is_dir():
+            return
+        handler = run_log()
+        log = Path(handler.baseFilename) if handler is not None else None
+        if log is not None and log.parent.resolve() == (self.archive / LOGS_DIR).resolve():
+            self.log_path, path = log, log.with_suffix(".json")
+        else:
+            path = run_log_path(self.archive, spider.name, self.started).with_suffix(".json")
+        self.json_path = write_json_atomic(path, summary)
+        logger.info("Run summary written to %(path)s", {"path": str(self.json_path)})
+
+    def summary_lines(self) -> list[str]:
+        """The run summary for a person (the console's last lines); none before the close."""
+        if self.final is None:
+            return []
+        return summary_lines(self.final, log=self.log_path, json=self.json_path)
+
+
+def _media_counts(files: dict[str, dict[str, int]], media: str) -> str | None:
+    """'60 photos', '58 of 60 photos (2 failed)', '0 of 4 videos (4 missing)', or None."""
+    counts = files.get(media, {})
+    total = sum(counts.values())
+    if not total:
+        return None
+    saved = sum(counts.get(status, 0) for status in SAVED)
+    if saved == total:
+        return plural(total, media)
+    rest = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()) if status not in SAVED)
+    return f"{saved} of {plural(total, media)} ({rest})"
+
+
+def saved_counts(summary: dict[str, Any]) -> str:
+    """'60 photos, 0 of 4 videos (4 missing)': what a run summary says was saved, each kind
+    counted apart ('' when the run went through no photo)."""
+    files = summary.get("files", {})
+    return ", ".join(m for m in (_media_counts(files, k) for k in ("photo", "video")) if m)
+
+
+def summary_lines(
+    summary: dict[str, Any], *, log: Path | None = None, json: Path | None = None
+) -> list[str]:
+    """A run summary (the JSON written into ``logs/``) as a few lines a person reads."""
+    started = datetime.strptime(summary["started"], "%Y-%m-%dT%H:%M:%SZ")
+    finished = datetime.strptime(summary["finished"], "%Y-%m-%dT%H:%M:%SZ")
+    deleted = summary["photos_deleted_on_flickr"]
+    listed = (
+        f"{summary['photos_listed']} listed on Flickr ({summary['photos_new']} new, "
+        f"{summary['photos_updated']} updated, {summary['photos_unchanged']} unchanged"
+        + (f", {len(deleted)} deleted on Flickr" if deleted else "")
+        + ")"
+    )
+    took = human_duration((finished - started).total_seconds())
+    lines = [f"Run summary ({summary['finish_reason']}, {took}): {listed}"]
+    saved = saved_counts(summary)
+    files = (
+        f"{plural(summary['files_downloaded'], 'file')} downloaded "
+        f"({human_bytes(summary['bytes_downloaded'])}), {summary['files_uptodate']} up to date, "
+        f"{plural(summary['api_calls'], 'API call')}"
+    )
+    lines.append(f"Saved {saved}; {files}" if saved else f"Nothing saved; {files}")
+    for why, count in summary["missing_video_reasons"].items():
+        lines.append(f"{plural(count, 'video')} missing: {why}")
+    if deleted:
+        lines.append(
+            "Deleted on Flickr (kept in the archive, marked in catalog.db): " + ", ".join(deleted)
         )
-        for reason_text, count in summary["missing_video_reasons"].items():
-            logger.warning("%(n)s videos missing: %(why)s", {"n": count, "why": reason_text})
-        if self.deleted:
-            logger.warning(
-                "Deleted on Flickr (kept in the archive, marked in catalog.db): %(ids)s",
-                {"ids": ", ".join(self.deleted)},
-            )
-        for problem in self.failures:
-            logger.error(
-                "Failed: %(subject)s (%(kind)s): %(reason)s",
-                {"subject": problem.subject, "kind": problem.kind, "reason": problem.reason},
-            )
-        if self.archive.is_dir():
-            stem = f"{self.started.strftime('%Y%m%dT%H%M%SZ')}-{spider.name}"
-            path = self.archive / LOGS_DIR / f"{stem}.json"
-            n = 1
-            while path.exists():  # two runs in one second keep both logs
-                n += 1
-                path = path.with_name(f"{stem}-{n}.json")
-            self.log_path = write_json_atomic(path, summary)
-            logger.info("Run log written to %(path)s", {"path": str(self.log_path)})
+    failed = summary["failed"]
+    for problem in failed[:LISTED_FAILURES]:
+        lines.append(f"Failed: {problem['subject']} ({problem['kind']}): {problem['reason']}")
+    if len(failed) > LISTED_FAILURES:
+        lines.append(f"... and {len(failed) - LISTED_FAILURES} more failed (all in the summary)")
+    if log is not None:
+        lines.append(f"Log: {log}" + (f" (summary: {json.name})" if json is not None else ""))
+    elif json is not None:
+        lines.append(f"Summary: {json}")
+    return lines

@@ -20,6 +20,9 @@ REMOTE_CONTROL_ENABLED = False
 FLICKR_LOG_REDACTION_ENABLED = True  # blank tokens and signed URLs in log lines, at any level
 ROBOTSTXT_OBEY = False  # an API client for the user's own account, not a web crawler
 USER_AGENT = "flickr-crawl/0.1 (+personal backup; scrapy)"
+# The console shows warnings, errors and the run summary; the INFO log goes to the archive's
+# logs/<stamp>-<spider>.log. A level set on the command line (-L INFO, -L DEBUG) shows
+# everything on the console, as usual (flickr_crawl.runlog).
 LOG_LEVEL = "INFO"
 # Callbacks read answers with ``yield from self.api_data(...)``, a generator that returns a
 # value on purpose; Scrapy's check for that re-parses each callback's source on every

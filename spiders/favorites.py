@@ -104,6 +104,7 @@ class FavoritesSpider(PhotoSpider):
             return
         if self.total is None:
             self.total = page.total
+            self.listing_total(page.total)
             self.plan_deep(page.total)
         if not page.last:
             yield self._page(page.page + 1, page.pages)
@@ -132,6 +133,7 @@ class FavoritesSpider(PhotoSpider):
         )  # fmt: skip
         if own:  # already in the photostream backup: stored once, no calls spent here
             self.crawler.stats.inc_value("flickr/favorites/own")  # type: ignore[union-attr]
+            self.left_alone([item.id])
             return
         if not self.seen_before(item.id):
             yield from self.emit_photo(item, raw)

@@ -24,10 +24,11 @@ from flickr_crawl.api import BadResponse, page_of, to_int
 from flickr_crawl.budget import running_budget
 from flickr_crawl.catalog import CATALOG_NAME, read_catalog
 from flickr_crawl.mapping import comments_of, faves_of, info_of, video_original_source
+from flickr_crawl.progress import DEEP_DONE_STAT, LEFT_ALONE_STAT, TOTAL_STAT
 from spiders.base import STOP, FlickrSpider
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
     from typing import Self
 
     import scrapy
@@ -94,6 +95,9 @@ class PhotoSpider(FlickrSpider):
         self.deep_started = False
         self.deep_early = False  # getInfo asked for at listing time (see plan_deep)
         self.deep_asked: set[str] = set()  # photo ids whose getInfo is already requested
+        # photo ids whose deep metadata is in the catalog: from earlier runs (or an interrupted
+        # run's queue, resumed), or fetched now; its size is the progress display's deep pass
+        self.deep_done: set[str] = set()
         self.known: dict[str, Known] = {}  # what catalog.db held when this run began
 
     @classmethod
@@ -171,6 +175,8 @@ class PhotoSpider(FlickrSpider):
                 faves = 0
             if known.has_info or not self.deep:
                 self.no_deep.add(item.id)
+            if known.has_info:
+                self.deep_stored(item.id)
             if (skip_unchanged and comments == faves == 0 and item.id in self.no_deep
                     and known.has_file):  # fmt: skip
                 return
@@ -185,7 +191,8 @@ class PhotoSpider(FlickrSpider):
         else:
             yield item
         yield from self._per_photo_calls(item.id, comments, faves)
-        if self.deep_early and item.id not in self.no_deep and item.id not in self.deep_asked:
+        if (self.deep_early and item.id not in self.no_deep and item.id not in self.deep_asked
+                and item.id not in self.deep_done):  # fmt: skip
             self.deep_asked.add(item.id)
             yield self._info_request(item.id)
 
@@ -240,11 +247,34 @@ class PhotoSpider(FlickrSpider):
         yield faves_of(photo_id, pages, self.web_url)
 
     # --- the deep pass, once everything else is done ----------------------------------------
+    def deep_stored(self, photo_id: str) -> None:
+        """The photo's deep metadata is stored (before this run, or now): counted once, for
+        the progress display, which cannot tell from API calls (an interrupted run did some,
+        a resumed one replays some, and an unchanged photo needs none)."""
+        if self.deep and photo_id not in self.deep_done:
+            self.deep_done.add(photo_id)
+            self.crawler.stats.set_value(DEEP_DONE_STAT, len(self.deep_done))  # type: ignore[union-attr]
+
+    def listing_total(self, total: int) -> None:
+        """The listing's first page says how many photos it holds: the progress total."""
+        self.crawler.stats.set_value(TOTAL_STAT, total)  # type: ignore[union-attr]
+
+    def left_alone(self, photo_ids: Iterable[str]) -> None:
+        """Photos of the listing's total this run has nothing to do for (unchanged in an
+        incremental run, a fave of one's own photo): done, as far as progress goes."""
+        ids = list(photo_ids)
+        self.crawler.stats.inc_value(LEFT_ALONE_STAT, len(ids))  # type: ignore[union-attr]
+        for photo_id in ids:
+            known = self.known.get(photo_id)
+            if known is not None and known.has_info:
+                self.deep_stored(photo_id)
+
     def start_deep_pass(self) -> None:
         """spider_idle: the listing, downloads and comments are done; now the optional calls."""
         wanted = [photo_id for photo_id in self.listed
                   if photo_id in self.emitted and photo_id not in self.no_deep
-                  and photo_id not in self.deep_asked]  # fmt: skip
+                  and photo_id not in self.deep_asked
+                  and photo_id not in self.deep_done]  # fmt: skip
         if not self.deep or self.deep_started or not wanted:
             return
         self.deep_started = True
@@ -271,6 +301,7 @@ class PhotoSpider(FlickrSpider):
                 cb_kwargs={"photo_id": photo_id, "info": data}, photo_id=photo_id,
             )  # fmt: skip
             return
+        self.deep_stored(photo_id)
         yield info_of(photo_id, data, None, self.web_url)
 
     def parse_people(
@@ -279,4 +310,5 @@ class PhotoSpider(FlickrSpider):
         data = yield from self.api_data(response)
         if data is STOP:
             return
+        self.deep_stored(photo_id)
         yield info_of(photo_id, info, data, self.web_url)

@@ -356,9 +356,11 @@ class PhotostreamSpider(PhotoSpider):
             self.listing_complete = False
             yield from self._after_page(method, None, params)
             return
-        if method == LIST_METHOD and asked == 1 and not params:
-            self.total = page.total
-            self.plan_deep(page.total)
+        if method == LIST_METHOD and asked == 1:
+            self.listing_total(page.total)  # the account's, or the uploads since (-a since)
+            if not params:
+                self.total = page.total
+                self.plan_deep(page.total)
         self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
         yield from requests_first(self._page_photos(method, page, params, photos))
 
@@ -429,6 +431,8 @@ class PhotostreamSpider(PhotoSpider):
             )
         gone = set(self.view.filed) - self.listed.keys() if complete else set()
         yield from self._refile(gone)
+        if self.mode == "incremental":  # re-filed photos are items (done as they go through)
+            self.left_alone(self.view.filed.keys() - self.emitted)
         yield PhotostreamListedItem(
             owner=self.creds.user_nsid,
             photo_ids=list(self.listed) if complete else [],

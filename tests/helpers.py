@@ -70,6 +70,30 @@ def kill_crawl_when(ready: Callable[[], bool], sandbox: Any, archive: Path, *ext
     proc.wait()
 
 
+def interrupt_crawl_when(ready: Callable[[], bool], sandbox: Any, archive: Path,
+                         *extra: str) -> int:  # fmt: skip
+    """Start a crawl, press Ctrl-C once (SIGINT: an orderly stop) when ``ready()`` says so, and
+    return its exit code."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scrapy", *crawl_args(sandbox, archive, *extra)],
+        cwd=ROOT, env=dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not ready():
+        time.sleep(0.02)
+    assert proc.poll() is None, "the crawl ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    return proc.wait(timeout=120)
+
+
+def run_log(archive: Path) -> str:
+    """The newest run's log file in ``archive/logs`` (the INFO log the console leaves out)."""
+    logs = sorted((archive / "logs").glob("*.log"), key=lambda p: p.stat().st_mtime_ns)
+    assert logs, f"no run log in {archive / 'logs'}"
+    return logs[-1].read_text(encoding="utf-8")
+
+
 def sidecars(archive: Path) -> dict[str, list[dict[str, Any]]]:
     """Every photo sidecar in the archive, by photo id (a photo in 2 albums has 2)."""
     found: dict[str, list[dict[str, Any]]] = {}

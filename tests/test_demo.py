@@ -105,6 +105,11 @@ def test_the_demo_saves_videos_builds_the_site_and_says_where(first, truth):
             assert row["original_sha256"] == photo["original"]["sha256"]
             path = archive / row["path"]
             assert hashlib.sha256(path.read_bytes()).hexdigest() == row["sha256"]
+    # photos and videos are counted apart, by the crawl's summary and by the demo
+    photos = sum(1 for p in truth["photos"] if p["media"] == "photo")
+    assert f"Saved {photos} photos, 2 videos;" in result.stderr
+    assert f"the archive holds {photos} photos and 2 videos" in result.stdout
+    assert "photos and videos saved" not in result.stdout + result.stderr
     index = archive / "site" / "index.html"
     assert index.is_file()
     for video in videos:

@@ -16,7 +16,7 @@ import pytest
 
 from flickr_crawl.placed import JOURNAL_NAME
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import crawl, kill_crawl_when, sidecars
+from tests.helpers import crawl, kill_crawl_when, run_log, sidecars
 
 ARGS = ("--photos", "120", "--videos", "0", "--albums", "6", "--image-size", "small")
 PER_PAGE = ("-s", "FLICKR_API_PER_PAGE=50")  # three photostream pages
@@ -281,7 +281,7 @@ def test_files_placed_before_a_kill_are_not_fetched_again(tmp_path):
         assert fetched == 150 - len(complete)
         # Recovered from the journal: at least every file no sidecar vouched for (those the
         # catalog had not caught up with yet are taken from it too: no sidecar is read then)
-        stat = re.search(r"'flickr/file/recovered': (\d+)", resumed.stderr)
+        stat = re.search(r"'flickr/file/recovered': (\d+)", run_log(archive))
         recovered = int(stat.group(1)) if stat else 0
         assert len(complete - vouched) <= recovered <= len(complete)
         assert not (archive / JOURNAL_NAME).exists()  # every sidecar is written now
@@ -300,6 +300,6 @@ def test_temporaries_of_a_killed_run_are_swept(sandbox, tmp_path):
     (archive / ".flickr-crawl.lock").write_text("running\n")  # the last run died
     result = crawl(sandbox, archive)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "did not end cleanly: 2 temporary files removed" in result.stderr
+    assert "did not end cleanly: 2 temporary files removed" in run_log(archive)
     assert not any(path.exists() for path in litter)
     assert (archive / ".flickr-crawl.lock").read_text() == ""  # this one ended cleanly

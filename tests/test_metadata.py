@@ -20,7 +20,7 @@ from PIL import Image
 
 from flickr_crawl.exif import restore_original
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import crawl, kill_crawl_when, sidecars, web_session
+from tests.helpers import crawl, kill_crawl_when, run_log, sidecars, web_session
 
 EXIFTOOL = shutil.which("exiftool")
 
@@ -274,7 +274,7 @@ def _deep_pass_timing(tmp_path: Path, per_hour: int) -> tuple[str, dict[str, lis
         for entry in sandbox.requests():
             key = "media" if entry["kind"] == "media" else entry["method"] or "other"
             times.setdefault(key, []).append(entry["t"])
-    return result.stderr, times
+    return run_log(tmp_path / "archive"), times
 
 
 def test_deep_pass_goes_along_with_downloads_when_the_budget_has_room(tmp_path):

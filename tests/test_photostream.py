@@ -241,7 +241,7 @@ def test_exit_2_lists_the_failed_photo(small, tmp_path):
     finally:
         small.faults(rate=0, permanent_photo_ids=[])
     assert result.returncode == 2
-    assert "1 items failed" in result.stderr
+    assert "1 item failed" in result.stderr
     summary = json.loads(next((tmp_path / "a" / "logs").glob("*.json")).read_text())
     assert [p["subject"] for p in summary["failed"]] == [victim]
     records = sidecars(tmp_path / "a")

@@ -18,7 +18,7 @@ from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.estimate import human_bytes
 from flickr_crawl.progress import ProgressMeter, Snapshot
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import ROOT, crawl
+from tests.helpers import ROOT, crawl, run_log
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -89,8 +89,8 @@ def slow_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
         yield sb
 
 
-def stat(stderr: str, key: str) -> int:
-    match = re.search(rf"'{re.escape(key)}': (\d+)", stderr)
+def stat(log: str, key: str) -> int:
+    match = re.search(rf"'{re.escape(key)}': (\d+)", log)
     assert match, key
     return int(match.group(1))
 
@@ -105,7 +105,9 @@ def test_progress_log_lines(slow_sandbox: Sandbox, tmp_path: Path) -> None:
         "-s", "FLICKR_API_CALLS_PER_HOUR=150",
     )  # fmt: skip
     assert result.returncode in (0, 2), result.stderr[-2000:]  # 2: videos need a web session
-    log = result.stderr
+    # Not on a terminal: the lines go to the run's log file; the console keeps warnings.
+    assert "Progress" not in result.stderr
+    log = run_log(tmp_path / "archive")
     periodic = re.findall(r"\[flickr_crawl\.progress\] INFO: Progress: (.*)", log)
     assert len(periodic) >= 3, log[-3000:]
     assert all(re.match(r"(photos|deep pass) \d+/(\?|31)", line) for line in periodic)
@@ -181,6 +183,8 @@ def test_progress_live_bar_on_a_terminal(slow_sandbox: Sandbox, tmp_path: Path) 
     assert re.search(r"Photos .*photos \d+/31", plain), plain[-3000:]
     assert "Deep pass" in plain
     assert re.search(r"deep pass 31/31, photos 31/31, .* ETA 0 s", plain)
-    # Log lines still reach the terminal, printed above the bar.
-    assert "Run summary: 31 photos listed" in plain
+    # Warnings still reach the terminal, printed above the bar, and the summary comes last.
+    assert "WARNING: Video originals missing" in plain
+    assert "Run summary (finished, " in plain
+    assert "31 listed on Flickr" in plain
     assert "Progress (finished)" not in plain  # the bar is the final display on a terminal

@@ -16,7 +16,8 @@ from scrapy.spiderloader import get_spider_loader
 
 from flickr_crawl.jobdir import recover_unclean
 from flickr_crawl.preflight import ConfigError, preflight
-from flickr_crawl.report import RunReport
+from flickr_crawl.report import RunReport, plural
+from flickr_crawl.runlog import show_summary, start_run_log
 
 if TYPE_CHECKING:
     import argparse
@@ -57,6 +58,7 @@ class Command(ScrapyCrawlCommand):
                     "listing again (complete files are kept)",
                     file=sys.stderr,
                 )
+        start_run_log(self.settings, args[0], Path(self.settings.get("FLICKR_ARCHIVE_DIR")))
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -68,6 +70,8 @@ class Command(ScrapyCrawlCommand):
         self.crawler_process.start()
         report = crawler.get_extension(RunReport) if crawler.extensions else None
         reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
+        if report is not None:
+            show_summary(report.summary_lines(), sys.stderr)
         if self.crawler_process.bootstrap_failed or report is None:
             self.exitcode = EXIT_CANNOT_RUN
         elif report.fatal_error:
@@ -80,9 +84,10 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = EXIT_INTERRUPTED
         elif report.failures or report.missing_videos:
             print(
-                f"finished, but {len(report.failures)} items failed and "
-                f"{len(report.missing_videos)} videos are missing; see "
-                f"{getattr(report, 'log_path', 'the log above')}",
+                f"finished, but {plural(len(report.failures), 'item')} failed and "
+                f"{plural(len(report.missing_videos), 'video')} "
+                f"{'is' if len(report.missing_videos) == 1 else 'are'} missing; see "
+                f"{report.json_path or 'the summary above'}",
                 file=sys.stderr,
             )
             self.exitcode = EXIT_SOME_FAILED
