@@ -9,7 +9,6 @@ import logging
 import re
 import sqlite3
 import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,7 +18,7 @@ from flickr_crawl.redact import FILTER
 from flickr_crawl.report import summary_lines
 from flickr_crawl.runlog import RunLogHandler, start_run_log
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import ROOT, crawl, interrupt_crawl_when
+from tests.helpers import crawl, interrupt_crawl_when
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
