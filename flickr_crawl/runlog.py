@@ -61,14 +61,14 @@ class RunLogHandler(logging.FileHandler):
 
 
 def run_log_path(archive: Path, spider: str, started: datetime) -> Path:
-    """``logs/<stamp>-<spider>.log``, free of any earlier run's log or summary (two runs in one
-    second keep both)."""
+    """``logs/<stamp>-<spider>.log``, free of any earlier run's log or summary. Two runs in one
+    second keep both, and names sort in run order (``_02`` sorts after ``.``; ``-2`` did not)."""
     stem = f"{started.strftime('%Y%m%dT%H%M%SZ')}-{spider}"
     logs = archive / LOGS_DIR
     path, n = logs / f"{stem}.log", 1
     while path.exists() or path.with_suffix(".json").exists():
         n += 1
-        path = logs / f"{stem}-{n}.log"
+        path = logs / f"{stem}_{n:02d}.log"
     return path
 
 

@@ -9,6 +9,8 @@ import logging
 import re
 import sqlite3
 import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -16,7 +18,7 @@ from scrapy.settings import Settings
 
 from flickr_crawl.redact import FILTER
 from flickr_crawl.report import summary_lines
-from flickr_crawl.runlog import RunLogHandler, start_run_log
+from flickr_crawl.runlog import RunLogHandler, run_log_path, start_run_log
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, interrupt_crawl_when
 
@@ -232,3 +234,16 @@ def test_an_incremental_run_ends_at_its_total(tmp_path: Path) -> None:
     final = final_progress(again, archive)
     assert len(final) == 1
     assert final[0].startswith("Progress (finished): deep pass 60/60, photos 60/60, 0 B ")
+
+
+def test_run_logs_of_one_second_sort_in_run_order(tmp_path: Path) -> None:
+    """`ls logs/` (and anything sorting names) shows runs in the order they ran."""
+    started = datetime(2026, 12, 5, 9, 0, 0, tzinfo=UTC)
+    made = []
+    for _ in range(12):
+        path = run_log_path(tmp_path, "photostream", started)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.with_suffix(".json").write_text("{}")
+        made.append(path.with_suffix(".json").name)
+    assert len(set(made)) == 12
+    assert sorted(made) == made
