@@ -18,7 +18,7 @@ import pytest
 
 from flickr_crawl.identity import media_key
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import crawl, sidecars, web_session
+from tests.helpers import crawl, run_log, sidecars, web_session
 
 ACCOUNT = ("--photos", "24", "--videos", "2", "--albums", "3", "--image-size", "small",
            "--video-size", "200000", "--seed", "5")  # fmt: skip
@@ -79,9 +79,10 @@ def media_state(archive: Path) -> dict[str, tuple[bytes, int, int]]:
     return found
 
 
-def stat_value(stderr: str, key: str) -> int:
-    """A count from the Scrapy stats a crawl dumps at its end; 0 when absent."""
-    found = re.search(rf"'{re.escape(key)}': (\d+)", stderr)
+def stat_value(log: str, key: str) -> int:
+    """A count from the Scrapy stats a crawl dumps at its end (into its log file); 0 when
+    absent."""
+    found = re.search(rf"'{re.escape(key)}': (\d+)", log)
     return int(found.group(1)) if found else 0
 
 
@@ -123,8 +124,8 @@ def test_a_run_after_a_cdn_move_downloads_nothing(tmp_path: Path, old_sidecars: 
                       "-s", f"FLICKR_WEB_SESSION_FILE={session}")  # fmt: skip
         assert again.returncode == 0, again.stderr[-3000:]
 
-        assert stat_value(again.stderr, "flickr/file/downloaded") == 0
-        assert stat_value(again.stderr, "flickr/file/uptodate") == len(account["photos"])
+        assert stat_value(run_log(archive), "flickr/file/downloaded") == 0
+        assert stat_value(run_log(archive), "flickr/file/uptodate") == len(account["photos"])
         fetched = [e["path"] for e in sandbox.requests()
                    if e["kind"] == "media" or "/play/" in e["path"]]  # fmt: skip
         assert fetched == []
