@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 PREFIX = "FLICKR_"
+BOOLS = frozenset({True, False, "1", "0", "True", "False", "true", "false"})  # 1 == True
 # Names users set in the environment (secrets), never as settings.
 ENV_ONLY = (ENV_KEY, ENV_SECRET, "FLICKR_WEB_PASSWORD")
 
@@ -111,12 +112,9 @@ def _kind_of(default: Any) -> str:
 def _check(settings: BaseSettings, name: str, rule: Rule) -> None:
     value = settings.get(name)
     if rule.kind == "bool":
-        if isinstance(value, int) and value not in (0, 1):  # getbool takes any int
+        # What getbool reads, less any number (it takes "2" or "-1" for True).
+        if not (isinstance(value, bool | int | str) and value in BOOLS):
             raise BadSetting(f"{name}={value!r}; use True or False")
-        try:
-            settings.getbool(name)
-        except ValueError:
-            raise BadSetting(f"{name}={value!r}; use True or False") from None
     elif rule.kind in ("int", "float"):
         _check_number(settings, name, rule)
     elif rule.kind == "choice":

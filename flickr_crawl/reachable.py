@@ -33,14 +33,21 @@ def check_reachable(url: str, timeout: float) -> None:
     try:
         # Proxies from the environment apply, as they do to the crawl's requests.
         requests.head(root, timeout=timeout, allow_redirects=False).close()
-    except requests.Timeout:
-        raise Unreachable(f"no answer within {timeout:g} s") from None
     except requests.RequestException as exc:
-        raise Unreachable(_why(exc)) from None
+        raise Unreachable(why_unreachable(exc, timeout)) from None
+
+
+def why_unreachable(exc: BaseException, timeout: float) -> str:
+    """Why a ``requests`` call got no answer, in words a person can act on."""
+    import requests
+
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {timeout:g} s"
+    return _why(exc)
 
 
 def _why(exc: BaseException) -> str:
-    """The cause a person can act on, from the chain of wrapped exceptions."""
+    """The cause from the chain of wrapped exceptions."""
     seen: set[int] = set()
     todo: list[BaseException] = [exc]
     while todo:
