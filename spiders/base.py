@@ -23,9 +23,10 @@ from scrapy.exceptions import (
 )
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.error import ConnectionRefusedError as TxRefusedError
-from twisted.internet.error import DNSLookupError
 from twisted.internet.error import TimeoutError as TxTimeoutError
+from twisted.web.client import ResponseNeverReceived
 
 from flickr_crawl.api import BadResponse, FlickrApiError, call_url, parse_envelope
 from flickr_crawl.auth import auth_file_path, load_credentials
@@ -72,6 +73,15 @@ class Stop:
 STOP = Stop()
 AUTH_FAILED = "flickr_auth_failed"
 UNREACHABLE = "flickr_unreachable"
+# How a call fails when the API host gives no answer at all (not: a call dropped on Ctrl-C).
+NO_ANSWER = (
+    CannotResolveHostError,
+    DNSLookupError,
+    DownloadConnectionRefusedError,
+    ConnectError,  # twisted's refused, unroutable and timeouts
+    DownloadTimeoutError,
+    ResponseNeverReceived,
+)
 
 
 class FlickrSpider(scrapy.Spider):
@@ -208,7 +218,7 @@ class FlickrSpider(scrapy.Spider):
             reason = f"HTTP {response.status}"
         else:
             reason = f"{failure.type.__name__}: {failure.value}"  # type: ignore[union-attr]
-            if not self.answered:
+            if not self.answered and failure.check(*NO_ANSWER):
                 self.unreachable(failure)
         self.report.failure(method, _query_subject(request.url), reason)
         if request.callback is not None:
