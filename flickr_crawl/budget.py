@@ -11,7 +11,9 @@ calls the others made. The file is locked while a call is counted and replaced a
 The check happens when a call really leaves the API slot (the downloader asks us, see
 ``flickr_crawl.downloader``), so time spent queued or backing off is never counted early.
 It also counts every call (``flickr/api/calls`` and per method), the number users and
-benchmarks care about.
+benchmarks care about. A call that never reached Flickr (connection refused, a name that does
+not resolve) is taken back out of the window and the counts: only answered-or-maybe-received
+calls cost budget.
 """
 
 from __future__ import annotations
@@ -51,8 +53,6 @@ logger = logging.getLogger(__name__)
 SENT_META = "flickr_budget_sent"  # when the budget counted this request (to refund it)
 
 
-# Failures before any byte reached the host: the call cannot have been counted by Flickr.
-# (A timeout or a dropped connection may come after Flickr got the call: those stay counted.)
 def _never_connected(exc: Exception) -> bool:
     """Refused, unresolvable, unroutable: the call cannot have reached Flickr.
 
