@@ -27,6 +27,11 @@ class AuthError(Exception):
     """Credentials are missing, unreadable or rejected; the message says what to do."""
 
 
+class FlickrUnavailable(AuthError):
+    """Flickr gave no answer, or not one from the API: nothing is known about the credentials,
+    so they are kept."""
+
+
 @dataclass(kw_only=True)
 class Credentials:
     """An API key pair and, once authorised, the user's access token."""
@@ -123,7 +128,9 @@ def oauth_dance(
             "and secret"
         ) from None
     except OSError as exc:
-        raise AuthError(f"cannot reach {base}: {exc.__class__.__name__}") from None
+        raise FlickrUnavailable(
+            f"cannot reach Flickr at {base}: {exc.__class__.__name__}"
+        ) from None
     except ValueError:  # requests-oauthlib's TokenMissing: an answer without a token
         raise AuthError(f"Flickr's answer from {base} held no token; try again") from None
     if not token.get("oauth_token") or not token.get("oauth_token_secret"):
@@ -152,6 +159,7 @@ def check_login(creds: Credentials, api_url: str, *, timeout: float = 30) -> dic
     from requests_oauthlib import OAuth1
 
     from flickr_crawl.api import BadResponse, FlickrApiError, call_params, parse_envelope
+    from flickr_crawl.reachable import why_unreachable
 
     auth = OAuth1(
         creds.api_key,
@@ -168,15 +176,24 @@ def check_login(creds: Credentials, api_url: str, *, timeout: float = 30) -> dic
             timeout=timeout,
         )
     except requests.RequestException as exc:
-        raise AuthError(f"cannot reach {api_url}: {exc.__class__.__name__}") from None
+        raise FlickrUnavailable(
+            f"cannot reach Flickr at {api_url}: {why_unreachable(exc, timeout)}"
+        ) from None
     if response.status_code in (400, 401):
         raise AuthError(f"Flickr rejected the token (OAuth {_oauth_problem(response.text)})")
     try:
         data = parse_envelope(response.content)
     except FlickrApiError as exc:
+        if not exc.auth:  # "service unavailable" and the like: the token may be fine
+            raise FlickrUnavailable(
+                f"Flickr could not check the token now (code {exc.code}: {exc.message})"
+            ) from None
         raise AuthError(f"Flickr rejected the token (code {exc.code}: {exc.message})") from None
     except BadResponse:
-        raise AuthError(f"unexpected answer from {api_url} (HTTP {response.status_code})") from None
+        # An error page (Flickr down, a proxy) says nothing about the token.
+        raise FlickrUnavailable(
+            f"unexpected answer from {api_url} (HTTP {response.status_code})"
+        ) from None
     user = data.get("user", {})
     username = user.get("username", {})
     return {

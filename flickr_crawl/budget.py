@@ -11,7 +11,9 @@ calls the others made. The file is locked while a call is counted and replaced a
 The check happens when a call really leaves the API slot (the downloader asks us, see
 ``flickr_crawl.downloader``), so time spent queued or backing off is never counted early.
 It also counts every call (``flickr/api/calls`` and per method), the number users and
-benchmarks care about.
+benchmarks care about. A call that never reached Flickr (connection refused, a name that does
+not resolve) is taken back out of the window and the counts: only answered-or-maybe-received
+calls cost budget.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedError
 from scrapy.utils.misc import load_object
+from twisted.internet.error import ConnectError, DNSLookupError
+from twisted.internet.error import TimeoutError as TxTimeoutError
 
 from flickr_crawl.auth import AuthError, auth_file_path, load_credentials
 from flickr_crawl.downloader import ExactSlotDownloader
@@ -44,6 +49,20 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
+
+SENT_META = "flickr_budget_sent"  # when the budget counted this request (to refund it)
+
+
+def _never_connected(exc: Exception) -> bool:
+    """Refused, unresolvable, unroutable: the call cannot have reached Flickr.
+
+    A download timeout (twisted's is a ConnectError too) can end a call Flickr already got:
+    it stays counted, as does a connection lost mid-answer.
+    """
+    return isinstance(
+        exc, DownloadConnectionRefusedError | CannotResolveHostError | DNSLookupError | ConnectError
+    ) and not isinstance(exc, TxTimeoutError)
+
 
 WINDOW = 3600.0
 # Clocks and networks are not exact: a call stays in our window this much longer than in
@@ -61,6 +80,7 @@ class ApiBudget:
         self.path = path
         self._clock = clock
         self._sent: list[float] = []
+        self.last_sent = 0.0  # the time counted for the latest call, for ``refund``
 
     @contextlib.contextmanager
     def _window(self) -> Iterator[list[float]]:
@@ -115,7 +135,14 @@ class ApiBudget:
                 return sent[-self.per_hour] + WINDOW + SLACK - now
             # Rounded up: a saved time is never earlier than the real one.
             sent.append(math.ceil(now * 1000) / 1000)
+            self.last_sent = sent[-1]
             return 0.0
+
+    def refund(self, sent_at: float) -> None:
+        """Take back a counted call that never reached Flickr (no connection was made)."""
+        with self._window() as sent:
+            if sent_at in sent:
+                sent.remove(sent_at)
 
     def used(self) -> int:
         """Calls sent in the current window (by every run sharing the file)."""
@@ -184,10 +211,25 @@ class ApiBudgetMiddleware:
                 self._stats.inc_value("flickr/api/budget_waits")
             self._waiting_until = now + wait
             return wait
-        self._stats.inc_value("flickr/api/calls")
-        method = parse_qs(urlsplit(request.url).query).get("method", ["?"])[0]
-        self._stats.inc_value(f"flickr/api/calls/{method}")
+        if self.budget.per_hour > 0:
+            request.meta[SENT_META] = self.budget.last_sent
+        self._count(request, 1)
         return 0.0
+
+    def process_exception(self, request: Request, exception: Exception) -> None:
+        """A call that never reached Flickr (no connection made) is not charged to the key."""
+        if not request.meta.get(API_META) or not _never_connected(exception):
+            return
+        sent_at = request.meta.pop(SENT_META, None)
+        if sent_at is not None:
+            self.budget.refund(sent_at)
+        self._count(request, -1)
+        self._stats.inc_value(f"flickr/api/not_connected/{type(exception).__name__}")
+
+    def _count(self, request: Request, n: int) -> None:
+        self._stats.inc_value("flickr/api/calls", n)
+        method = parse_qs(urlsplit(request.url).query).get("method", ["?"])[0]
+        self._stats.inc_value(f"flickr/api/calls/{method}", n)
 
 
 def running_budget(crawler: Crawler | None) -> ApiBudget | None:

@@ -8,11 +8,12 @@ JPEG a JPEG). ``mark_broken`` records what verify found, so a redownload picks i
 from __future__ import annotations
 
 import csv
+import io
 import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from flickr_crawl.filetypes import is_image, is_video, sniff
 from flickr_crawl.storage import sha256_file
@@ -131,10 +132,16 @@ def mark_broken(db: sqlite3.Connection, problems: Iterable[Problem]) -> int:
 
 def write_csv(path: Path, problems: Iterable[Problem]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for p in problems:
-            writer.writerow({field: getattr(p, field) for field in CSV_FIELDS})
+        write_csv_to(fh, problems)
+
+
+def write_csv_to(fh: TextIO, problems: Iterable[Problem]) -> None:
+    """The problems as CSV with a header; a title with commas, quotes, tabs or line breaks
+    stays one quoted field."""
+    writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    for p in problems:
+        writer.writerow({field: getattr(p, field) for field in CSV_FIELDS})
 
 
 def read_ids(path: Path) -> list[str]:
@@ -142,7 +149,8 @@ def read_ids(path: Path) -> list[str]:
     text = path.read_text(encoding="utf-8-sig")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if lines and lines[0].split(",")[0] == "id":
-        return [row["id"] for row in csv.DictReader(lines) if row.get("id")]
+        # Parsed from the whole text: a quoted title may hold line breaks.
+        return [row["id"] for row in csv.DictReader(io.StringIO(text)) if row.get("id")]
     return [line for line in lines if not line.startswith("#")]
 
 

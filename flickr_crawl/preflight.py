@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flickr_crawl.archivelinks import links_leaving
 from flickr_crawl.auth import AuthError, auth_file_path, load_credentials
 from flickr_crawl.budget import budget_file, ensure_budget_file
-from flickr_crawl.paths import FAVORITES_LAYOUTS, LAYOUTS
+from flickr_crawl.catalog import CATALOG_NAME
+from flickr_crawl.checksettings import BadSetting, check_settings
+from flickr_crawl.paths import LOGS_DIR
+from flickr_crawl.reachable import Unreachable, check_reachable, host_root
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy.settings import BaseSettings
+
+# Seconds to wait for Flickr's first answer (or DOWNLOAD_TIMEOUT, if shorter).
+PROBE_TIMEOUT = 60.0
 
 
 class ConfigError(Exception):
@@ -23,32 +33,38 @@ def preflight(
     spider: str,
     known_spiders: list[str],
     args: dict[str, str] | None = None,
+    *,
+    warn: Callable[[str], None] = lambda _: None,
 ) -> None:
+    """Raise ConfigError if the crawl cannot run as configured; ``warn`` gets the warnings.
+
+    Nothing is created (archive, budget file) before the input is known to be good and
+    Flickr is known to answer.
+    """
     if spider not in known_spiders:
         raise ConfigError(f"no spider {spider!r}; choose one of {', '.join(sorted(known_spiders))}")
+    try:
+        for warning in check_settings(settings):
+            warn(warning)
+    except BadSetting as exc:
+        raise ConfigError(str(exc)) from None
     try:
         creds = load_credentials(auth_file_path(settings.get("FLICKR_AUTH_FILE")))
     except AuthError as exc:
         raise ConfigError(str(exc)) from None
-    layout = settings.get("FLICKR_LAYOUT")
-    if layout not in LAYOUTS:
-        raise ConfigError(f"FLICKR_LAYOUT={layout!r}; choose one of {', '.join(LAYOUTS)}")
-    favorites = settings.get("FLICKR_FAVORITES_LAYOUT")
-    if favorites not in FAVORITES_LAYOUTS:
-        raise ConfigError(
-            f"FLICKR_FAVORITES_LAYOUT={favorites!r}; choose one of {', '.join(FAVORITES_LAYOUTS)}"
-        )
-    if settings.get("FLICKR_LINK_MODE") not in ("hardlink", "copy"):
-        raise ConfigError("FLICKR_LINK_MODE must be hardlink or copy")
-    for name in ("FLICKR_API_URL", "FLICKR_OAUTH_URL", "FLICKR_WEB_URL"):
-        if not str(settings.get(name, "")).startswith(("http://", "https://")):
-            raise ConfigError(f"{name} must be an http(s) URL, got {settings.get(name)!r}")
-    for name in ("FLICKR_API_CALLS_PER_HOUR", "FLICKR_API_PER_PAGE"):
+    archive = Path(settings.get("FLICKR_ARCHIVE_DIR"))
+    if archive.exists() and not archive.is_dir():
+        raise ConfigError(f"FLICKR_ARCHIVE_DIR {archive} exists and is not a folder")
+    if spider == "redownload":
+        _check_redownload(archive, args or {})
+    if spider == "photostream" and (args or {}).get("since"):
+        from spiders.photostream import since_timestamp
+
         try:
-            if settings.getint(name) < 0:
-                raise ValueError
-        except ValueError:
-            raise ConfigError(f"{name} must be a whole number >= 0") from None
+            since_timestamp((args or {})["since"])
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    _check_flickr_answers(settings)
     if settings.getint("FLICKR_API_CALLS_PER_HOUR") > 0:
         auth = settings.get("FLICKR_AUTH_FILE")
         budget = budget_file(settings.get("FLICKR_API_BUDGET_FILE", ""), auth, creds.api_key)
@@ -59,9 +75,6 @@ def preflight(
                 f"cannot keep the API call count in {budget}: {exc.strerror}; set "
                 "FLICKR_API_BUDGET_FILE to a writable file"
             ) from None
-    archive = Path(settings.get("FLICKR_ARCHIVE_DIR"))
-    if archive.exists() and not archive.is_dir():
-        raise ConfigError(f"FLICKR_ARCHIVE_DIR {archive} exists and is not a folder")
     try:
         archive.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -72,16 +85,25 @@ def preflight(
             f"{link} is a symlink to {target}, outside the archive; the backup will not write "
             f"there: remove the link (or point FLICKR_ARCHIVE_DIR elsewhere)"
         )
+    _check_writable(archive)
 
-    if spider == "redownload":
-        _check_redownload(archive, args or {})
-    if spider == "photostream" and (args or {}).get("since"):
-        from spiders.photostream import since_timestamp
 
-        try:
-            since_timestamp((args or {})["since"])
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+def _check_flickr_answers(settings: BaseSettings) -> None:
+    """Flickr's API host answers (no API call spent); else one line, nothing created."""
+    url = settings.get("FLICKR_API_URL")
+    try:
+        timeout = min(settings.getfloat("DOWNLOAD_TIMEOUT", 180), PROBE_TIMEOUT)
+    except ValueError:
+        raise ConfigError(
+            f"DOWNLOAD_TIMEOUT={settings.get('DOWNLOAD_TIMEOUT')!r}; expected seconds"
+        ) from None
+    try:
+        check_reachable(url, timeout)
+    except Unreachable as exc:
+        raise ConfigError(
+            f"cannot reach Flickr at {host_root(url)}: {exc}; nothing was changed, run again "
+            "once the network is back"
+        ) from None
 
 
 def _check_redownload(archive: Path, args: dict[str, str]) -> None:
@@ -96,3 +118,32 @@ def _check_redownload(archive: Path, args: dict[str, str]) -> None:
         open_archive_catalog(archive).close()
     except NoCatalog as exc:
         raise ConfigError(str(exc)) from None
+
+
+def _check_writable(archive: Path) -> None:
+    """The archive can be written: its folder, ``logs/`` and ``catalog.db`` where they exist.
+
+    Checked by doing it (a file made and removed, the catalog opened for writing): permission
+    bits do not stop root, and say nothing of read-only mounts or immutable folders, which
+    otherwise fail only at the end of a run, in tracebacks.
+    """
+    for folder in (archive, archive / LOGS_DIR):
+        if not folder.is_dir():
+            continue
+        try:
+            fd, name = tempfile.mkstemp(dir=folder, prefix=".write-check-")
+            os.close(fd)
+            Path(name).unlink()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write to the archive folder {folder}: {exc.strerror}; nothing was "
+                "changed (a read-only disk or mount, or an immutable folder?)"
+            ) from None
+    catalog = archive / CATALOG_NAME
+    if catalog.is_file():
+        try:
+            os.close(os.open(catalog, os.O_RDWR))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write to the catalog {catalog}: {exc.strerror}; nothing was changed"
+            ) from None

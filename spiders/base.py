@@ -15,13 +15,23 @@ from urllib.parse import parse_qs
 
 import scrapy
 from scrapy.downloadermiddlewares.retry import get_retry_request
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import (
+    CannotResolveHostError,
+    CloseSpider,
+    DownloadConnectionRefusedError,
+    DownloadTimeoutError,
+)
 from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import ConnectError, DNSLookupError
+from twisted.internet.error import ConnectionRefusedError as TxRefusedError
+from twisted.internet.error import TimeoutError as TxTimeoutError
+from twisted.web.client import ResponseNeverReceived
 
 from flickr_crawl.api import BadResponse, FlickrApiError, call_url, parse_envelope
 from flickr_crawl.auth import auth_file_path, load_credentials
 from flickr_crawl.middlewares import API_META
+from flickr_crawl.reachable import host_root
 from flickr_crawl.report import RunReport
 
 if TYPE_CHECKING:
@@ -62,6 +72,16 @@ class Stop:
 
 STOP = Stop()
 AUTH_FAILED = "flickr_auth_failed"
+UNREACHABLE = "flickr_unreachable"
+# How a call fails when the API host gives no answer at all (not: a call dropped on Ctrl-C).
+NO_ANSWER = (
+    CannotResolveHostError,
+    DNSLookupError,
+    DownloadConnectionRefusedError,
+    ConnectError,  # twisted's refused, unroutable and timeouts
+    DownloadTimeoutError,
+    ResponseNeverReceived,
+)
 
 
 class FlickrSpider(scrapy.Spider):
@@ -71,6 +91,7 @@ class FlickrSpider(scrapy.Spider):
     api_url: str
     web_url: str
     per_page: int
+    answered = False  # an API call got an HTTP answer in this run
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -152,6 +173,7 @@ class FlickrSpider(scrapy.Spider):
             return STOP
         if response is None:
             return None
+        self.answered = True
         method = response.meta.get("flickr_method", "?")
         try:
             return parse_envelope(response.body)
@@ -188,6 +210,7 @@ class FlickrSpider(scrapy.Spider):
             return  # asked for by an earlier process: the fresh listing covers it
         method = request.meta.get("flickr_method", "?")
         if failure.check(HttpError):
+            self.answered = True
             response = failure.value.response
             if response.status in (400, 401):
                 problem = parse_qs(response.text).get("oauth_problem", ["rejected"])[0]
@@ -195,9 +218,23 @@ class FlickrSpider(scrapy.Spider):
             reason = f"HTTP {response.status}"
         else:
             reason = f"{failure.type.__name__}: {failure.value}"  # type: ignore[union-attr]
+            if not self.answered and failure.check(*NO_ANSWER):
+                self.unreachable(failure)
         self.report.failure(method, _query_subject(request.url), reason)
         if request.callback is not None:
             yield from request.callback(None, **request.cb_kwargs) or ()
+
+    def unreachable(self, failure: Failure) -> None:
+        """Stop the crawl: Flickr gave no answer at all, even after retries.
+
+        Only while no API call has been answered in this run: later, a lost connection is a
+        failed item (listed, exit 2) and the rest of the backup goes on.
+        """
+        self.report.fatal(
+            f"cannot reach Flickr at {host_root(self.api_url)}: {_network_reason(failure)}; "
+            "run again once the network is back"
+        )
+        raise CloseSpider(UNREACHABLE)
 
     def auth_failed(self, why: str) -> None:
         """Stop the crawl: nothing works with rejected credentials."""
@@ -206,6 +243,17 @@ class FlickrSpider(scrapy.Spider):
             "run `scrapy auth --reauth`"
         )
         raise CloseSpider(AUTH_FAILED)
+
+
+def _network_reason(failure: Failure) -> str:
+    """What went wrong with a call that got no answer, in words (the URL left out)."""
+    if failure.check(CannotResolveHostError, DNSLookupError):
+        return "the host name does not resolve (DNS)"
+    if failure.check(DownloadConnectionRefusedError, TxRefusedError):
+        return "connection refused"
+    if failure.check(DownloadTimeoutError, TxTimeoutError):
+        return "no answer within DOWNLOAD_TIMEOUT"
+    return failure.type.__name__  # type: ignore[union-attr]
 
 
 def _call_subject(response: Response) -> str:

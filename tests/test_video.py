@@ -11,6 +11,7 @@ import hashlib
 import json
 import sqlite3
 import stat
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -65,7 +66,7 @@ def test_without_a_session_videos_are_missing_then_redownloaded(world):
     # findmissing lists exactly the videos, with the reason and the page URL
     listing = world.tmp / "missing.csv"
     found = scrapy("findmissing", "-o", str(listing), *_settings(world, archive, session))
-    assert found.returncode == 0, found.stderr
+    assert found.returncode == 2, found.stderr  # something is missing
     rows = list(csv.DictReader(listing.read_text(encoding="utf-8").splitlines()))
     assert {r["id"] for r in rows} == {v["id"] for v in _videos(world)}
     assert all("weblogin" in r["reason"] and r["page_url"].startswith("http") for r in rows)
@@ -92,7 +93,7 @@ def test_without_a_session_videos_are_missing_then_redownloaded(world):
         assert records[video["id"]][0]["title"] == video["title"]
     left = scrapy("findmissing", *_settings(world, archive, session))
     assert left.returncode == 0
-    assert left.stdout == ""
+    assert left.stdout.splitlines() == ["id,media,title,page_url,path,reason"]
     assert "0 missing or incomplete" in left.stderr
 
 
@@ -164,11 +165,13 @@ def test_an_expired_session_is_reported_once(world):
     assert "3 videos are missing" in result.stderr
 
 
-def test_a_wrong_password_is_a_clear_error(world):
+def test_a_wrong_password_fails_as_soon_as_the_page_says_so(world):
     session = world.tmp / "session-4.json"
-    result = _weblogin(world, session, "wrong", "--timeout", "5")
+    started = time.monotonic()
+    result = _weblogin(world, session, "wrong")  # the default --timeout: 300 s
     assert result.returncode == 1
-    assert result.stderr.strip().startswith("error: no Flickr session after")
+    assert result.stderr.strip() == "error: Flickr did not sign you in: Invalid email or password."
+    assert time.monotonic() - started < 20  # browser start and one page, not a timeout
     assert not session.exists()
 
 

@@ -2,7 +2,8 @@
 
 Prints the authorize URL (and opens a browser where there is one), reads the verifier code
 Flickr shows, checks the token with flickr.test.login and stores key, secret and token in the
-auth file with mode 0600. A stored token is checked first and kept when it still works.
+auth file with mode 0600. A stored token is checked first and kept when it still works, or
+when Flickr cannot be reached to tell (exit 1: a token is never thrown away for a network fault).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from scrapy.commands import ScrapyCommand
 from flickr_crawl.auth import (
     AuthError,
     Credentials,
+    FlickrUnavailable,
     auth_file_path,
     check_login,
     load_credentials,
@@ -65,6 +67,10 @@ class Command(ScrapyCommand):
         if creds.authorised and not opts.reauth:
             try:
                 user = check_login(creds, api_url)
+            except FlickrUnavailable as exc:
+                raise FlickrUnavailable(
+                    f"{exc}; the stored token in {path} is kept (it may well still work)"
+                ) from None
             except AuthError as exc:
                 print(f"The stored token does not work ({exc}); authorising again.")
             else:

@@ -45,7 +45,10 @@ class Command(ScrapyCrawlCommand):
             return  # Scrapy's own usage error follows
         assert self.settings is not None
         try:
-            preflight(self.settings, args[0], get_spider_loader(self.settings).list(), opts.spargs)
+            preflight(
+                self.settings, args[0], get_spider_loader(self.settings).list(), opts.spargs,
+                warn=lambda line: print(f"warning: {line}", file=sys.stderr),
+            )  # fmt: skip
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(EXIT_CANNOT_RUN)

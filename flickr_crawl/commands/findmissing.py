@@ -1,9 +1,10 @@
 """``scrapy findmissing [-o missing.csv]``: every photo or video whose media is not on disk.
 
 Reads catalog.db and the disk (sizes only, quick): never downloaded, failed, video originals
-missing (no web session), files deleted or cut short. Prints one line per item with its id,
-title, page URL and reason, or writes them as CSV, which ``scrapy crawl redownload -a
-ids=missing.csv`` reads back.
+missing (no web session), files deleted or cut short. Writes CSV (id, media, title, page URL,
+path, reason; quoted where a field needs it) to stdout or to ``-o``, which ``scrapy crawl
+redownload -a ids=missing.csv`` reads back. Exit 0 when nothing is missing, 2 when something
+is (as ``scrapy verify``), 1 when there is no catalog: a cron job can act on it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 
-from flickr_crawl.integrity import NoCatalog, archive_of, find_missing, write_csv
+from flickr_crawl.integrity import NoCatalog, archive_of, find_missing, write_csv, write_csv_to
 
 if TYPE_CHECKING:
     import argparse
@@ -54,6 +55,6 @@ class Command(ScrapyCommand):
                 self.exitcode = 1
                 return
         else:
-            for p in problems:
-                print(f"{p.id}\t{p.media}\t{p.title[:60]}\t{p.page_url}\t{p.reason}")
+            write_csv_to(sys.stdout, problems)
         print(f"{len(problems)} missing or incomplete", file=sys.stderr)
+        self.exitcode = 2 if problems else 0

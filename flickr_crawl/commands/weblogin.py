@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 USERNAME_FIELDS = 'input[name="username"], input[type="email"], input[name="email"]'
 PASSWORD_FIELDS = 'input[type="password"]'
 SUBMIT_BUTTONS = '#login-submit, button[type="submit"], input[type="submit"]'
+# Where a sign-in page says why it did not sign you in (wrong password, unknown account).
+REFUSALS = '[role="alert"], .error, .error-message, .form-error, #login-error'
 
 
 class WebLoginError(Exception):
@@ -85,6 +87,22 @@ class Command(ScrapyCommand):
         print(f"Signed in to Flickr; web session saved to {path} (mode 0600).")
 
 
+def _refusal(page: Any) -> str:
+    """The sign-in page's visible error message after a filled form was sent; "" if none.
+
+    Read between page loads, so a page going away mid-read just means "not yet".
+    """
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        for element in page.query_selector_all(REFUSALS):
+            if element.is_visible() and (text := " ".join(element.inner_text().split())):
+                return text[:200]
+    except PlaywrightError:
+        pass  # the page is navigating: look again on the next round
+    return ""
+
+
 def sign_in(
     url: str, executable: str | None, *, username: str | None, password: str, headless: bool,
     timeout: float,
@@ -120,8 +138,13 @@ def sign_in(
             while time.monotonic() < deadline:
                 try:
                     names = {c["name"] for c in context.cookies()}
-                    if names >= SESSION_COOKIES:
-                        return dict(context.storage_state())
+                except PlaywrightError:
+                    raise WebLoginError("the browser was closed before signing in") from None
+                if names >= SESSION_COOKIES:
+                    return dict(context.storage_state())
+                if username and (refusal := _refusal(page)):
+                    raise WebLoginError(f"Flickr did not sign you in: {refusal}")
+                try:
                     page.wait_for_timeout(250)
                 except PlaywrightError:
                     raise WebLoginError("the browser was closed before signing in") from None
