@@ -24,9 +24,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flickr_crawl.report import plural
+from flickr_crawl.archive.storage import write_json_atomic
+from flickr_crawl.extensions.report import plural
 from flickr_crawl.sandbox.process import Sandbox, SandboxError
-from flickr_crawl.storage import write_json_atomic
 
 ROOT = Path(__file__).resolve().parents[1]
 STATE_FILE = ".demo-sandbox.json"  # in the archive: the port the last demo's sandbox had

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flickr_crawl.identity import media_key
+from flickr_crawl.flickr.identity import media_key
 
 
 @dataclass(kw_only=True)
@@ -22,7 +22,7 @@ class Source:
     width: int | None = None
     height: int | None = None
     extension: str | None = None  # known for photo originals (originalformat); None for videos
-    # What names the bytes (id, secret, size, format; see flickr_crawl.identity), never the
+    # What names the bytes (id, secret, size, format; see flickr_crawl.flickr.identity), never the
     # host: a file whose key is unchanged is not fetched again after a CDN move.
     key: str = ""
 
@@ -47,7 +47,7 @@ class MediaFile:
     reason: str | None = None  # why it is missing or failed
     metadata: str | None = None  # "embedded", or "skipped: <why>" (EXIF written into the file)
     # The served file's own EXIF segment (base64, "" if it had none), kept when ours was
-    # embedded, so the original bytes can always be restored exactly (flickr_crawl.exif).
+    # embedded, so the original bytes can always be restored exactly (flickr_crawl.metadata.exif).
     original_exif: str | None = None
 
 

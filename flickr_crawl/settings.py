@@ -1,7 +1,7 @@
 """Scrapy settings for flickr-crawl: Scrapy's own knobs first, then ours (``FLICKR_*``).
 
 Every endpoint is a setting so the same code runs against Flickr and against the local sandbox.
-Nothing here is a secret: keys and tokens live in the auth file (see ``flickr_crawl.auth``).
+Nothing here is a secret: keys and tokens live in the auth file (see ``flickr_crawl.flickr.auth``).
 """
 
 from __future__ import annotations
@@ -22,21 +22,21 @@ ROBOTSTXT_OBEY = False  # an API client for the user's own account, not a web cr
 USER_AGENT = "flickr-crawl/0.1 (+personal backup; scrapy)"
 # The console shows warnings, errors and the run summary; the INFO log goes to the archive's
 # logs/<stamp>-<spider>.log. A level set on the command line (-L INFO, -L DEBUG) shows
-# everything on the console, as usual (flickr_crawl.runlog).
+# everything on the console, as usual (flickr_crawl.extensions.runlog).
 LOG_LEVEL = "INFO"
 # Callbacks read answers with ``yield from self.api_data(...)``, a generator that returns a
 # value on purpose; Scrapy's check for that re-parses each callback's source on every
 # response (bound methods miss its cache): 4 % of a backup's time.
 WARN_ON_GENERATOR_RETURN_VALUE = False
 # Per-slot concurrency is broken in Scrapy 2.14-2.19; this downloader restores exact limits.
-DOWNLOADER = "flickr_crawl.downloader.ExactSlotDownloader"
+DOWNLOADER = "flickr_crawl.downloader.slots.ExactSlotDownloader"
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 16
 DOWNLOAD_DELAY = 0
 # Also the media fetcher's: per connect and per read (a long video finishes if it keeps coming).
 DOWNLOAD_TIMEOUT = 180
 # Media files do not go through Scrapy's downloader but through worker threads that stream
-# them to disk (flickr_crawl.download); these retry settings are theirs too.
+# them to disk (flickr_crawl.downloader.fetcher); these retry settings are theirs too.
 RETRY_ENABLED = True
 RETRY_TIMES = 5
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
@@ -44,8 +44,8 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 HTTPCACHE_ENABLED = False
 COOKIES_ENABLED = True
 DOWNLOADER_MIDDLEWARES = {
-    "flickr_crawl.budget.ApiBudgetMiddleware": 940,
-    "flickr_crawl.middlewares.OAuthSigningMiddleware": 950,
+    "flickr_crawl.downloader.budget.ApiBudgetMiddleware": 940,
+    "flickr_crawl.downloader.signing.OAuthSigningMiddleware": 950,
 }
 ITEM_PIPELINES = {
     "pipelines.media.MediaPipeline": 100,
@@ -54,13 +54,14 @@ ITEM_PIPELINES = {
     "pipelines.catalog.CatalogPipeline": 900,  # last: a catalog error never costs a sidecar
 }
 EXTENSIONS = {
-    "flickr_crawl.report.RunReport": 500,
-    "flickr_crawl.progress.ProgressExtension": 600,
-    "flickr_crawl.jobdir.JobDirGuard": 700,
-    "flickr_crawl.leftovers.ArchiveGuard": 710,
-    "flickr_crawl.backoff.BackoffExtension": 800,  # slows a host down when it pushes back
-    "flickr_crawl.diskspace.DiskSpaceGuard": 850,  # stops the run when the disk is full
-    "flickr_crawl.redact.LogRedaction": 100,  # no token or signed URL in the log
+    "flickr_crawl.extensions.report.RunReport": 500,
+    "flickr_crawl.extensions.progress.ProgressExtension": 600,
+    "flickr_crawl.extensions.jobdir.JobDirGuard": 700,
+    "flickr_crawl.extensions.leftovers.ArchiveGuard": 710,
+    # Slows a host down when it pushes back.
+    "flickr_crawl.downloader.backoff.BackoffExtension": 800,
+    "flickr_crawl.extensions.diskspace.DiskSpaceGuard": 850,  # stops the run when the disk is full
+    "flickr_crawl.extensions.redact.LogRedaction": 100,  # no token or signed URL in the log
 }
 # The API slot is sequential (Flickr counts calls per key).
 DOWNLOAD_SLOTS = {

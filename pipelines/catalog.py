@@ -1,6 +1,6 @@
 """Stores every item in ``<archive>/catalog.db`` and records the run (start, end, counts).
 
-Only wiring: the SQL lives in ``flickr_crawl.catalog``. Each item is saved in its own
+Only wiring: the SQL lives in ``flickr_crawl.catalog.store``. Each item is saved in its own
 transaction, so a crash loses at most the items in flight (a run after a crash lists again and
 saves them). The connection lives on a thread of its own, where every save happens in the
 order items arrive: SQLite lets go of the GIL while it works, so the catalog no longer costs
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from flickr_crawl.catalog import (
+from flickr_crawl.catalog.store import (
     CATALOG_NAME,
     close_catalog,
     finish_run,
@@ -40,6 +40,8 @@ from flickr_crawl.catalog import (
     set_state,
     start_run,
 )
+from flickr_crawl.catalog.sync import RUNS_SINCE_SWEEP, WATERMARK
+from flickr_crawl.extensions.report import RunReport
 from flickr_crawl.items import (
     AlbumItem,
     CollectionItem,
@@ -53,8 +55,6 @@ from flickr_crawl.items import (
     PhotoItem,
     PhotostreamListedItem,
 )
-from flickr_crawl.report import RunReport
-from flickr_crawl.sync import RUNS_SINCE_SWEEP, WATERMARK
 
 if TYPE_CHECKING:
     import sqlite3

@@ -1,8 +1,8 @@
 """Retires album folders that no longer match Flickr, once the crawl has moved their photos.
 
 A renamed album's photos move to its new folder, a deleted album's to the folders they are
-still in (or ``Unsorted``) while the crawl runs (see ``flickr_crawl.refile``). What is left in
-the old folder at the end is its ``album.json``: for a renamed album the new folder has a
+still in (or ``Unsorted``) while the crawl runs (see ``flickr_crawl.archive.refile``). What is
+left in the old folder at the end is its ``album.json``: for a renamed album the new folder has a
 fresh one, so the old goes; a deleted album's record is kept under ``Deleted on Flickr/``. A
 folder that still holds anything else (a move that failed, files of the user's own) stays.
 """
@@ -14,9 +14,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flickr_crawl.archive.paths import inside, safe_name
+from flickr_crawl.archive.storage import write_json_atomic
 from flickr_crawl.items import OldAlbumFolderItem
-from flickr_crawl.paths import inside, safe_name
-from flickr_crawl.storage import write_json_atomic
 from pipelines.sidecar import ALBUM_SIDECAR
 
 if TYPE_CHECKING:

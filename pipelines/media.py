@@ -2,11 +2,11 @@
 
 Not Scrapy's FilesPipeline: that one keeps bodies in memory, re-hashes the archive on every run,
 re-downloads after 90 days and writes in place. Here a body streams to a ``.part`` file on a
-worker thread (``flickr_crawl.download``), is verified (length, hash, and that the bytes are
-the kind of file expected: a video is a video), then renamed to ``<id>.<ext>``; further album
-folders get hard links. A failed or missing file never drops the item: its sidecar says what
-happened. Each placement is also journaled (``flickr_crawl.placed``), so a file placed just
-before a hard kill is not downloaded again.
+worker thread (``flickr_crawl.downloader.fetcher``), is verified (length, hash, and that the
+bytes are the kind of file expected: a video is a video), then renamed to ``<id>.<ext>``;
+further album folders get hard links. A failed or missing file never drops the item: its
+sidecar says what happened. Each placement is also journaled (``flickr_crawl.archive.placed``),
+so a file placed just before a hard kill is not downloaded again.
 """
 
 from __future__ import annotations
@@ -27,17 +27,7 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from flickr_crawl.camera import read_camera_exif
-from flickr_crawl.catalog import CATALOG_NAME, read_catalog
-from flickr_crawl.diskspace import DISK_FULL, DiskFull
-from flickr_crawl.download import Fetched, MediaFetcher
-from flickr_crawl.exif import (
-    StreamingEmbed,
-    embed_exif,
-    original_exif_segment,
-    restore_original,
-)
-from flickr_crawl.filetypes import (
+from flickr_crawl.archive.filetypes import (
     extension_for,
     is_image,
     is_video,
@@ -45,9 +35,7 @@ from flickr_crawl.filetypes import (
     mime_type_of_name,
     sniff,
 )
-from flickr_crawl.identity import media_key
-from flickr_crawl.items import MediaFile, PhotoItem
-from flickr_crawl.paths import (
+from flickr_crawl.archive.paths import (
     LAYOUTS,
     file_name,
     inside,
@@ -55,11 +43,23 @@ from flickr_crawl.paths import (
     poster_name,
     sidecar_name,
 )
-from flickr_crawl.placed import PlacedJournal
-from flickr_crawl.refile import Filed, refile, remove_if_empty
-from flickr_crawl.report import RunReport
-from flickr_crawl.storage import link_or_copy, part_path, sha256_file
-from flickr_crawl.websession import cookie_header, load_cookies, session_file_path
+from flickr_crawl.archive.placed import PlacedJournal
+from flickr_crawl.archive.refile import Filed, refile, remove_if_empty
+from flickr_crawl.archive.storage import link_or_copy, part_path, sha256_file
+from flickr_crawl.catalog.store import CATALOG_NAME, read_catalog
+from flickr_crawl.downloader.fetcher import Fetched, MediaFetcher
+from flickr_crawl.extensions.diskspace import DISK_FULL, DiskFull
+from flickr_crawl.extensions.report import RunReport
+from flickr_crawl.flickr.identity import media_key
+from flickr_crawl.flickr.websession import cookie_header, load_cookies, session_file_path
+from flickr_crawl.items import MediaFile, PhotoItem
+from flickr_crawl.metadata.camera import read_camera_exif
+from flickr_crawl.metadata.exif import (
+    StreamingEmbed,
+    embed_exif,
+    original_exif_segment,
+    restore_original,
+)
 
 if TYPE_CHECKING:
     from typing import Self
@@ -366,7 +366,7 @@ class MediaPipeline:
         size, sha256 = got.stored_size, got.stored_sha256
         metadata, original_exif = None, None
         if kind == "jpeg" and embed is not None and embed.status is not None:
-            # Embedded as the file streamed in (flickr_crawl.exif.StreamingEmbed).
+            # Embedded as the file streamed in (flickr_crawl.metadata.exif.StreamingEmbed).
             item.camera, segment = embed.camera, embed.original_segment
             metadata = self._embedded(item, embed.status)
         elif kind == "jpeg":  # EXIF off, or a head the stream could not take apart
@@ -471,7 +471,8 @@ class MediaPipeline:
             here, there = inside(self.archive, path), inside(self.archive, recorded["path"])
             if path != recorded["path"] and not here.exists() and there.is_file():
                 here.parent.mkdir(parents=True, exist_ok=True)
-                there.replace(here)  # the video moved (flickr_crawl.refile): its still follows
+                # The video moved (flickr_crawl.archive.refile): its still follows.
+                there.replace(here)
                 remove_if_empty(there.parent, self.archive)
             if here.stat().st_size != recorded.get("size"):
                 return None
@@ -485,8 +486,8 @@ class MediaPipeline:
 
     def _journal(self, item: PhotoItem, placed: MediaFile, part: Path) -> None:
         """Record the file about to be renamed from ``part`` as its sidecar will (see
-        ``flickr_crawl.placed``). Written before the rename, with the part's inode: a kill in
-        between leaves a line no file matches, never a placed file without its line."""
+        ``flickr_crawl.archive.placed``). Written before the rename, with the part's inode: a kill
+        in between leaves a line no file matches, never a placed file without its line."""
         record = {key: getattr(item, key) for key in EXIF_FIELDS}  # plain values only
         record.update(id=item.id, source=dataclasses.asdict(item.source), camera=item.camera,
                       file=dataclasses.asdict(placed), inode=part.stat().st_ino)  # fmt: skip

@@ -29,7 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 
-from flickr_crawl.diskspace import is_disk_full
+from flickr_crawl.archive.paths import inside, photo_dirs, safe_name, sidecar_name
+from flickr_crawl.archive.storage import link_or_copy, write_json_atomic
+from flickr_crawl.extensions.diskspace import is_disk_full
+from flickr_crawl.extensions.report import RunReport
 from flickr_crawl.items import (
     AlbumItem,
     CollectionItem,
@@ -39,10 +42,7 @@ from flickr_crawl.items import (
     PhotoInfoItem,
     PhotoItem,
 )
-from flickr_crawl.paths import inside, photo_dirs, safe_name, sidecar_name
-from flickr_crawl.report import RunReport
-from flickr_crawl.storage import link_or_copy, write_json_atomic
-from flickr_crawl.xmp import sidecar_path, write_xmp
+from flickr_crawl.metadata.xmp import sidecar_path, write_xmp
 
 if TYPE_CHECKING:
     from collections.abc import Callable

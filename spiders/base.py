@@ -28,11 +28,11 @@ from twisted.internet.error import ConnectionRefusedError as TxRefusedError
 from twisted.internet.error import TimeoutError as TxTimeoutError
 from twisted.web.client import ResponseNeverReceived
 
-from flickr_crawl.api import BadResponse, FlickrApiError, call_url, parse_envelope
-from flickr_crawl.auth import auth_file_path, load_credentials
-from flickr_crawl.middlewares import API_META
-from flickr_crawl.reachable import host_root
-from flickr_crawl.report import RunReport
+from flickr_crawl.downloader.signing import API_META
+from flickr_crawl.extensions.report import RunReport
+from flickr_crawl.flickr.api import BadResponse, FlickrApiError, call_url, parse_envelope
+from flickr_crawl.flickr.auth import auth_file_path, load_credentials
+from flickr_crawl.flickr.reachable import host_root
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Generator, Iterable, Iterator
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
-    from flickr_crawl.auth import Credentials
+    from flickr_crawl.flickr.auth import Credentials
 
 logger = logging.getLogger(__name__)
 

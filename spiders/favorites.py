@@ -21,10 +21,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.api import PHOTO_EXTRAS, page_of, to_int
-from flickr_crawl.catalog import CATALOG_NAME, get_state, open_catalog
+from flickr_crawl.catalog.store import CATALOG_NAME, get_state, open_catalog
+from flickr_crawl.flickr.api import PHOTO_EXTRAS, page_of, to_int
+from flickr_crawl.flickr.mapping import (
+    FAVORITES_METHOD,
+    best_video_source,
+    favorite_photo,
+    iso_from_unix,
+)
 from flickr_crawl.items import FavoriteItem, FavoritesListedItem
-from flickr_crawl.mapping import FAVORITES_METHOD, best_video_source, favorite_photo, iso_from_unix
 from pipelines.catalog import FAVORITES_WATERMARK
 from spiders.base import STOP, requests_first
 from spiders.metadata import LIST_PRIORITY, PhotoSpider

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
-from flickr_crawl.api import BadResponse, page_of, to_int
-from flickr_crawl.budget import running_budget
-from flickr_crawl.catalog import CATALOG_NAME, read_catalog
-from flickr_crawl.mapping import comments_of, faves_of, info_of, video_original_source
-from flickr_crawl.progress import DEEP_DONE_STAT, LEFT_ALONE_STAT, TOTAL_STAT
+from flickr_crawl.catalog.store import CATALOG_NAME, read_catalog
+from flickr_crawl.downloader.budget import running_budget
+from flickr_crawl.extensions.progress import DEEP_DONE_STAT, LEFT_ALONE_STAT, TOTAL_STAT
+from flickr_crawl.flickr.api import BadResponse, page_of, to_int
+from flickr_crawl.flickr.mapping import comments_of, faves_of, info_of, video_original_source
 from spiders.base import STOP, FlickrSpider
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from flickr_crawl.budget import ApiBudget
+    from flickr_crawl.downloader.budget import ApiBudget
     from flickr_crawl.items import PhotoItem, Source
 
 logger = logging.getLogger(__name__)

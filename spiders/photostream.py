@@ -21,8 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.api import PHOTO_EXTRAS, page_of, text, to_int
-from flickr_crawl.catalog import CATALOG_NAME
+from flickr_crawl.archive.paths import album_folders
+from flickr_crawl.catalog.store import CATALOG_NAME
+from flickr_crawl.catalog.sync import CatalogView, gallery_counts, items_from_catalog, load_view
+from flickr_crawl.flickr.api import PHOTO_EXTRAS, page_of, text, to_int
+from flickr_crawl.flickr.mapping import (
+    album_from_list,
+    collections_of,
+    gallery_of,
+    photo_from_list,
+    video_play_source,
+)
 from flickr_crawl.items import (
     AlbumItem,
     AlbumRef,
@@ -30,15 +39,6 @@ from flickr_crawl.items import (
     OldAlbumFolderItem,
     PhotostreamListedItem,
 )
-from flickr_crawl.mapping import (
-    album_from_list,
-    collections_of,
-    gallery_of,
-    photo_from_list,
-    video_play_source,
-)
-from flickr_crawl.paths import album_folders
-from flickr_crawl.sync import CatalogView, gallery_counts, items_from_catalog, load_view
 from spiders.base import STOP, requests_first
 from spiders.metadata import LIST_PRIORITY, PhotoSpider
 
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from flickr_crawl.api import Page
+    from flickr_crawl.flickr.api import Page
     from flickr_crawl.items import PhotoItem
 
 LIST_METHOD = "flickr.people.getPhotos"

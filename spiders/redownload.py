@@ -15,11 +15,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.catalog import CATALOG_NAME
-from flickr_crawl.integrity import find_missing, open_archive_catalog, read_ids
+from flickr_crawl.archive.integrity import find_missing, open_archive_catalog, read_ids
+from flickr_crawl.archive.paths import album_folders
+from flickr_crawl.catalog.store import CATALOG_NAME
+from flickr_crawl.catalog.sync import items_from_catalog
 from flickr_crawl.items import AlbumRef
-from flickr_crawl.paths import album_folders
-from flickr_crawl.sync import items_from_catalog
 from spiders.base import FlickrSpider
 
 if TYPE_CHECKING:

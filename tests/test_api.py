@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from flickr_crawl.api import (
+from flickr_crawl.flickr.api import (
     BadResponse,
     FlickrApiError,
     call_url,
@@ -15,7 +15,7 @@ from flickr_crawl.api import (
     parse_envelope,
     to_int,
 )
-from flickr_crawl.mapping import (
+from flickr_crawl.flickr.mapping import (
     best_photo_source,
     best_video_source,
     iso_from_unix,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from flickr_crawl.auth import Credentials, check_login, load_credentials, save_credentials
+from flickr_crawl.flickr.auth import Credentials, check_login, load_credentials, save_credentials
 from tests.helpers import ROOT, crawl, scrapy
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import stat
 
-from flickr_crawl.budget import SLACK, WINDOW, ApiBudget
+from flickr_crawl.downloader.budget import SLACK, WINDOW, ApiBudget
 from tests.helpers import crawl
 
 

@@ -17,7 +17,7 @@ import pytest
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
-from flickr_crawl.catalog import (
+from flickr_crawl.catalog.store import (
     MIGRATIONS,
     SCHEMA_VERSION,
     CatalogVersionError,
@@ -867,7 +867,7 @@ SAVE_LOOP = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from flickr_crawl.catalog import open_catalog, save_comments, save_photo, save_album
+    from flickr_crawl.catalog.store import open_catalog, save_comments, save_photo, save_album
     from tests.test_catalog import comments, photo, album
     db = open_catalog(Path(sys.argv[1]))
     n = 0
@@ -1072,7 +1072,7 @@ def test_a_real_crawl_records_its_close_reason(tmp_path: Path, reason: str) -> N
 def test_a_sparse_answer_keeps_the_profile_url_with_the_alias(db: sqlite3.Connection) -> None:
     from collections import Counter
 
-    from flickr_crawl.catalog import _save_users, utc_now
+    from flickr_crawl.catalog.store import _save_users, utc_now
     from flickr_crawl.items import User
 
     rich = User(nsid="1@N00", username="ann", path_alias="annie",

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import pytest
 from scrapy.settings import Settings
 
-from flickr_crawl.redact import FILTER
-from flickr_crawl.report import summary_lines
-from flickr_crawl.runlog import RunLogHandler, run_log_path, start_run_log
+from flickr_crawl.extensions.redact import FILTER
+from flickr_crawl.extensions.report import summary_lines
+from flickr_crawl.extensions.runlog import RunLogHandler, run_log_path, start_run_log
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, interrupt_crawl_when
 

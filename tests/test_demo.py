@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from flickr_crawl.filetypes import VIDEO_KINDS, sniff
+from flickr_crawl.archive.filetypes import VIDEO_KINDS, sniff
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import ROOT, crawl
 

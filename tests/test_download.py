@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import pytest
 
-from flickr_crawl.download import CutShort, MediaFetcher, Refused, Stopped, WriteFailed
+from flickr_crawl.downloader.fetcher import CutShort, MediaFetcher, Refused, Stopped, WriteFailed
 from tests.helpers import ROOT, scrapy
 
 BIG = bytes(range(256)) * 40_000  # ~10 MB

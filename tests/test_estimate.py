@@ -1,5 +1,6 @@
 """``scrapy estimate`` against a sandbox: counts equal to its ground truth, and the API calls a
-real ``scrapy crawl photostream`` then spends; plus the pure rules of ``flickr_crawl.estimate``."""
+real ``scrapy crawl photostream`` then spends; plus the pure rules of
+``flickr_crawl.flickr.estimate``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from flickr_crawl.demo import sandbox_settings
-from flickr_crawl.estimate import (
+from flickr_crawl.flickr.estimate import (
     BYTES_PER_PIXEL,
     FAVES_PER_PAGE,
     VIDEO_BYTES,

@@ -20,8 +20,8 @@ import piexif
 import pytest
 from PIL import Image
 
-from flickr_crawl.exif import build_exif, embed_exif, html_to_text, rights_text
 from flickr_crawl.items import PhotoItem
+from flickr_crawl.metadata.exif import build_exif, embed_exif, html_to_text, rights_text
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from scrapy.settings import Settings
 
-from flickr_crawl.checksettings import RULES, BadSetting, Rule, _kind_of, check_settings
-from flickr_crawl.checksettings import known_settings as flickr_settings
+from flickr_crawl.commands.checksettings import RULES, BadSetting, Rule, _kind_of, check_settings
+from flickr_crawl.commands.checksettings import known_settings as flickr_settings
 from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import ROOT, crawl, crawl_args, scrapy, sidecars

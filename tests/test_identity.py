@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from flickr_crawl.identity import media_key
+from flickr_crawl.flickr.identity import media_key
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, run_log, sidecars, web_session
 

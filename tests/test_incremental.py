@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from flickr_crawl.placed import JOURNAL_NAME
+from flickr_crawl.archive.placed import JOURNAL_NAME
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, kill_crawl_when, run_log, sidecars
 

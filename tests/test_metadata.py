@@ -18,7 +18,7 @@ import piexif
 import pytest
 from PIL import Image
 
-from flickr_crawl.exif import restore_original
+from flickr_crawl.metadata.exif import restore_original
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, kill_crawl_when, run_log, sidecars, web_session
 

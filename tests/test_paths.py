@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from flickr_crawl.archive.paths import album_folders, file_name, inside, photo_dirs, safe_name
 from flickr_crawl.items import AlbumRef, PhotoItem
-from flickr_crawl.paths import album_folders, file_name, inside, photo_dirs, safe_name
 
 
 @pytest.mark.parametrize(

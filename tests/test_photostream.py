@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from flickr_crawl.paths import MAX_NAME_BYTES
+from flickr_crawl.archive.paths import MAX_NAME_BYTES
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, kill_crawl_when, sidecars
 

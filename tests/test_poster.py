@@ -15,7 +15,7 @@ import re
 import sqlite3
 from pathlib import Path
 
-from flickr_crawl.filetypes import sniff
+from flickr_crawl.archive.filetypes import sniff
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, scrapy, sidecars, web_session
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from flickr_crawl.demo import sandbox_settings
-from flickr_crawl.estimate import human_bytes
-from flickr_crawl.progress import ProgressMeter, Snapshot
+from flickr_crawl.extensions.progress import ProgressMeter, Snapshot
+from flickr_crawl.flickr.estimate import human_bytes
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import ROOT, crawl, run_log
 
@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
 # Until settings.py lists it, crawls name the extension here (with the project's RunReport).
 EXTENSIONS = json.dumps(
-    {"flickr_crawl.report.RunReport": 500, "flickr_crawl.progress.ProgressExtension": 600}
+    {
+        "flickr_crawl.extensions.report.RunReport": 500,
+        "flickr_crawl.extensions.progress.ProgressExtension": 600,
+    }
 )
 
 
@@ -133,10 +136,9 @@ def test_progress_disabled(slow_sandbox: Sandbox, tmp_path: Path) -> None:
         "-s", "FLICKR_PROGRESS_ENABLED=False", "-s", "FLICKR_DEEP_METADATA=False",
     )  # fmt: skip
     assert result.returncode in (0, 2), result.stderr[-2000:]
-    assert "Disabled flickr_crawl.progress.ProgressExtension: FLICKR_PROGRESS_ENABLED is off" in (
-        result.stderr
-    )
-    assert "[flickr_crawl.progress]" not in result.stderr
+    disabled = "Disabled flickr_crawl.extensions.progress.ProgressExtension"
+    assert f"{disabled}: FLICKR_PROGRESS_ENABLED is off" in result.stderr
+    assert "[flickr_crawl.extensions.progress]" not in result.stderr
     assert "Progress" not in result.stdout
 
 

@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 from PIL import Image
 
-from flickr_crawl.browser import chromium_path
+from flickr_crawl.flickr.browser import chromium_path
 from flickr_crawl.sandbox.process import Sandbox
 from flickr_crawl.site import images
 from flickr_crawl.site.sanitize import SCHEMES, TAGS, sanitize

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 import pytest
 from PIL import Image
 
-from flickr_crawl.download import MediaFetcher
-from flickr_crawl.exif import StreamingEmbed, embed_exif
+from flickr_crawl.downloader.fetcher import MediaFetcher
+from flickr_crawl.metadata.exif import StreamingEmbed, embed_exif
 from tests.test_exif import camera_exif, make_jpeg, make_photo
 
 if TYPE_CHECKING:

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from flickr_crawl.catalog import SCHEMA_VERSION
+from flickr_crawl.catalog.store import SCHEMA_VERSION
 from flickr_crawl.demo import sandbox_settings
+from flickr_crawl.metadata.xmp import sidecar_path
 from flickr_crawl.sandbox.process import Sandbox
-from flickr_crawl.xmp import sidecar_path
 from tests.helpers import as_old_catalog, crawl, scrapy, sidecars
 
 EXIFTOOL = shutil.which("exiftool")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flickr_crawl.websession import cookie_header
+from flickr_crawl.flickr.websession import cookie_header
 
 COOKIES = [
     {"name": "cookie_accid", "value": "a", "domain": ".flickr.com", "path": "/", "secure": True},

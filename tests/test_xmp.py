@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from flickr_crawl.items import PhotoItem
-from flickr_crawl.xmp import NAMESPACES, write_xmp, xmp_gps, xmp_packet
+from flickr_crawl.metadata.xmp import NAMESPACES, write_xmp, xmp_gps, xmp_packet
 
 if TYPE_CHECKING:
     from pathlib import Path

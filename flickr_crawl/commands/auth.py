@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 
-from flickr_crawl.auth import (
+from flickr_crawl.extensions.redact import quiet_oauth_loggers
+from flickr_crawl.flickr.auth import (
     AuthError,
     Credentials,
     FlickrUnavailable,
@@ -24,7 +25,6 @@ from flickr_crawl.auth import (
     oauth_dance,
     save_credentials,
 )
-from flickr_crawl.redact import quiet_oauth_loggers
 
 if TYPE_CHECKING:
     import argparse

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 
-from flickr_crawl.jobdir import recover_unclean
-from flickr_crawl.preflight import ConfigError, preflight
-from flickr_crawl.report import RunReport, plural
-from flickr_crawl.runlog import show_summary, start_run_log
+from flickr_crawl.commands.preflight import ConfigError, preflight
+from flickr_crawl.extensions.jobdir import recover_unclean
+from flickr_crawl.extensions.report import RunReport, plural
+from flickr_crawl.extensions.runlog import show_summary, start_run_log
 
 if TYPE_CHECKING:
     import argparse

@@ -6,7 +6,7 @@ endpoints as the crawl, then prints the photo and video counts, the bytes to dow
 calls a ``scrapy crawl photostream`` will make (by method, following the spider's rules) and how
 long the API budget makes that. With a ``catalog.db`` in ``FLICKR_ARCHIVE_DIR`` it also says
 how many photos are new or updated since the last backup. The rules are in
-``flickr_crawl.estimate``.
+``flickr_crawl.flickr.estimate``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
 
-from flickr_crawl.api import (
+from flickr_crawl.catalog.store import open_read_only
+from flickr_crawl.commands.helpformat import HelpFormatter
+from flickr_crawl.flickr.api import (
     TRANSIENT_CODES,
     BadResponse,
     FlickrApiError,
@@ -29,10 +31,8 @@ from flickr_crawl.api import (
     page_of,
     parse_envelope,
 )
-from flickr_crawl.auth import AuthError, auth_file_path, load_credentials
-from flickr_crawl.catalog import open_read_only
-from flickr_crawl.commands.helpformat import HelpFormatter
-from flickr_crawl.estimate import (
+from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials
+from flickr_crawl.flickr.estimate import (
     DEFAULT_BYTES_PER_PIXEL,
     ESTIMATE_EXTRAS,
     ORDER,
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
     import requests
 
-    from flickr_crawl.auth import Credentials
+    from flickr_crawl.flickr.auth import Credentials
 
 ATTEMPTS = 3  # per call, for transient answers (105, 201, 429, 5xx, cut bodies)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 
-from flickr_crawl.integrity import NoCatalog, archive_of, mark_broken, verify
+from flickr_crawl.archive.integrity import NoCatalog, archive_of, mark_broken, verify
 
 if TYPE_CHECKING:
     import argparse

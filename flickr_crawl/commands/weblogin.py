@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
 
-from flickr_crawl.browser import NoBrowser, chromium_path
-from flickr_crawl.storage import write_private_atomic
-from flickr_crawl.websession import SESSION_COOKIES, session_file_path
+from flickr_crawl.archive.storage import write_private_atomic
+from flickr_crawl.flickr.browser import NoBrowser, chromium_path
+from flickr_crawl.flickr.websession import SESSION_COOKIES, session_file_path
 
 if TYPE_CHECKING:
     import argparse

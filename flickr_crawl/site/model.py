@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from flickr_crawl.integrity import COMPLETE, NoCatalog
+from flickr_crawl.archive.integrity import COMPLETE, NoCatalog
 
 if TYPE_CHECKING:
     from pathlib import Path

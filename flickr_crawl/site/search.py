@@ -14,8 +14,8 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING
 
+from flickr_crawl.metadata.text import html_to_text
 from flickr_crawl.site.sanitize import plain, sanitize
-from flickr_crawl.text import html_to_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flickr_crawl.leftovers import LOCK_NAME
+from flickr_crawl.extensions.leftovers import LOCK_NAME
 
 # Small on purpose: these tests run whole backups several times each.
 SMALL_ACCOUNT = ("--photos", "40", "--videos", "1", "--albums", "4", "--image-size", "small",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from flickr_crawl.leftovers import LOCK_NAME
+from flickr_crawl.extensions.leftovers import LOCK_NAME
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, sidecars, web_session
 from tests.reliability.common import SMALL_ACCOUNT, run_summary

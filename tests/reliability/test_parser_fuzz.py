@@ -19,9 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flickr_crawl.api import BadResponse, FlickrApiError, page_of, parse_envelope
-from flickr_crawl.items import PhotoItem
-from flickr_crawl.mapping import (
+from flickr_crawl.flickr.api import BadResponse, FlickrApiError, page_of, parse_envelope
+from flickr_crawl.flickr.mapping import (
     album_from_list,
     best_video_source,
     comments_of,
@@ -29,6 +28,7 @@ from flickr_crawl.mapping import (
     info_of,
     photo_from_list,
 )
+from flickr_crawl.items import PhotoItem
 from tests.helpers import REAL as REAL_RECORDINGS
 from tests.helpers import needs_recordings
 

@@ -9,12 +9,12 @@ aria2c on the same 500 files) while the reactor keeps to API calls and items.
 
 Memory stays flat: each worker reads into one reused 1 MiB buffer, whatever the file's size.
 A body is hashed and written as it arrives; the start of a JPEG can be held back and rewritten
-on the way (``HeadRewriter``: ``flickr_crawl.exif.StreamingEmbed``). A body is complete only
-when its length is known and every byte of it arrived.
+on the way (``HeadRewriter``: ``flickr_crawl.metadata.exif.StreamingEmbed``). A body is
+complete only when its length is known and every byte of it arrived.
 
 Retries follow Scrapy's settings (``RETRY_TIMES``, ``RETRY_HTTP_CODES``): connection errors,
 timeouts and cut bodies are tried again, disk errors never are. A 429 or 503 (or a Retry-After)
-holds the host back for every worker, as ``flickr_crawl.backoff`` does for the API slot.
+holds the host back for every worker, as ``flickr_crawl.downloader.backoff`` does for the API slot.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from typing import Protocol as Interface
 from urllib.parse import urljoin, urlsplit
 
-from flickr_crawl.backoff import PUSHBACK_STATUSES, Backoff, retry_after_seconds
-from flickr_crawl.diskspace import DiskFull, is_disk_full
-from flickr_crawl.storage import PART_SUFFIX
+from flickr_crawl.archive.storage import PART_SUFFIX
+from flickr_crawl.downloader.backoff import PUSHBACK_STATUSES, Backoff, retry_after_seconds
+from flickr_crawl.extensions.diskspace import DiskFull, is_disk_full
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -292,7 +292,7 @@ class MediaFetcher:
             raise
         if response.will_close or not response.isclosed():
             self._forget(conn)
-        # As Scrapy logs its requests (flickr_crawl.redact blanks a signed URL's token).
+        # As Scrapy logs its requests (flickr_crawl.extensions.redact blanks a signed URL's token).
         logger.debug("Fetched (%(status)s) <GET %(url)s> (%(size)s bytes)",
                      {"status": got.status, "url": url, "size": got.size})  # fmt: skip
         self._pushed(host, got)

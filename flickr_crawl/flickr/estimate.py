@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.api import SIZE_CODES, optional, to_int
+from flickr_crawl.flickr.api import SIZE_CODES, optional, to_int
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping

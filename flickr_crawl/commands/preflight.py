@@ -7,13 +7,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from flickr_crawl.archivelinks import links_leaving
-from flickr_crawl.auth import AuthError, auth_file_path, load_credentials
-from flickr_crawl.budget import budget_file, ensure_budget_file
-from flickr_crawl.catalog import CATALOG_NAME
-from flickr_crawl.checksettings import BadSetting, check_settings
-from flickr_crawl.paths import LOGS_DIR
-from flickr_crawl.reachable import Unreachable, check_reachable, host_root
+from flickr_crawl.archive.links import links_leaving
+from flickr_crawl.archive.paths import LOGS_DIR
+from flickr_crawl.catalog.store import CATALOG_NAME
+from flickr_crawl.commands.checksettings import BadSetting, check_settings
+from flickr_crawl.downloader.budget import budget_file, ensure_budget_file
+from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials
+from flickr_crawl.flickr.reachable import Unreachable, check_reachable, host_root
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -107,7 +107,7 @@ def _check_flickr_answers(settings: BaseSettings) -> None:
 
 
 def _check_redownload(archive: Path, args: dict[str, str]) -> None:
-    from flickr_crawl.integrity import NoCatalog, open_archive_catalog
+    from flickr_crawl.archive.integrity import NoCatalog, open_archive_catalog
 
     ids = args.get("ids", "")
     if not ids and args.get("missing", "") in ("", "0", "false", "no"):

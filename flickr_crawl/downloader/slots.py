@@ -8,11 +8,11 @@ Two more things are decided here, at the moment a request really leaves its slot
 when a middleware first sees it, which can be long before while the slot is busy or held):
 
 - pacing: ``pace(key, interval, hold)`` spaces a slot's request starts at least ``interval``
-  apart and sends nothing before ``hold`` seconds from now (``flickr_crawl.backoff`` uses it
-  when Flickr pushes back);
+  apart and sends nothing before ``hold`` seconds from now
+  (``flickr_crawl.downloader.backoff`` uses it when Flickr pushes back);
 - gates: a downloader middleware with a ``send_wait(request) -> float`` method is asked before
   each request goes out; a positive answer keeps the request queued that many seconds, 0 lets
-  it go (and the gate counts it as sent). ``flickr_crawl.budget`` is one.
+  it go (and the gate counts it as sent). ``flickr_crawl.downloader.budget`` is one.
 
 When the crawl stops (Ctrl-C) while a slot holds requests back, they are failed at once
 (``IgnoreRequest``) instead of being waited for: the run ends, and the next one goes on.

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 
 from scrapy.settings import SETTINGS_PRIORITIES
 
-from flickr_crawl.paths import LOGS_DIR
-from flickr_crawl.redact import FILTER
+from flickr_crawl.archive.paths import LOGS_DIR
+from flickr_crawl.extensions.redact import FILTER
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 CONSOLE_LEVEL = "WARNING"  # what the console shows unless the command line asks for more
 FILE_LEVEL = logging.INFO
-SUMMARY_LOGGER = "flickr_crawl.report"
+SUMMARY_LOGGER = "flickr_crawl.extensions.report"
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from flickr_crawl.paths import inside, sidecar_name
-from flickr_crawl.storage import link_or_copy
-from flickr_crawl.xmp import sidecar_path
+from flickr_crawl.archive.paths import inside, sidecar_name
+from flickr_crawl.archive.storage import link_or_copy
+from flickr_crawl.metadata.xmp import sidecar_path
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """Finds symlinks in the archive that lead outside it, before a run writes anything.
 
-Every path the crawl writes is built inside the archive (``flickr_crawl.paths.inside``), but a
-folder of the archive that is a symlink to somewhere else would carry those writes out of it: a
-backup must never write where it was not asked to. Links that stay inside are fine.
+Every path the crawl writes is built inside the archive
+(``flickr_crawl.archive.paths.inside``), but a folder of the archive that is a symlink to
+somewhere else would carry those writes out of it: a backup must never write where it was not
+asked to. Links that stay inside are fine.
 """
 
 from __future__ import annotations

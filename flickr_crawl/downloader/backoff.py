@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from flickr_crawl.api import TRANSIENT_CODES, to_int
+from flickr_crawl.flickr.api import TRANSIENT_CODES, to_int
 
 if TYPE_CHECKING:
     from typing import Self

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flickr_crawl import settings as defaults
-from flickr_crawl.auth import ENV_KEY, ENV_SECRET
-from flickr_crawl.paths import FAVORITES_LAYOUTS, LAYOUTS
+from flickr_crawl.archive.paths import FAVORITES_LAYOUTS, LAYOUTS
+from flickr_crawl.flickr.auth import ENV_KEY, ENV_SECRET
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings

@@ -9,7 +9,7 @@ Flickr counts per key, not per process, so the window is kept in a small file pe
 a run started again within the hour, or a second spider running at the same time, sees the
 calls the others made. The file is locked while a call is counted and replaced atomically.
 The check happens when a call really leaves the API slot (the downloader asks us, see
-``flickr_crawl.downloader``), so time spent queued or backing off is never counted early.
+``flickr_crawl.downloader.slots``), so time spent queued or backing off is never counted early.
 It also counts every call (``flickr/api/calls`` and per method), the number users and
 benchmarks care about. A call that never reached Flickr (connection refused, a name that does
 not resolve) is taken back out of the window and the counts: only answered-or-maybe-received
@@ -35,10 +35,10 @@ from scrapy.utils.misc import load_object
 from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.internet.error import TimeoutError as TxTimeoutError
 
-from flickr_crawl.auth import AuthError, auth_file_path, load_credentials
-from flickr_crawl.downloader import ExactSlotDownloader
-from flickr_crawl.middlewares import API_META
-from flickr_crawl.storage import write_private_atomic
+from flickr_crawl.archive.storage import write_private_atomic
+from flickr_crawl.downloader.signing import API_META
+from flickr_crawl.downloader.slots import ExactSlotDownloader
+from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -190,7 +190,7 @@ class ApiBudgetMiddleware:
             if not issubclass(downloader, ExactSlotDownloader):
                 raise ValueError(
                     "FLICKR_API_CALLS_PER_HOUR needs DOWNLOADER = "
-                    "'flickr_crawl.downloader.ExactSlotDownloader' (it asks the budget)"
+                    "'flickr_crawl.downloader.slots.ExactSlotDownloader' (it asks the budget)"
                 )
         assert crawler.stats is not None
         return cls(ApiBudget(per_hour, path=path), crawler.stats)

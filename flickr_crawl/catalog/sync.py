@@ -17,8 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.catalog import open_read_only, read_catalog
-from flickr_crawl.mapping import (
+from flickr_crawl.catalog.store import open_read_only, read_catalog
+from flickr_crawl.flickr.mapping import (
     FAVORITES_METHOD,
     best_video_source,
     favorite_photo,

@@ -1,7 +1,8 @@
 """Flickr credentials: the auth file (mode 0600), its env-var fallback, and the OAuth 1.0a dance.
 
 The dance (request token, authorize with an oob verifier, access token) uses requests-oauthlib;
-signing of crawl requests happens elsewhere (``flickr_crawl.middlewares``) with plain oauthlib.
+signing of crawl requests happens elsewhere (``flickr_crawl.downloader.signing``) with plain
+oauthlib.
 No Scrapy imports here, so commands and tests use it directly.
 """
 
@@ -13,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.storage import write_private_atomic
+from flickr_crawl.archive.storage import write_private_atomic
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -158,8 +159,8 @@ def check_login(creds: Credentials, api_url: str, *, timeout: float = 30) -> dic
     import requests
     from requests_oauthlib import OAuth1
 
-    from flickr_crawl.api import BadResponse, FlickrApiError, call_params, parse_envelope
-    from flickr_crawl.reachable import why_unreachable
+    from flickr_crawl.flickr.api import BadResponse, FlickrApiError, call_params, parse_envelope
+    from flickr_crawl.flickr.reachable import why_unreachable
 
     auth = OAuth1(
         creds.api_key,

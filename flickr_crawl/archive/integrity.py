@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from flickr_crawl.filetypes import is_image, is_video, sniff
-from flickr_crawl.storage import sha256_file
+from flickr_crawl.archive.filetypes import is_image, is_video, sniff
+from flickr_crawl.archive.storage import sha256_file
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator

@@ -4,8 +4,8 @@ A backup of a large account runs for hours (the API budget alone allows 3600 cal
 people want to see where it stands. On a terminal (stderr is a TTY) this draws a live bar with
 ``rich``; otherwise (cron, CI, ``> log``) it logs one plain line every
 ``FLICKR_PROGRESS_INTERVAL`` seconds (into the run's log file; the console shows warnings and
-the summary, see ``flickr_crawl.runlog``). It only reads signals and stats, never changes the
-crawl. The numbers are the spider's, as stats: the total its listing reports
+the summary, see ``flickr_crawl.extensions.runlog``). It only reads signals and stats, never
+changes the crawl. The numbers are the spider's, as stats: the total its listing reports
 (``flickr/photo/total``), the photos it has nothing to do for (``flickr/photo/left_alone``:
 unchanged in an incremental run, faves of one's own photos), and the photos whose deep
 metadata is stored, from earlier runs or now (``flickr/deep/done``), so a resumed or
@@ -28,8 +28,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.asyncio import create_looping_call
 
-from flickr_crawl.budget import running_budget
-from flickr_crawl.estimate import human_bytes, human_duration
+from flickr_crawl.downloader.budget import running_budget
+from flickr_crawl.flickr.estimate import human_bytes, human_duration
 from flickr_crawl.items import PhotoItem
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from scrapy.utils.asyncio import AsyncioLoopingCall
     from twisted.internet.task import LoopingCall
 
-    from flickr_crawl.budget import ApiBudget
+    from flickr_crawl.downloader.budget import ApiBudget
 
 logger = logging.getLogger(__name__)
 

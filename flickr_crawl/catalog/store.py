@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flickr_crawl.items import User
-from flickr_crawl.text import html_to_text
+from flickr_crawl.metadata.text import html_to_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence

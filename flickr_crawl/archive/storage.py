@@ -52,7 +52,7 @@ def part_path(folder: Path, photo_id: str) -> Path:
     """A fresh, unique file for a download to stream to before it is verified and renamed.
 
     Nothing is looked up: a failed download removes its own part, and the parts a killed run
-    left are swept before the next one starts (``flickr_crawl.leftovers``). (Listing the
+    left are swept before the next one starts (``flickr_crawl.extensions.leftovers``). (Listing the
     folder for them per photo cost O(files in the folder), quadratic on a big account.)
     """
     return folder / f".{photo_id}.{secrets.token_hex(4)}{PART_SUFFIX}"

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import piexif
 
-from flickr_crawl.camera import read_camera_exif
-from flickr_crawl.storage import write_bytes_atomic
-from flickr_crawl.text import clean_text, html_to_text
+from flickr_crawl.archive.storage import write_bytes_atomic
+from flickr_crawl.metadata.camera import read_camera_exif
+from flickr_crawl.metadata.text import clean_text, html_to_text
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -462,7 +462,7 @@ def _skipped(photo: PhotoItem, skip: _Skip) -> str:
 class StreamingEmbed:
     """Embeds Flickr's metadata into a JPEG original while it downloads.
 
-    The download handler (``flickr_crawl.download``) holds back the head of the body until
+    The download handler (``flickr_crawl.downloader.fetcher``) holds back the head of the body until
     ``head_length`` says it is whole, has it rewritten on its disk thread, and streams the rest
     through: the file is written and hashed once, instead of written, read back, rewritten and
     hashed again. The head also gives the camera's EXIF and the segment to restore the served

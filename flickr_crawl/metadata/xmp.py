@@ -17,14 +17,14 @@ import re
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
-from flickr_crawl.exif import (
+from flickr_crawl.archive.storage import write_bytes_atomic
+from flickr_crawl.metadata.exif import (
     clean_text,
     geo_coordinates,
     html_to_text,
     is_public_domain,
     rights_text,
 )
-from flickr_crawl.storage import write_bytes_atomic
 
 if TYPE_CHECKING:
     from pathlib import Path

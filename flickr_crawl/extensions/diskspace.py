@@ -22,7 +22,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import _schedule_coro
 
-from flickr_crawl.report import RunReport
+from flickr_crawl.extensions.report import RunReport
 
 if TYPE_CHECKING:
     from typing import Self

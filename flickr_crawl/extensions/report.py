@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
-from flickr_crawl.estimate import human_bytes, human_duration
+from flickr_crawl.archive.paths import LOGS_DIR
+from flickr_crawl.archive.storage import write_json_atomic
+from flickr_crawl.extensions.runlog import run_log, run_log_path
+from flickr_crawl.flickr.estimate import human_bytes, human_duration
 from flickr_crawl.items import PhotoItem
-from flickr_crawl.paths import LOGS_DIR
-from flickr_crawl.runlog import run_log, run_log_path
-from flickr_crawl.storage import write_json_atomic
 
 if TYPE_CHECKING:
     from typing import Self

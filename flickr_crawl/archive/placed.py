@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flickr_crawl.storage import write_bytes_atomic
+from flickr_crawl.archive.storage import write_bytes_atomic
 
 logger = logging.getLogger(__name__)
 

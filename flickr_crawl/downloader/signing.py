@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from oauthlib.oauth1 import Client
 from scrapy.exceptions import NotConfigured
 
-from flickr_crawl.auth import AuthError, auth_file_path, load_credentials
+from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials
 
 if TYPE_CHECKING:
     from typing import Self
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
 
-    from flickr_crawl.auth import Credentials
+    from flickr_crawl.flickr.auth import Credentials
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from flickr_crawl.api import (
+from flickr_crawl.flickr.api import (
     LICENSES,
     SIZE_CODES,
     SIZE_LABELS,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from scrapy import signals
 
-from flickr_crawl.storage import PART_SUFFIX
+from flickr_crawl.archive.storage import PART_SUFFIX
 
 if TYPE_CHECKING:
     from typing import IO, Self
