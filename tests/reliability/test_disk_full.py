@@ -57,9 +57,12 @@ def _media(archive: Path) -> list[Path]:
             and p.suffix.lower() in (".jpg", ".png", ".gif", ".mp4", ".mov")]  # fmt: skip
 
 
-def _expected_sha256(photo: dict[str, Any], sidecar: Path) -> str | None:
-    """What the file must hash to: Flickr's original (ground truth), else, for photos whose
-    owner offers no original, the size the sidecar says was verified."""
+def _expected_sha256(photo: dict[str, Any], sidecar: Path, *, still: bool = False) -> str | None:
+    """What the file must hash to: Flickr's original (ground truth; for a video's still, the
+    largest still it lists, url_o here), else, for photos whose owner offers no original, the
+    size the sidecar says was verified."""
+    if still:
+        return photo["original"]["sha256"] if photo["original"] else None
     if photo["media"] == "video":
         return photo["video"]["sha256"]
     if photo["original"]:
@@ -88,7 +91,9 @@ def test_a_full_disk_stops_cleanly_and_a_rerun_completes(small_disk, tmp_path):
         # nothing half-written under a final name, no temp files left behind
         assert not [p for p in archive.rglob(".*") if p.is_file() and p.name != LOCK_NAME]
         for path in _media(archive):
-            want = _expected_sha256(truth[path.stem], path.with_suffix(".json"))
+            photo_id, _, kind = path.stem.partition(".")  # <id>.jpg, or <id>.poster.jpg
+            want = _expected_sha256(truth[photo_id], path.with_name(f"{photo_id}.json"),
+                                    still=kind == "poster")  # fmt: skip
             assert hashlib.sha256(path.read_bytes()).hexdigest() == want, path
         for path in archive.rglob("*.json"):
             json.loads(path.read_text(encoding="utf-8"))  # every sidecar is whole
