@@ -188,7 +188,7 @@ def whole_log(result: subprocess.CompletedProcess[str], archive: Path) -> str:
 
 def final_progress(result: subprocess.CompletedProcess[str], archive: Path) -> list[str]:
     """The progress display's closing line(s)."""
-    pattern = r"\[flickr_crawl\.progress\] INFO: (Progress \(.*)"
+    pattern = r"\[flickr_crawl\.extensions\.progress\] INFO: (Progress \(.*)"
     return re.findall(pattern, whole_log(result, archive))
 
 

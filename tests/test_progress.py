@@ -111,12 +111,14 @@ def test_progress_log_lines(slow_sandbox: Sandbox, tmp_path: Path) -> None:
     # Not on a terminal: the lines go to the run's log file; the console keeps warnings.
     assert "Progress" not in result.stderr
     log = run_log(tmp_path / "archive")
-    periodic = re.findall(r"\[flickr_crawl\.progress\] INFO: Progress: (.*)", log)
+    periodic = re.findall(r"\[flickr_crawl\.extensions\.progress\] INFO: Progress: (.*)", log)
     assert len(periodic) >= 3, log[-3000:]
     assert all(re.match(r"(photos|deep pass) \d+/(\?|31)", line) for line in periodic)
     assert any(" downloaded, API " in line and "/150 this hour" in line for line in periodic)
     assert any(line.startswith("deep pass") for line in periodic)
-    final = re.findall(r"\[flickr_crawl\.progress\] INFO: Progress \(finished\): (.*)", log)
+    final = re.findall(
+        r"\[flickr_crawl\.extensions\.progress\] INFO: Progress \(finished\): (.*)", log
+    )
     assert len(final) == 1
     calls = slow_sandbox.stats()["api_calls"]["total"]
     assert stat(log, "flickr/api/calls") == calls
