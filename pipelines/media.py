@@ -46,7 +46,7 @@ from flickr_crawl.archive.paths import (
 from flickr_crawl.archive.placed import PlacedJournal
 from flickr_crawl.archive.refile import Filed, refile, remove_if_empty
 from flickr_crawl.archive.storage import link_or_copy, part_path, sha256_file
-from flickr_crawl.catalog.store import CATALOG_NAME, read_catalog
+from flickr_crawl.catalog.db import CATALOG_NAME, read_catalog
 from flickr_crawl.downloader.fetcher import Fetched, MediaFetcher
 from flickr_crawl.extensions.diskspace import DISK_FULL, DiskFull
 from flickr_crawl.extensions.report import RunReport

@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.catalog.store import CATALOG_NAME, get_state, open_catalog
+from flickr_crawl.catalog.db import CATALOG_NAME, open_catalog
+from flickr_crawl.catalog.runs import FAVORITES_WATERMARK, get_state
 from flickr_crawl.flickr.api import PHOTO_EXTRAS, page_of, to_int
 from flickr_crawl.flickr.mapping import (
     FAVORITES_METHOD,
@@ -30,7 +31,6 @@ from flickr_crawl.flickr.mapping import (
     iso_from_unix,
 )
 from flickr_crawl.items import FavoriteItem, FavoritesListedItem
-from pipelines.catalog import FAVORITES_WATERMARK
 from spiders.base import STOP, requests_first
 from spiders.metadata import LIST_PRIORITY, PhotoSpider
 

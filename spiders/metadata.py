@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
-from flickr_crawl.catalog.store import CATALOG_NAME, read_catalog
+from flickr_crawl.catalog.db import CATALOG_NAME, read_catalog
 from flickr_crawl.downloader.budget import running_budget
 from flickr_crawl.extensions.progress import DEEP_DONE_STAT, LEFT_ALONE_STAT, TOTAL_STAT
 from flickr_crawl.flickr.api import BadResponse, page_of, to_int

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.archive.paths import album_folders
-from flickr_crawl.catalog.store import CATALOG_NAME
+from flickr_crawl.catalog.db import CATALOG_NAME
 from flickr_crawl.catalog.sync import CatalogView, gallery_counts, items_from_catalog, load_view
 from flickr_crawl.flickr.api import PHOTO_EXTRAS, page_of, text, to_int
 from flickr_crawl.flickr.mapping import (

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.archive.integrity import find_missing, open_archive_catalog, read_ids
 from flickr_crawl.archive.paths import album_folders
-from flickr_crawl.catalog.store import CATALOG_NAME
+from flickr_crawl.catalog.db import CATALOG_NAME
 from flickr_crawl.catalog.sync import items_from_catalog
 from flickr_crawl.items import AlbumRef
 from spiders.base import FlickrSpider

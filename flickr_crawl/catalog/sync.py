@@ -17,7 +17,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.catalog.store import open_read_only, read_catalog
+from flickr_crawl.catalog.db import open_read_only, read_catalog
+from flickr_crawl.catalog.runs import RUNS_SINCE_SWEEP, WATERMARK
 from flickr_crawl.flickr.mapping import (
     FAVORITES_METHOD,
     best_video_source,
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
     from flickr_crawl.items import PhotoItem
 
-WATERMARK = "photostream.watermark"  # unix time a clean run started at
-RUNS_SINCE_SWEEP = "photostream.runs_since_sweep"
 SIZES_METHOD = "flickr.photos.getSizes"
 
 

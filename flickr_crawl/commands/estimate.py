@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
 
-from flickr_crawl.catalog.store import open_read_only
+from flickr_crawl.catalog.db import open_read_only
 from flickr_crawl.commands.helpformat import HelpFormatter
 from flickr_crawl.flickr.api import (
     TRANSIENT_CODES,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from flickr_crawl.archive.links import links_leaving
 from flickr_crawl.archive.paths import LOGS_DIR
-from flickr_crawl.catalog.store import CATALOG_NAME
+from flickr_crawl.catalog.db import CATALOG_NAME
 from flickr_crawl.commands.checksettings import BadSetting, check_settings
 from flickr_crawl.downloader.budget import budget_file, ensure_budget_file
 from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials
