@@ -43,6 +43,7 @@ from flickr_crawl.catalog.saves import (
     save_photo,
     save_photo_info,
 )
+from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.extensions.report import RunReport
 from flickr_crawl.items import (
     AlbumItem,
@@ -123,6 +124,8 @@ class CatalogPipeline:
         return asyncio.wrap_future(self._thread.submit(job, db))
 
     def open_spider(self) -> None:
+        last_run(self.crawler)  # what the last run left is read before this run writes
+
         def start() -> tuple[sqlite3.Connection, int]:
             db = open_catalog(self.path)
             return db, start_run(db, self.spider_name)

@@ -202,7 +202,9 @@ class SidecarPipeline:
         self, item: PhotoItem, folders: list[str], parts: list[PhotoPart]
     ) -> dict[str, int]:
         paths = self._paths(folders, item.id)
-        record = ItemAdapter(item).asdict()
+        adapter = ItemAdapter(item)
+        record = {key: value for key, value in adapter.asdict().items()
+                  if adapter.get_field_meta(key).get("recorded", True)}  # fmt: skip
         previous = _read_first(paths)
         for key in PART_KEYS:
             if key in previous:

@@ -23,7 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.archive.paths import album_folders
 from flickr_crawl.catalog.db import CATALOG_NAME
-from flickr_crawl.catalog.sync import CatalogView, gallery_counts, items_from_catalog, load_view
+from flickr_crawl.catalog.lastrun import CatalogView, gallery_counts
+from flickr_crawl.catalog.views import items_from_catalog
+from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.flickr.api import PHOTO_EXTRAS, page_of, text, to_int
 from flickr_crawl.flickr.mapping import (
     album_from_list,
@@ -95,7 +97,7 @@ class PhotostreamSpider(PhotoSpider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         spider.catalog_path = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive")) / CATALOG_NAME
-        spider.view = load_view(spider.catalog_path, spider.creds.user_nsid)
+        spider.view = last_run(crawler).view_for(spider.creds.user_nsid)
         spider.started = int(time.time())
         every = settings.getint("FLICKR_SWEEP_EVERY", 7)
         due = every > 0 and spider.view.runs_since_sweep >= every

@@ -107,7 +107,7 @@ def _check_flickr_answers(settings: BaseSettings) -> None:
 
 
 def _check_redownload(archive: Path, args: dict[str, str]) -> None:
-    from flickr_crawl.archive.integrity import NoCatalog, open_archive_catalog
+    from flickr_crawl.catalog.db import NoCatalog, open_archive_catalog
 
     ids = args.get("ids", "")
     if not ids and args.get("missing", "") in ("", "0", "false", "no"):
