@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +31,7 @@ from flickr_crawl.flickr.mapping import (
     collections_of,
     gallery_of,
     photo_from_list,
+    since_timestamp,
     video_play_source,
 )
 from flickr_crawl.items import (
@@ -57,15 +57,6 @@ if TYPE_CHECKING:
 
 LIST_METHOD = "flickr.people.getPhotos"
 UPDATED_METHOD = "flickr.photos.recentlyUpdated"
-
-
-def since_timestamp(value: str) -> int:
-    """``-a since=YYYY-MM-DD`` as a unix time (midnight UTC); ValueError if it is not a date."""
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise ValueError(f"since={value!r} is not a date like 2024-05-31") from None
-    return int(day.timestamp())
 
 
 def _has_uploads_since(photos: list[dict[str, Any]], cutoff: int) -> bool:
