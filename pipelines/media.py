@@ -159,8 +159,8 @@ class MediaPipeline:
         return item
 
     def open_spider(self) -> None:
-        # A run without the catalog leaves it behind the files: then only sidecars tell.
-        # Without one to go by (none yet, or unreadable), each photo's sidecar is asked.
+        # A run without the catalog leaves it behind the files: then only sidecars tell (as
+        # they do when there is none yet, or it cannot be read).
         catalog = self.crawler.settings.getbool("FLICKR_CATALOG_ENABLED", True)
         last = last_run(self.crawler)
         self.filed = dict(last.files) if catalog and last.found else None

@@ -180,3 +180,27 @@ def _opens_of_three_runs(sandbox: Any, archive: Path, tmp_path: Path) -> list[li
         catalog_opens(sandbox, archive, tmp_path),
         catalog_opens(sandbox, archive, tmp_path, spider="favorites"),
     ]
+
+
+def test_an_old_catalog_still_tells_what_the_last_run_left(tmp_path: Path) -> None:
+    """A version 1 catalog (no sync_state, no video stills yet) is read as it is: its photos,
+    files and albums count, before this run migrates it."""
+    from flickr_crawl.catalog.db import close_catalog, open_catalog
+    from flickr_crawl.catalog.lastrun import read_last_run
+    from flickr_crawl.catalog.saves import save_album, save_photo
+    from tests.helpers import as_old_catalog
+    from tests.test_catalog import OWNER, album, photo
+
+    path = tmp_path / "catalog.db"
+    db = open_catalog(path)
+    save_photo(db, photo("5001"))
+    save_photo(db, photo("5002"))
+    save_album(db, album(("5001", "5002")))
+    close_catalog(db)
+    as_old_catalog(path, 1)
+    last = read_last_run(path)
+    assert last.found
+    assert last.state == {}
+    assert set(last.known) == {"5001", "5002"}
+    assert set(last.albums["72001"].photo_ids) == {"5001", "5002"}
+    assert set(last.view_for(OWNER).filed) == {"5001", "5002"}

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flickr_crawl.archive.refile import Filed
-from flickr_crawl.catalog.db import read_catalog
+from flickr_crawl.catalog.db import read_catalog, table_names
 from flickr_crawl.catalog.runs import FAVORITES_WATERMARK, RUNS_SINCE_SWEEP, WATERMARK
 
 if TYPE_CHECKING:
@@ -130,7 +130,8 @@ def read_last_run(path: Path) -> LastRun:
 
 def _read(db: sqlite3.Connection) -> LastRun:
     last = LastRun(found=True)
-    last.state = {str(k): str(v) for k, v in db.execute("SELECT key, value FROM sync_state")}
+    if "sync_state" in table_names(db):  # a version 1 catalog has none (this run migrates it)
+        last.state = {str(k): str(v) for k, v in db.execute("SELECT key, value FROM sync_state")}
     for row in db.execute(
         "SELECT id, COALESCE(last_update_unix, 0), COALESCE(count_comments, 0),"
         " COALESCE(count_faves, 0), comments_raw IS NOT NULL, faves_raw IS NOT NULL,"
