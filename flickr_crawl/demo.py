@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from flickr_crawl.archive.storage import write_json_atomic
+from flickr_crawl.catalog.db import open_read_only
+from flickr_crawl.catalog.views import file_counts
 from flickr_crawl.extensions.report import plural
 from flickr_crawl.sandbox.process import Sandbox, SandboxError
 
@@ -93,19 +95,13 @@ def run_summary(archive: Path, since: float) -> dict[str, Any]:
 def archive_counts(catalog: Path) -> dict[str, int]:
     """Files the catalog holds, by media and status (``photo downloaded``, ``video missing``)."""
     try:
-        db = sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)
+        db = open_read_only(catalog)
+        try:
+            return file_counts(db)
+        finally:
+            db.close()
     except sqlite3.Error:
         return {}
-    try:
-        rows = db.execute(
-            "SELECT p.media, f.status, count(*) FROM files f JOIN photos p ON p.id = f.photo_id"
-            " GROUP BY 1, 2"
-        ).fetchall()
-    except sqlite3.Error:
-        return {}
-    finally:
-        db.close()
-    return {f"{media} {status}": n for media, status, n in rows}
 
 
 def scrapy_command() -> str:

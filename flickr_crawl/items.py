@@ -106,6 +106,9 @@ class PhotoItem:
     poster: Source | None = None
     poster_file: MediaFile | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    # For the media pipeline, not a record (no sidecar holds it): fetch the file again even
+    # where an earlier run's file looks complete (the redownload spider sets it).
+    force_download: bool = field(default=False, metadata={"recorded": False})
 
 
 @dataclass(kw_only=True)

@@ -1,6 +1,6 @@
 """Stores every item in ``<archive>/catalog.db`` and records the run (start, end, counts).
 
-Only wiring: the SQL lives in ``flickr_crawl.catalog.store``. Each item is saved in its own
+Only wiring: the SQL lives in ``flickr_crawl.catalog``. Each item is saved in its own
 transaction, so a crash loses at most the items in flight (a run after a crash lists again and
 saves them). The connection lives on a thread of its own, where every save happens in the
 order items arrive: SQLite lets go of the GIL while it works, so the catalog no longer costs
@@ -21,14 +21,19 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from flickr_crawl.catalog.store import (
-    CATALOG_NAME,
-    close_catalog,
+from flickr_crawl.catalog.db import CATALOG_NAME, close_catalog, open_catalog
+from flickr_crawl.catalog.runs import (
+    FAVORITES_WATERMARK,
+    RUNS_SINCE_SWEEP,
+    WATERMARK,
     finish_run,
     mark_deleted_album,
     mark_deleted_photos,
     mark_gone_favorites,
-    open_catalog,
+    set_state,
+    start_run,
+)
+from flickr_crawl.catalog.saves import (
     save_album,
     save_collection,
     save_comments,
@@ -37,10 +42,8 @@ from flickr_crawl.catalog.store import (
     save_gallery,
     save_photo,
     save_photo_info,
-    set_state,
-    start_run,
 )
-from flickr_crawl.catalog.sync import RUNS_SINCE_SWEEP, WATERMARK
+from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.extensions.report import RunReport
 from flickr_crawl.items import (
     AlbumItem,
@@ -77,7 +80,6 @@ SAVERS: dict[type, Callable[[sqlite3.Connection, Any], Counter[str]]] = {
     CollectionItem: save_collection,
     FavoriteItem: save_favorite,
 }
-FAVORITES_WATERMARK = "favorites.min_fave_date"
 
 # runs columns <- the stats keys other components count under.
 RUN_COUNT_STATS = {
@@ -122,6 +124,8 @@ class CatalogPipeline:
         return asyncio.wrap_future(self._thread.submit(job, db))
 
     def open_spider(self) -> None:
+        last_run(self.crawler)  # what the last run left is read before this run writes
+
         def start() -> tuple[sqlite3.Connection, int]:
             db = open_catalog(self.path)
             return db, start_run(db, self.spider_name)

@@ -14,10 +14,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.archive.paths import inside, safe_name
+from flickr_crawl.archive.paths import ALBUM_SIDECAR, inside, safe_name
 from flickr_crawl.archive.storage import write_json_atomic
 from flickr_crawl.items import OldAlbumFolderItem
-from pipelines.sidecar import ALBUM_SIDECAR
 
 if TYPE_CHECKING:
     from typing import Self

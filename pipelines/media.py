@@ -18,7 +18,6 @@ import functools
 import hashlib
 import json
 import logging
-import sqlite3
 import threading
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -46,9 +45,9 @@ from flickr_crawl.archive.paths import (
 from flickr_crawl.archive.placed import PlacedJournal
 from flickr_crawl.archive.refile import Filed, refile, remove_if_empty
 from flickr_crawl.archive.storage import link_or_copy, part_path, sha256_file
-from flickr_crawl.catalog.store import CATALOG_NAME, read_catalog
 from flickr_crawl.downloader.fetcher import Fetched, MediaFetcher
 from flickr_crawl.extensions.diskspace import DISK_FULL, DiskFull
+from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.extensions.report import RunReport
 from flickr_crawl.flickr.identity import media_key
 from flickr_crawl.flickr.websession import cookie_header, load_cookies, session_file_path
@@ -160,10 +159,12 @@ class MediaPipeline:
         return item
 
     def open_spider(self) -> None:
-        # A run without the catalog leaves it behind the files: then only sidecars tell.
+        # A run without the catalog leaves it behind the files: then only sidecars tell (as
+        # they do when there is none yet, or it cannot be read).
         catalog = self.crawler.settings.getbool("FLICKR_CATALOG_ENABLED", True)
-        self.filed = load_filed(self.archive / CATALOG_NAME) if catalog else None
-        self.posters = load_posters(self.archive / CATALOG_NAME) if catalog else None
+        last = last_run(self.crawler)
+        self.filed = dict(last.files) if catalog and last.found else None
+        self.posters = dict(last.posters) if catalog and last.found else None
         self.journal.open()
 
     async def _process(self, item: PhotoItem) -> None:
@@ -193,7 +194,7 @@ class MediaPipeline:
             if previous is not None:
                 record = placed
                 self.stats.inc_value("flickr/file/recovered")
-        if getattr(self.crawler.spider, "force_download", False):
+        if item.force_download:
             previous = None  # redownload: the sidecar's word is not enough
         if previous is not None:
             item.camera = record.get("camera")
@@ -405,7 +406,7 @@ class MediaPipeline:
         assert poster is not None
         dirs = photo_dirs(item, self.layout, self.favorites_layout)
         kept = self._kept_poster(item, dirs[0])
-        if kept is not None and not getattr(self.crawler.spider, "force_download", False):
+        if kept is not None and not item.force_download:
             self.stats.inc_value("flickr/poster/uptodate")
             return kept
         part: Path | None = None
@@ -550,33 +551,3 @@ def recorded_key(record: dict[str, Any]) -> str:
     records older than keys, so their files are still known after a CDN move."""
     source = record.get("source") or {}
     return str(source.get("key") or media_key(str(source.get("url") or "")))
-
-
-def load_posters(path: Path) -> dict[str, dict[str, Any]] | None:
-    """Where catalog.db says each video's still is, its size, hash and key; None without a
-    catalog to read."""
-
-    def read(db: sqlite3.Connection) -> list[sqlite3.Row]:
-        if "poster_key" not in {r["name"] for r in db.execute("PRAGMA table_info(files)")}:
-            return []  # a catalog from before videos had stills: this run migrates it
-        return db.execute(
-            "SELECT photo_id, poster_path AS path, poster_size AS size, poster_sha256 AS sha256,"
-            " poster_key AS key FROM files WHERE poster_path IS NOT NULL").fetchall()  # fmt: skip
-
-    rows = read_catalog(path, read, None, otherwise="video stills are looked up in sidecars")
-    if rows is None:
-        return None
-    return {row["photo_id"]: dict(row) for row in rows}
-
-
-def load_filed(path: Path) -> dict[str, Filed] | None:
-    """Where catalog.db says each complete file is (read-only, before this run saves); None
-    without a catalog to read (then each photo's sidecar is asked)."""
-    rows = read_catalog(path, lambda db: db.execute(
-        "SELECT photo_id, path, links, size FROM files"
-        " WHERE status IN ('downloaded', 'uptodate') AND path IS NOT NULL").fetchall(),
-        None, otherwise="files are not moved this run")  # fmt: skip
-    if rows is None:
-        return None
-    return {row["photo_id"]: Filed([row["path"], *json.loads(row["links"] or "[]")], row["size"])
-            for row in rows}  # fmt: skip

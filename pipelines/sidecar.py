@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 
-from flickr_crawl.archive.paths import inside, photo_dirs, safe_name, sidecar_name
+from flickr_crawl.archive.paths import ALBUM_SIDECAR, inside, photo_dirs, safe_name, sidecar_name
 from flickr_crawl.archive.storage import link_or_copy, write_json_atomic
 from flickr_crawl.extensions.diskspace import is_disk_full
 from flickr_crawl.extensions.report import RunReport
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ALBUM_SIDECAR = "album.json"
 GALLERIES_DIR = "Galleries"
 COLLECTIONS_DIR = "Collections"
 PhotoPart = CommentsItem | FavesItem | PhotoInfoItem
@@ -202,7 +201,9 @@ class SidecarPipeline:
         self, item: PhotoItem, folders: list[str], parts: list[PhotoPart]
     ) -> dict[str, int]:
         paths = self._paths(folders, item.id)
-        record = ItemAdapter(item).asdict()
+        adapter = ItemAdapter(item)
+        record = {key: value for key, value in adapter.asdict().items()
+                  if adapter.get_field_meta(key).get("recorded", True)}  # fmt: skip
         previous = _read_first(paths)
         for key in PART_KEYS:
             if key in previous:

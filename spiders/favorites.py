@@ -18,10 +18,9 @@ the account's own that it faved is stored once, in the photostream, and only rec
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.catalog.store import CATALOG_NAME, get_state, open_catalog
+from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.flickr.api import PHOTO_EXTRAS, page_of, to_int
 from flickr_crawl.flickr.mapping import (
     FAVORITES_METHOD,
@@ -30,7 +29,6 @@ from flickr_crawl.flickr.mapping import (
     iso_from_unix,
 )
 from flickr_crawl.items import FavoriteItem, FavoritesListedItem
-from pipelines.catalog import FAVORITES_WATERMARK
 from spiders.base import STOP, requests_first
 from spiders.metadata import LIST_PRIORITY, PhotoSpider
 
@@ -59,23 +57,13 @@ class FavoritesSpider(PhotoSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         if not self.full:
-            self.since = self._watermark()
+            self.since = last_run(self.crawler).favorites_watermark
         if self.since:
             self.logger.info(
                 "Favorites faved since %(since)s (incremental; -a full=1 for everything)",
                 {"since": iso_from_unix(self.since)},
             )
         yield self._page(1)
-
-    def _watermark(self) -> int:
-        path = Path(self.settings.get("FLICKR_ARCHIVE_DIR")) / CATALOG_NAME
-        if not path.exists():
-            return 0
-        db = open_catalog(path)
-        try:
-            return to_int(get_state(db, FAVORITES_WATERMARK), 0)
-        finally:
-            db.close()
 
     def _page(self, page: int, pages: int = 0) -> scrapy.Request:
         return self.api_request(

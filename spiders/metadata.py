@@ -14,14 +14,13 @@ the files still download.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
-from flickr_crawl.catalog.store import CATALOG_NAME, read_catalog
 from flickr_crawl.downloader.budget import running_budget
+from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.extensions.progress import DEEP_DONE_STAT, LEFT_ALONE_STAT, TOTAL_STAT
 from flickr_crawl.flickr.api import BadResponse, page_of, to_int
 from flickr_crawl.flickr.mapping import comments_of, faves_of, info_of, video_original_source
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from flickr_crawl.catalog.lastrun import Known
     from flickr_crawl.downloader.budget import ApiBudget
     from flickr_crawl.items import PhotoItem, Source
 
@@ -49,18 +49,6 @@ FAVES_PER_PAGE = 50  # photos.getFavorites' maximum
 CALLS_PER_PHOTO_BOUND, CALLS_FOR_LISTS = 3, 100
 
 
-class Known(NamedTuple):
-    """A photo as catalog.db had it: its lastupdate, counts, and which parts were stored."""
-
-    last_update: int
-    comments: int
-    faves: int
-    has_comments: bool
-    has_faves: bool
-    has_info: bool
-    has_file: bool
-
-
 def _calls_used(budget: ApiBudget | None) -> int:
     """Calls this API key sent in the last hour (every run sharing its budget file)."""
     if budget is None:
@@ -69,18 +57,6 @@ def _calls_used(budget: ApiBudget | None) -> int:
         return budget.used()
     except OSError:
         return budget.per_hour  # unknown: assume none left, and keep the deep pass for the end
-
-
-def load_known(path: Path) -> dict[str, Known]:
-    """Every photo of a catalog, read-only; {} when there is none yet (or it is unreadable)."""
-    rows = read_catalog(path, lambda db: db.execute(
-        "SELECT id, COALESCE(last_update_unix, 0), COALESCE(count_comments, 0),"
-        " COALESCE(count_faves, 0), comments_raw IS NOT NULL, faves_raw IS NOT NULL,"
-        " info_raw IS NOT NULL, EXISTS (SELECT 1 FROM files f WHERE f.photo_id = photos.id"
-        " AND f.status IN ('downloaded', 'uptodate')) FROM photos").fetchall(),
-        [], otherwise="every photo counts as new")  # fmt: skip
-    return {row[0]: Known(row[1], row[2], row[3], *(bool(row[i]) for i in range(4, 8)))
-            for row in rows}  # fmt: skip
 
 
 class PhotoSpider(FlickrSpider):
@@ -105,8 +81,7 @@ class PhotoSpider(FlickrSpider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.deep = crawler.settings.getbool("FLICKR_DEEP_METADATA", True)
         # Read before this run saves anything, so "known" means "known from earlier runs".
-        archive = Path(crawler.settings.get("FLICKR_ARCHIVE_DIR", "archive"))
-        spider.known = load_known(archive / CATALOG_NAME)
+        spider.known = last_run(crawler).known
         crawler.signals.connect(spider.start_deep_pass, signal=signals.spider_idle)
         return spider
 

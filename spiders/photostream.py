@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.archive.paths import album_folders
-from flickr_crawl.catalog.store import CATALOG_NAME
-from flickr_crawl.catalog.sync import CatalogView, gallery_counts, items_from_catalog, load_view
+from flickr_crawl.catalog.db import CATALOG_NAME
+from flickr_crawl.catalog.lastrun import CatalogView, gallery_counts
+from flickr_crawl.catalog.views import items_from_catalog
+from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.flickr.api import PHOTO_EXTRAS, page_of, text, to_int
 from flickr_crawl.flickr.mapping import (
     album_from_list,
     collections_of,
     gallery_of,
     photo_from_list,
+    since_timestamp,
     video_play_source,
 )
 from flickr_crawl.items import (
@@ -55,15 +57,6 @@ if TYPE_CHECKING:
 
 LIST_METHOD = "flickr.people.getPhotos"
 UPDATED_METHOD = "flickr.photos.recentlyUpdated"
-
-
-def since_timestamp(value: str) -> int:
-    """``-a since=YYYY-MM-DD`` as a unix time (midnight UTC); ValueError if it is not a date."""
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        raise ValueError(f"since={value!r} is not a date like 2024-05-31") from None
-    return int(day.timestamp())
 
 
 def _has_uploads_since(photos: list[dict[str, Any]], cutoff: int) -> bool:
@@ -95,7 +88,7 @@ class PhotostreamSpider(PhotoSpider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         spider.catalog_path = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive")) / CATALOG_NAME
-        spider.view = load_view(spider.catalog_path, spider.creds.user_nsid)
+        spider.view = last_run(crawler).view_for(spider.creds.user_nsid)
         spider.started = int(time.time())
         every = settings.getint("FLICKR_SWEEP_EVERY", 7)
         due = every > 0 and spider.view.runs_since_sweep >= every

@@ -15,10 +15,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.archive.integrity import find_missing, open_archive_catalog, read_ids
+from flickr_crawl.archive.integrity import find_missing, read_ids
 from flickr_crawl.archive.paths import album_folders
-from flickr_crawl.catalog.store import CATALOG_NAME
-from flickr_crawl.catalog.sync import items_from_catalog
+from flickr_crawl.catalog.db import CATALOG_NAME, open_archive_catalog
+from flickr_crawl.catalog.views import (
+    album_titles,
+    file_path,
+    items_from_catalog,
+    photo_albums,
+    photo_galleries,
+)
 from flickr_crawl.items import AlbumRef
 from spiders.base import FlickrSpider
 
@@ -31,7 +37,6 @@ if TYPE_CHECKING:
 
 class RedownloadSpider(FlickrSpider):
     name = "redownload"
-    force_download = True  # read by the media pipeline: ignore "complete" sidecars
 
     def __init__(self, ids: str = "", missing: str = "", **kwargs: Any):
         super().__init__(**kwargs)
@@ -49,9 +54,7 @@ class RedownloadSpider(FlickrSpider):
             items = items_from_catalog(
                 archive / CATALOG_NAME, wanted, me=self.creds.user_nsid, web_url=self.web_url
             )
-            albums = db.execute(
-                "select id, title from albums where deleted_on_flickr = 0").fetchall()  # fmt: skip
-            folders = album_folders((r["id"], r["title"] or "") for r in albums)
+            folders = album_folders(album_titles(db))
             for photo_id in wanted:
                 if photo_id not in items:
                     self.report.failure(
@@ -63,21 +66,18 @@ class RedownloadSpider(FlickrSpider):
             db.close()
         self.logger.info("Redownloading %(n)s photos and videos", {"n": len(items)})
         for item in items.values():
+            item.force_download = True  # the media pipeline: "complete" records do not count
             yield item
 
     def _file(self, db: sqlite3.Connection, item: PhotoItem, folders: dict[str, str]) -> None:
         """Its albums and galleries as catalog.db has them; the file stays in its folder."""
         item.albums = [
-            AlbumRef(id=r["album_id"], title=r["title"] or "", position=r["position"],
-                     folder=folders.get(r["album_id"], ""))
-            for r in db.execute(
-                "select ap.album_id, a.title, ap.position from album_photos ap"
-                " join albums a on a.id = ap.album_id"
-                " where ap.photo_id = ? and a.deleted_on_flickr = 0", (item.id,))
+            AlbumRef(id=album_id, title=title, position=position,
+                     folder=folders.get(album_id, ""))
+            for album_id, title, position in photo_albums(db, item.id)
         ]  # fmt: skip
         # Keep the file where it was: its current folder first (the others get links).
-        current = db.execute("select path from files where photo_id = ?", (item.id,)).fetchone()
-        here = str(Path(current["path"]).parent) if current and current["path"] else None
+        current = file_path(db, item.id)
+        here = str(Path(current).parent) if current else None
         item.albums.sort(key=lambda ref: ref.folder != here)
-        item.galleries = [r[0] for r in db.execute(
-            "select gallery_id from gallery_photos where photo_id = ?", (item.id,))]  # fmt: skip
+        item.galleries = photo_galleries(db, item.id)

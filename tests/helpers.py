@@ -140,7 +140,8 @@ def as_old_catalog(path: Path, version: int) -> None:
     it had (the description's HTML), and photos.comments made its way."""
     import sqlite3
 
-    from flickr_crawl.catalog.store import MIGRATIONS, close_catalog, open_catalog
+    from flickr_crawl.catalog.db import close_catalog, open_catalog
+    from flickr_crawl.catalog.schema import MIGRATIONS
 
     current = path.with_name(path.name + ".current")
     with sqlite3.connect(path) as db:

@@ -17,16 +17,9 @@ import pytest
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
-from flickr_crawl.catalog.store import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    CatalogVersionError,
-    close_catalog,
-    finish_run,
-    iter_tables,
-    migrate,
-    open_catalog,
-    rebuild_fts,
+from flickr_crawl.catalog.db import close_catalog, open_catalog
+from flickr_crawl.catalog.runs import finish_run, set_state, start_run
+from flickr_crawl.catalog.saves import (
     save_album,
     save_collection,
     save_comments,
@@ -35,9 +28,15 @@ from flickr_crawl.catalog.store import (
     save_gallery,
     save_photo,
     save_photo_info,
+)
+from flickr_crawl.catalog.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    CatalogVersionError,
+    iter_tables,
+    migrate,
+    rebuild_fts,
     schema_version,
-    set_state,
-    start_run,
 )
 from flickr_crawl.items import (
     AlbumItem,
@@ -867,7 +866,8 @@ SAVE_LOOP = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from flickr_crawl.catalog.store import open_catalog, save_comments, save_photo, save_album
+    from flickr_crawl.catalog.db import open_catalog
+    from flickr_crawl.catalog.saves import save_comments, save_photo, save_album
     from tests.test_catalog import comments, photo, album
     db = open_catalog(Path(sys.argv[1]))
     n = 0
@@ -1072,7 +1072,8 @@ def test_a_real_crawl_records_its_close_reason(tmp_path: Path, reason: str) -> N
 def test_a_sparse_answer_keeps_the_profile_url_with_the_alias(db: sqlite3.Connection) -> None:
     from collections import Counter
 
-    from flickr_crawl.catalog.store import _save_users, utc_now
+    from flickr_crawl.catalog.db import utc_now
+    from flickr_crawl.catalog.saves import _save_users
     from flickr_crawl.items import User
 
     rich = User(nsid="1@N00", username="ann", path_alias="annie",

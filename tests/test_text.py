@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from flickr_crawl.catalog.store import SCHEMA_VERSION
+from flickr_crawl.catalog.schema import SCHEMA_VERSION
 from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.metadata.xmp import sidecar_path
 from flickr_crawl.sandbox.process import Sandbox

@@ -10,23 +10,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from flickr_crawl.archive.filetypes import is_image, is_video, sniff
 from flickr_crawl.archive.storage import sha256_file
+from flickr_crawl.catalog import runs
+from flickr_crawl.catalog.db import open_archive_catalog
+from flickr_crawl.catalog.views import photo_files
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    import sqlite3
+    from collections.abc import Iterable
 
 COMPLETE = ("downloaded", "uptodate")
 CSV_FIELDS = ("id", "media", "title", "page_url", "path", "reason")
-
-
-class NoCatalog(Exception):
-    """The folder has no catalog.db: not an archive, or made before the catalog existed."""
 
 
 @dataclass
@@ -39,27 +38,6 @@ class Problem:
     reason: str
 
 
-def open_archive_catalog(archive: Path) -> sqlite3.Connection:
-    path = archive / "catalog.db"
-    if not path.is_file():
-        raise NoCatalog(f"no catalog.db in {archive}: is FLICKR_ARCHIVE_DIR the archive folder?")
-    db = sqlite3.connect(path)
-    db.row_factory = sqlite3.Row
-    tables = {row[0] for row in db.execute("select name from sqlite_master where type='table'")}
-    if not {"photos", "files"} <= tables:
-        db.close()
-        raise NoCatalog(f"{path} is not a flickr-crawl catalog (no photos/files tables)")
-    return db
-
-
-def _rows(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
-    yield from db.execute(
-        "select p.id, coalesce(p.media, 'photo') as media, p.title, p.page_url,"
-        " f.status, f.path, f.size, f.sha256, f.reason"
-        ", f.links from photos p left join files f on f.photo_id = p.id order by p.id"
-    )
-
-
 def _problem(row: sqlite3.Row, reason: str) -> Problem:
     return Problem(row["id"], row["media"], row["title"] or "", row["page_url"] or "",
                    row["path"] or "", reason)  # fmt: skip
@@ -68,7 +46,7 @@ def _problem(row: sqlite3.Row, reason: str) -> Problem:
 def find_missing(archive: Path, db: sqlite3.Connection) -> list[Problem]:
     """Every photo or video whose media is not complete on disk, with the reason."""
     problems = []
-    for row in _rows(db):
+    for row in photo_files(db):
         if row["status"] is None:
             problems.append(_problem(row, "listed, never downloaded"))
         elif row["status"] not in COMPLETE:
@@ -84,7 +62,7 @@ def verify(archive: Path, db: sqlite3.Connection) -> tuple[int, list[Problem]]:
     """Check every complete file byte by byte: (files checked, problems)."""
     checked = 0
     problems = []
-    for row in _rows(db):
+    for row in photo_files(db):
         if row["status"] not in COMPLETE:
             continue
         checked += 1
@@ -122,12 +100,7 @@ def _check_links(archive: Path, row: sqlite3.Row, path: Path) -> list[Problem]:
 
 def mark_broken(db: sqlite3.Connection, problems: Iterable[Problem]) -> int:
     """Record verify's findings in the catalog (status "broken"), one transaction."""
-    with db:
-        cursor = db.executemany(
-            "update files set status = 'broken', reason = ? where photo_id = ?",
-            [(f"verify: {p.reason}", p.id) for p in problems],
-        )
-    return cursor.rowcount
+    return runs.mark_broken(db, [(p.id, p.reason) for p in problems])
 
 
 def write_csv(path: Path, problems: Iterable[Problem]) -> None:

@@ -27,6 +27,7 @@ FLAT_DIR = "Photos"
 LOGS_DIR = "logs"
 FAVORITES_DIR = "Favorites"
 FAVORITES_LAYOUTS = ("owner", "date")
+ALBUM_SIDECAR = "album.json"  # an album folder's record
 
 _FORBIDDEN = set('<>:"/\\|?*')
 _RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(10)}

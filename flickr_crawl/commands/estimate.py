@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
 
-from flickr_crawl.catalog.store import open_read_only
+from flickr_crawl.catalog.db import CATALOG_NAME
+from flickr_crawl.catalog.views import estimate_basis
 from flickr_crawl.commands.helpformat import HelpFormatter
 from flickr_crawl.flickr.api import (
     TRANSIENT_CODES,
@@ -150,32 +151,6 @@ class ListClient:
             page_no += 1
 
 
-def read_catalog(path: Path, owner: str) -> tuple[dict[str, int], float | None]:
-    """(photo id -> last_update_unix, share of deep-passed photos with people) of a catalog."""
-    db = open_read_only(path)
-    try:
-        known = {
-            str(pid): int(unix or 0)
-            for pid, unix in db.execute(
-                "SELECT id, last_update_unix FROM photos"
-                " WHERE deleted_on_flickr = 0 AND (owner = ? OR ? = '')",
-                (owner, owner),
-            )
-        }
-        (with_info,) = db.execute(
-            "SELECT count(*) FROM photos WHERE info_raw IS NOT NULL AND (owner = ? OR ? = '')",
-            (owner, owner),
-        ).fetchone()
-        (with_people,) = db.execute(
-            "SELECT count(DISTINCT pe.photo_id) FROM people pe JOIN photos p ON p.id = pe.photo_id"
-            " WHERE (p.owner = ? OR ? = '')",
-            (owner, owner),
-        ).fetchone()
-    finally:
-        db.close()
-    return known, (with_people / with_info if with_info else None)
-
-
 class Command(ScrapyCommand):
     requires_project = False
     requires_crawler_process = False
@@ -247,12 +222,12 @@ class Command(ScrapyCommand):
         )  # fmt: skip
         photos = list({str(p["id"]): p for p in photos}.values())  # pages shift during runs
 
-        catalog = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive")) / "catalog.db"
+        catalog = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive")) / CATALOG_NAME
         inc: Incremental | None = None
         people_rate, people_source = opts.people_rate, "--people-rate"
         if catalog.is_file():
             try:
-                known, catalog_rate = read_catalog(catalog, creds.user_nsid)
+                known, catalog_rate = estimate_basis(catalog, creds.user_nsid)
             except sqlite3.Error as exc:
                 print(f"warning: cannot read {catalog}: {exc}", file=sys.stderr)
             else:

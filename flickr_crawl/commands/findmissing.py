@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 from scrapy.commands import ScrapyCommand
 
 from flickr_crawl.archive.integrity import (
-    NoCatalog,
     archive_of,
     find_missing,
     write_csv,
     write_csv_to,
 )
+from flickr_crawl.catalog.db import NoCatalog
 
 if TYPE_CHECKING:
     import argparse

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 
 from flickr_crawl.archive.links import links_leaving
 from flickr_crawl.archive.paths import LOGS_DIR
-from flickr_crawl.catalog.store import CATALOG_NAME
+from flickr_crawl.catalog.db import CATALOG_NAME
 from flickr_crawl.commands.checksettings import BadSetting, check_settings
 from flickr_crawl.downloader.budget import budget_file, ensure_budget_file
 from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials
+from flickr_crawl.flickr.mapping import since_timestamp
 from flickr_crawl.flickr.reachable import Unreachable, check_reachable, host_root
 
 if TYPE_CHECKING:
@@ -58,8 +59,6 @@ def preflight(
     if spider == "redownload":
         _check_redownload(archive, args or {})
     if spider == "photostream" and (args or {}).get("since"):
-        from spiders.photostream import since_timestamp
-
         try:
             since_timestamp((args or {})["since"])
         except ValueError as exc:
@@ -107,7 +106,7 @@ def _check_flickr_answers(settings: BaseSettings) -> None:
 
 
 def _check_redownload(archive: Path, args: dict[str, str]) -> None:
-    from flickr_crawl.archive.integrity import NoCatalog, open_archive_catalog
+    from flickr_crawl.catalog.db import NoCatalog, open_archive_catalog
 
     ids = args.get("ids", "")
     if not ids and args.get("missing", "") in ("", "0", "false", "no"):

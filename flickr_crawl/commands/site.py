@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 
-from flickr_crawl.archive.integrity import NoCatalog
+from flickr_crawl.catalog.db import NoCatalog
 from flickr_crawl.site.build import build_site
 from flickr_crawl.site.images import Sizes
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 
-from flickr_crawl.archive.integrity import NoCatalog, archive_of, mark_broken, verify
+from flickr_crawl.archive.integrity import archive_of, mark_broken, verify
+from flickr_crawl.catalog.db import NoCatalog
 
 if TYPE_CHECKING:
     import argparse

@@ -51,6 +51,15 @@ def iso_from_unix(value: Any) -> str | None:
         return None
 
 
+def since_timestamp(value: str) -> int:
+    """``-a since=YYYY-MM-DD`` as a unix time (midnight UTC); ValueError if it is not a date."""
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ValueError(f"since={value!r} is not a date like 2024-05-31") from None
+    return int(day.timestamp())
+
+
 def iso_taken(value: Any, granularity: int) -> str | None:
     """A MySQL datetime in the owner's wall time, as ISO 8601 cut to its granularity."""
     raw = text(value).strip()

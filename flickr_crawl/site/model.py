@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from flickr_crawl.archive.integrity import COMPLETE, NoCatalog
+from flickr_crawl.archive.integrity import COMPLETE
+from flickr_crawl.catalog import siteview
+from flickr_crawl.catalog.db import read_snapshot
 
 if TYPE_CHECKING:
+    import sqlite3
     from pathlib import Path
 
 _PROFILE = re.compile(r"^(https?://[^/]+/)(?:people|photos)/[^/?#]+/?$")
@@ -193,34 +195,13 @@ class Archive:
 
 
 def open_readonly(archive: Path) -> sqlite3.Connection:
-    """The archive's catalog, read-only (a crawl may be writing it meanwhile)."""
-    path = archive / "catalog.db"
-    if not path.is_file():
-        raise NoCatalog(f"no catalog.db in {archive}: is FLICKR_ARCHIVE_DIR the archive folder?")
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        db.row_factory = sqlite3.Row
-        # Text that is not valid UTF-8 shows as U+FFFD rather than stopping the build.
-        db.text_factory = lambda raw: raw.decode("utf-8", "replace")
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.DatabaseError as exc:
-        raise NoCatalog(f"{path} cannot be read as a catalog: {exc}") from None
-    if not {"photos", "files", "albums", "album_photos", "comments"} <= tables:
-        db.close()
-        raise NoCatalog(f"{path} is not a flickr-crawl catalog (no photos/files tables)")
-    return db
+    """The archive's catalog, read-only (a crawl may be writing it meanwhile); NoCatalog."""
+    return siteview.open_site_catalog(archive)
 
 
 def load(db: sqlite3.Connection) -> Archive:
     """Read the whole archive in one transaction, so it is one consistent state."""
-    try:
-        db.execute("BEGIN")
-        try:
-            return _load(db)
-        finally:
-            db.rollback()
-    except sqlite3.DatabaseError as exc:
-        raise NoCatalog(f"catalog.db cannot be read: {exc}") from None
+    return read_snapshot(db, _load)
 
 
 def profile_link(nsid: str, profile_url: str) -> str:
@@ -242,7 +223,7 @@ def _load(db: sqlite3.Connection) -> Archive:
             profile_link(r["nsid"], r["profile_url"] or ""),
             bool(r["deleted"]),
         )
-        for r in db.execute("SELECT nsid, username, realname, profile_url, deleted FROM users")
+        for r in siteview.users(db)
     }
     photos = _photos(db)
     _attach(db, photos)
@@ -275,22 +256,7 @@ def _id_key(photo_id: str) -> tuple[int, str]:
 
 def _photos(db: sqlite3.Connection) -> dict[str, Photo]:
     photos = {}
-    # A catalog no crawl has migrated since videos got stills has no poster columns yet.
-    columns = {r["name"] for r in db.execute("PRAGMA table_info(files)")}
-    posters = ("f.poster_path, f.poster_sha256" if "poster_path" in columns
-               else "NULL AS poster_path, NULL AS poster_sha256")  # fmt: skip
-    for r in db.execute(
-        f"""
-        SELECT p.id, p.owner, p.media, p.title, p.description, p.date_posted, p.date_taken,
-               p.date_taken_granularity, p.date_taken_unknown, p.views, p.license_name,
-               p.license_url, p.is_public, p.is_friend, p.is_family, p.latitude, p.longitude,
-               p.accuracy, p.neighbourhood, p.locality, p.county, p.region, p.country,
-               p.page_url, p.deleted_on_flickr,
-               f.status, f.path, f.sha256, f.size, f.width, f.height, {posters}
-        FROM photos p LEFT JOIN files f ON f.photo_id = p.id
-        WHERE p.media IS NOT NULL
-        """
-    ):
+    for r in siteview.photos(db):
         lat, lon = r["latitude"], r["longitude"]
         if (not lat and not lon) or r["accuracy"] == 0:
             lat = lon = None  # Flickr's 0,0 / accuracy 0 means "no location"
@@ -330,11 +296,10 @@ def _photos(db: sqlite3.Connection) -> dict[str, Photo]:
 
 def _attach(db: sqlite3.Connection, photos: dict[str, Photo]) -> None:
     """Tags, notes, people, comments, faves and memberships, each in its stored order."""
-    rows: Any
-    for r in db.execute("SELECT photo_id, tag, raw, machine FROM tags ORDER BY photo_id, position"):
+    for r in siteview.tags(db):
         if (p := photos.get(r["photo_id"])) is not None:
             p.tags.append((r["tag"], r["raw"] or r["tag"], bool(r["machine"])))
-    for r in db.execute("SELECT * FROM notes ORDER BY photo_id, rowid"):
+    for r in siteview.notes(db):
         if (p := photos.get(r["photo_id"])) is not None:
             p.notes.append(
                 Note(
@@ -348,14 +313,10 @@ def _attach(db: sqlite3.Connection, photos: dict[str, Photo]) -> None:
                     r["html"] or "",
                 )
             )
-    for r in db.execute("SELECT photo_id, nsid, added_by FROM people ORDER BY photo_id, rowid"):
+    for r in siteview.people(db):
         if (p := photos.get(r["photo_id"])) is not None:
             p.people.append(Person(r["nsid"], r["added_by"] or ""))
-    rows = db.execute(
-        "SELECT id, photo_id, author, author_name, realname, date, permalink, html,"
-        " author_is_deleted, deleted_on_flickr FROM comments ORDER BY photo_id, date, id"
-    )
-    for r in rows:
+    for r in siteview.comments(db):
         if (p := photos.get(r["photo_id"])) is not None:
             p.comments.append(
                 Comment(
@@ -369,31 +330,20 @@ def _attach(db: sqlite3.Connection, photos: dict[str, Photo]) -> None:
                     bool(r["deleted_on_flickr"]),
                 )
             )
-    rows = db.execute(
-        "SELECT photo_id, nsid, date_faved, deleted_on_flickr FROM faves"
-        " ORDER BY photo_id, date_faved DESC, nsid"
-    )
-    for r in rows:
+    for r in siteview.faves(db):
         if (p := photos.get(r["photo_id"])) is not None:
             p.faves.append(Fave(r["nsid"], r["date_faved"] or "", bool(r["deleted_on_flickr"])))
-    for table, column, target in (
-        ("album_photos", "album_id", "albums"),
-        ("gallery_photos", "gallery_id", "galleries"),
-    ):
-        for r in db.execute(f"SELECT {column}, photo_id FROM {table} ORDER BY {column}"):
-            if (p := photos.get(r["photo_id"])) is not None:
-                getattr(p, target).append(r[column])
+    for r in siteview.album_photos(db):
+        if (p := photos.get(r["photo_id"])) is not None:
+            p.albums.append(r["album_id"])
+    for r in siteview.gallery_photos(db):
+        if (p := photos.get(r["photo_id"])) is not None:
+            p.galleries.append(r["gallery_id"])
 
 
 def _favorites(db: sqlite3.Connection, photos: dict[str, Photo]) -> list[str]:
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    if "favorites" not in tables:
-        return []
     order = []
-    for r in db.execute(
-        "SELECT photo_id, owner, date_faved, gone_from_flickr FROM favorites"
-        " ORDER BY date_faved_unix DESC, photo_id DESC"
-    ):
+    for r in siteview.favorites(db):
         if (p := photos.get(r["photo_id"])) is not None:
             p.favorite = Favorite(
                 r["photo_id"], r["owner"] or p.owner, r["date_faved"], bool(r["gone_from_flickr"])
@@ -404,13 +354,10 @@ def _favorites(db: sqlite3.Connection, photos: dict[str, Photo]) -> list[str]:
 
 def _albums(db: sqlite3.Connection, photos: dict[str, Photo]) -> list[Album]:
     members: dict[str, list[str]] = defaultdict(list)
-    for r in db.execute("SELECT album_id, photo_id FROM album_photos ORDER BY album_id, position"):
+    for r in siteview.album_photos(db):
         members[r["album_id"]].append(r["photo_id"])
     albums = []
-    for r in db.execute(
-        "SELECT id, title, description, primary_photo_id, date_create, deleted_on_flickr"
-        " FROM albums ORDER BY date_create DESC, id DESC"
-    ):
+    for r in siteview.albums(db):
         ids = members.get(r["id"], [])
         held = [pid for pid in ids if pid in photos]
         albums.append(
@@ -430,17 +377,10 @@ def _albums(db: sqlite3.Connection, photos: dict[str, Photo]) -> list[Album]:
 
 def _galleries(db: sqlite3.Connection, photos: dict[str, Photo]) -> list[Gallery]:
     galleries = []
-    for r in db.execute(
-        "SELECT id, title, description, url, date_create, deleted_on_flickr, raw"
-        " FROM galleries ORDER BY date_create DESC, id DESC"
-    ):
+    for r in siteview.galleries(db):
         listed = _gallery_listing(r["raw"])
         items = []
-        for m in db.execute(
-            "SELECT photo_id FROM gallery_photos WHERE gallery_id = ? ORDER BY position, rowid",
-            (r["id"],),
-        ):
-            pid = m["photo_id"]
+        for pid in siteview.gallery_members(db, r["id"]):
             info = listed.get(pid, {})
             comment = info.get("comment")
             comment = comment.get("_content", "") if isinstance(comment, dict) else comment or ""
@@ -478,16 +418,11 @@ def _gallery_listing(raw: str | None) -> dict[str, dict[str, Any]]:
 
 def _collections(db: sqlite3.Connection) -> tuple[dict[str, Collection], list[str]]:
     collections: dict[str, Collection] = {}
-    for r in db.execute(
-        "SELECT id, title, description, parent_id, position FROM collections ORDER BY position, id"
-    ):
+    for r in siteview.collections(db):
         collections[r["id"]] = Collection(
             r["id"], r["title"] or "", r["description"] or "", r["parent_id"], r["position"]
         )
-    for r in db.execute(
-        "SELECT collection_id, album_id FROM collection_albums"
-        " ORDER BY collection_id, position, rowid"
-    ):
+    for r in siteview.collection_albums(db):
         if (c := collections.get(r["collection_id"])) is not None:
             c.album_ids.append(r["album_id"])
     top = []

@@ -1,4 +1,4 @@
-"""``catalog.db``, the archive's index: SQLite DDL, ``user_version`` migrations and upserts.
+"""Storing items in ``catalog.db``: one ``save_*`` function per item class.
 
 Fetching and saving are separate: spiders build items, and the ``save_*`` functions here store
 one item each, in one transaction, so a crash loses at most the item in flight. Items arrive in
@@ -9,33 +9,20 @@ Foreign keys hold at every commit.
 Nothing is deleted because Flickr stopped returning it: comments and faves that disappear are
 kept and flagged ``deleted_on_flickr``. Tags, notes, people and album/gallery/collection order
 are the photo's or album's *current* state and are replaced on every save.
-
-The file opens as is in Datasette: plain tables, foreign keys, and ``photos_fts``, an FTS5 index
-over ``photos`` named and triggered the way sqlite-utils' ``enable_fts`` does it.
-
-Durability: WAL with ``synchronous=NORMAL``. A killed process loses nothing committed; a power
-cut can lose the last few commits but never corrupts the file, and since WAL frames are
-checksum-chained, what survives is always a prefix of the commits. Everything indexed here can be
-fetched again (and the files themselves are verified on disk), so a lost tail only means the next
-run redoes a little work. ``close_catalog`` checkpoints, which makes a finished run durable.
-No Scrapy imports here: later commands (verify, findmissing, the static site) read it directly.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-import sqlite3
 from collections import Counter
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
+from flickr_crawl.catalog.db import to_json, transaction, utc_now
 from flickr_crawl.items import User
 from flickr_crawl.metadata.text import html_to_text
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Sequence
-    from pathlib import Path
+    import sqlite3
+    from collections.abc import Iterable
 
     from flickr_crawl.items import (
         AlbumItem,
@@ -49,502 +36,6 @@ if TYPE_CHECKING:
         PhotoItem,
         Source,
     )
-
-logger = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-CATALOG_NAME = "catalog.db"
-
-# --- schema -----------------------------------------------------------------------------------
-# One migration per schema version, each a sequence of statements run in one transaction.
-# Version N is reached by applying MIGRATIONS[:N]; never edit a released migration, append one.
-_V1: tuple[str, ...] = (
-    """
-    CREATE TABLE users (
-        nsid TEXT PRIMARY KEY,
-        username TEXT NOT NULL DEFAULT '',
-        realname TEXT NOT NULL DEFAULT '',
-        path_alias TEXT,
-        buddy_icon_url TEXT NOT NULL DEFAULT '',
-        profile_url TEXT NOT NULL DEFAULT '',
-        deleted INTEGER NOT NULL DEFAULT 0,
-        first_seen TEXT,
-        last_seen TEXT
-    )
-    """,
-    """
-    CREATE TABLE photos (
-        id TEXT PRIMARY KEY,
-        owner TEXT REFERENCES users(nsid),
-        media TEXT,
-        title TEXT NOT NULL DEFAULT '',
-        description TEXT NOT NULL DEFAULT '',
-        tags TEXT NOT NULL DEFAULT '',
-        comments TEXT NOT NULL DEFAULT '',
-        date_posted TEXT,
-        date_taken TEXT,
-        date_taken_granularity INTEGER,
-        date_taken_unknown INTEGER,
-        last_update TEXT,
-        last_update_unix INTEGER,
-        license INTEGER,
-        license_name TEXT,
-        license_url TEXT,
-        is_public INTEGER,
-        is_friend INTEGER,
-        is_family INTEGER,
-        safety_level INTEGER,
-        views INTEGER,
-        count_comments INTEGER,
-        count_faves INTEGER,
-        latitude REAL,
-        longitude REAL,
-        accuracy INTEGER,
-        geo_context INTEGER,
-        place_id TEXT,
-        woeid TEXT,
-        neighbourhood TEXT,
-        locality TEXT,
-        county TEXT,
-        region TEXT,
-        country TEXT,
-        original_format TEXT,
-        original_secret TEXT,
-        rotation INTEGER,
-        path_alias TEXT,
-        page_url TEXT,
-        raw TEXT,
-        info_raw TEXT,
-        comments_raw TEXT,
-        faves_raw TEXT,
-        faves_total INTEGER,
-        first_seen TEXT,
-        last_seen TEXT,
-        deleted_on_flickr INTEGER NOT NULL DEFAULT 0
-    )
-    """,
-    "CREATE INDEX photos_owner ON photos(owner)",
-    "CREATE INDEX photos_last_update_unix ON photos(last_update_unix)",
-    "CREATE INDEX photos_date_taken ON photos(date_taken)",
-    """
-    CREATE TABLE files (
-        photo_id TEXT PRIMARY KEY REFERENCES photos(id),
-        status TEXT NOT NULL,
-        path TEXT,
-        links TEXT NOT NULL DEFAULT '[]',
-        size INTEGER,
-        sha256 TEXT,
-        original_sha256 TEXT,
-        original_size INTEGER,
-        content_type TEXT,
-        label TEXT,
-        is_original INTEGER NOT NULL DEFAULT 0,
-        width INTEGER,
-        height INTEGER,
-        reason TEXT,
-        metadata TEXT,
-        updated_at TEXT
-    )
-    """,
-    "CREATE INDEX files_status ON files(status)",
-    "CREATE INDEX files_sha256 ON files(sha256)",
-    """
-    CREATE TABLE albums (
-        id TEXT PRIMARY KEY,
-        title TEXT NOT NULL DEFAULT '',
-        description TEXT NOT NULL DEFAULT '',
-        primary_photo_id TEXT REFERENCES photos(id),
-        count_photos INTEGER,
-        count_videos INTEGER,
-        date_create TEXT,
-        date_update TEXT,
-        folder TEXT,
-        raw TEXT,
-        first_seen TEXT,
-        last_seen TEXT,
-        deleted_on_flickr INTEGER NOT NULL DEFAULT 0
-    )
-    """,
-    """
-    CREATE TABLE album_photos (
-        album_id TEXT NOT NULL REFERENCES albums(id),
-        photo_id TEXT NOT NULL REFERENCES photos(id),
-        position INTEGER NOT NULL,
-        PRIMARY KEY (album_id, photo_id)
-    )
-    """,
-    "CREATE INDEX album_photos_photo_id ON album_photos(photo_id)",
-    """
-    CREATE TABLE galleries (
-        id TEXT PRIMARY KEY,
-        title TEXT NOT NULL DEFAULT '',
-        description TEXT NOT NULL DEFAULT '',
-        url TEXT NOT NULL DEFAULT '',
-        date_create TEXT,
-        date_update TEXT,
-        raw TEXT,
-        first_seen TEXT,
-        last_seen TEXT,
-        deleted_on_flickr INTEGER NOT NULL DEFAULT 0
-    )
-    """,
-    # Galleries hold other people's photos too, which this archive never fetches: photo_id is
-    # deliberately not a foreign key (a stub in photos would look like a photo we failed to get).
-    """
-    CREATE TABLE gallery_photos (
-        gallery_id TEXT NOT NULL REFERENCES galleries(id),
-        photo_id TEXT NOT NULL,
-        position INTEGER,
-        PRIMARY KEY (gallery_id, photo_id)
-    )
-    """,
-    "CREATE INDEX gallery_photos_photo_id ON gallery_photos(photo_id)",
-    """
-    CREATE TABLE collections (
-        id TEXT PRIMARY KEY,
-        title TEXT NOT NULL DEFAULT '',
-        description TEXT NOT NULL DEFAULT '',
-        parent_id TEXT REFERENCES collections(id),
-        position INTEGER,
-        raw TEXT,
-        first_seen TEXT,
-        last_seen TEXT,
-        deleted_on_flickr INTEGER NOT NULL DEFAULT 0
-    )
-    """,
-    "CREATE INDEX collections_parent_id ON collections(parent_id)",
-    """
-    CREATE TABLE collection_albums (
-        collection_id TEXT NOT NULL REFERENCES collections(id),
-        album_id TEXT NOT NULL REFERENCES albums(id),
-        position INTEGER,
-        PRIMARY KEY (collection_id, album_id)
-    )
-    """,
-    "CREATE INDEX collection_albums_album_id ON collection_albums(album_id)",
-    """
-    CREATE TABLE comments (
-        id TEXT PRIMARY KEY,
-        photo_id TEXT NOT NULL REFERENCES photos(id),
-        author TEXT REFERENCES users(nsid),
-        author_name TEXT NOT NULL DEFAULT '',
-        realname TEXT NOT NULL DEFAULT '',
-        date TEXT,
-        permalink TEXT NOT NULL DEFAULT '',
-        html TEXT NOT NULL DEFAULT '',
-        author_is_deleted INTEGER NOT NULL DEFAULT 0,
-        first_seen TEXT,
-        last_seen TEXT,
-        deleted_on_flickr INTEGER NOT NULL DEFAULT 0
-    )
-    """,
-    "CREATE INDEX comments_photo_id ON comments(photo_id)",
-    "CREATE INDEX comments_author ON comments(author)",
-    """
-    CREATE TABLE faves (
-        photo_id TEXT NOT NULL REFERENCES photos(id),
-        nsid TEXT NOT NULL REFERENCES users(nsid),
-        date_faved TEXT,
-        first_seen TEXT,
-        last_seen TEXT,
-        deleted_on_flickr INTEGER NOT NULL DEFAULT 0,
-        PRIMARY KEY (photo_id, nsid)
-    )
-    """,
-    "CREATE INDEX faves_nsid ON faves(nsid)",
-    """
-    CREATE TABLE tags (
-        photo_id TEXT NOT NULL REFERENCES photos(id),
-        tag TEXT NOT NULL,
-        raw TEXT NOT NULL DEFAULT '',
-        tag_id TEXT NOT NULL DEFAULT '',
-        author TEXT REFERENCES users(nsid),
-        author_name TEXT NOT NULL DEFAULT '',
-        machine INTEGER NOT NULL DEFAULT 0,
-        position INTEGER NOT NULL,
-        PRIMARY KEY (photo_id, tag)
-    )
-    """,
-    "CREATE INDEX tags_tag ON tags(tag)",
-    """
-    CREATE TABLE notes (
-        id TEXT PRIMARY KEY,
-        photo_id TEXT NOT NULL REFERENCES photos(id),
-        author TEXT REFERENCES users(nsid),
-        author_name TEXT NOT NULL DEFAULT '',
-        x INTEGER,
-        y INTEGER,
-        w INTEGER,
-        h INTEGER,
-        html TEXT NOT NULL DEFAULT ''
-    )
-    """,
-    "CREATE INDEX notes_photo_id ON notes(photo_id)",
-    """
-    CREATE TABLE people (
-        photo_id TEXT NOT NULL REFERENCES photos(id),
-        nsid TEXT NOT NULL REFERENCES users(nsid),
-        added_by TEXT REFERENCES users(nsid),
-        x INTEGER,
-        y INTEGER,
-        w INTEGER,
-        h INTEGER,
-        PRIMARY KEY (photo_id, nsid)
-    )
-    """,
-    "CREATE INDEX people_nsid ON people(nsid)",
-    """
-    CREATE TABLE runs (
-        id INTEGER PRIMARY KEY,
-        spider TEXT NOT NULL,
-        started TEXT NOT NULL,
-        finished TEXT,
-        reason TEXT,
-        photos_listed INTEGER,
-        files_downloaded INTEGER,
-        failed INTEGER,
-        videos_missing INTEGER,
-        api_calls INTEGER,
-        counts TEXT
-    )
-    """,
-    # Full-text search, the sqlite-utils way (``enable_fts(..., create_triggers=True)``), which
-    # is what Datasette detects: an external-content table ``photos_fts`` over photos columns.
-    # photos.tags and photos.comments are text the save functions derive from those tables.
-    """
-    CREATE VIRTUAL TABLE [photos_fts] USING FTS5 (
-        [title], [description], [tags], [comments],
-        tokenize='unicode61 remove_diacritics 2',
-        content=[photos]
-    )
-    """,
-    """
-    CREATE TRIGGER [photos_ai] AFTER INSERT ON [photos] BEGIN
-      INSERT INTO [photos_fts] (rowid, [title], [description], [tags], [comments])
-      VALUES (new.rowid, new.[title], new.[description], new.[tags], new.[comments]);
-    END
-    """,
-    """
-    CREATE TRIGGER [photos_ad] AFTER DELETE ON [photos] BEGIN
-      INSERT INTO [photos_fts] ([photos_fts], rowid, [title], [description], [tags], [comments])
-      VALUES ('delete', old.rowid, old.[title], old.[description], old.[tags], old.[comments]);
-    END
-    """,
-    """
-    CREATE TRIGGER [photos_au] AFTER UPDATE OF [title], [description], [tags], [comments]
-    ON [photos] BEGIN
-      INSERT INTO [photos_fts] ([photos_fts], rowid, [title], [description], [tags], [comments])
-      VALUES ('delete', old.rowid, old.[title], old.[description], old.[tags], old.[comments]);
-      INSERT INTO [photos_fts] (rowid, [title], [description], [tags], [comments])
-      VALUES (new.rowid, new.[title], new.[description], new.[tags], new.[comments]);
-    END
-    """,
-)
-
-# Version 2: the account's favourites, and sync state (watermarks) for incremental runs.
-_V2: tuple[str, ...] = (
-    """
-    CREATE TABLE favorites (
-        photo_id TEXT PRIMARY KEY REFERENCES photos(id),
-        owner TEXT REFERENCES users(nsid),
-        date_faved TEXT,
-        date_faved_unix INTEGER,
-        stored_as TEXT NOT NULL DEFAULT 'favorite',
-        first_seen TEXT,
-        last_seen TEXT,
-        gone_from_flickr INTEGER NOT NULL DEFAULT 0,
-        gone_since TEXT
-    )
-    """,
-    "CREATE INDEX favorites_date_faved ON favorites(date_faved_unix)",
-    """
-    CREATE TABLE sync_state (
-        key TEXT PRIMARY KEY,
-        value TEXT NOT NULL,
-        updated_at TEXT NOT NULL
-    )
-    """,
-)
-
-# Version 3: search the text people read, not Flickr's HTML. photos.description keeps the HTML;
-# photos.description_text is its plain text (``text.html_to_text``: entities decoded once,
-# links kept as text), and photos_fts indexes that instead (``MATCH 'href'`` found every
-# description with a link). The comments column is made again with the same helper, and the
-# index is rebuilt from the rows, so an older catalog is repaired when it is opened.
-_FTS_COLUMNS = "[title], [description_text], [tags], [comments]"
-_V3: tuple[str, ...] = (
-    "DROP TRIGGER [photos_ai]",
-    "DROP TRIGGER [photos_ad]",
-    "DROP TRIGGER [photos_au]",
-    "DROP TABLE [photos_fts]",
-    "ALTER TABLE photos ADD COLUMN description_text TEXT NOT NULL DEFAULT ''",
-    "UPDATE photos SET description_text = flickr_html_to_text(description)",
-    """
-    UPDATE photos SET comments = COALESCE((
-        SELECT group_concat(text, char(10)) FROM (
-            SELECT flickr_html_to_text(html) AS text FROM comments
-            WHERE comments.photo_id = photos.id ORDER BY date, id
-        )
-    ), '')
-    """,
-    f"""
-    CREATE VIRTUAL TABLE [photos_fts] USING FTS5 (
-        {_FTS_COLUMNS},
-        tokenize='unicode61 remove_diacritics 2',
-        content=[photos]
-    )
-    """,
-    f"""
-    CREATE TRIGGER [photos_ai] AFTER INSERT ON [photos] BEGIN
-      INSERT INTO [photos_fts] (rowid, {_FTS_COLUMNS})
-      VALUES (new.rowid, new.[title], new.[description_text], new.[tags], new.[comments]);
-    END
-    """,
-    f"""
-    CREATE TRIGGER [photos_ad] AFTER DELETE ON [photos] BEGIN
-      INSERT INTO [photos_fts] ([photos_fts], rowid, {_FTS_COLUMNS})
-      VALUES ('delete', old.rowid, old.[title], old.[description_text], old.[tags], old.[comments]);
-    END
-    """,
-    f"""
-    CREATE TRIGGER [photos_au] AFTER UPDATE OF {_FTS_COLUMNS}
-    ON [photos] BEGIN
-      INSERT INTO [photos_fts] ([photos_fts], rowid, {_FTS_COLUMNS})
-      VALUES ('delete', old.rowid, old.[title], old.[description_text], old.[tags], old.[comments]);
-      INSERT INTO [photos_fts] (rowid, {_FTS_COLUMNS})
-      VALUES (new.rowid, new.[title], new.[description_text], new.[tags], new.[comments]);
-    END
-    """,
-    "INSERT INTO [photos_fts] ([photos_fts]) VALUES ('rebuild')",
-)
-
-# Version 4: each video's still (Flickr's largest, ``<id>.poster.jpg`` beside it) for the site.
-_V4: tuple[str, ...] = (
-    "ALTER TABLE files ADD COLUMN poster_path TEXT",
-    "ALTER TABLE files ADD COLUMN poster_size INTEGER",
-    "ALTER TABLE files ADD COLUMN poster_sha256 TEXT",
-    "ALTER TABLE files ADD COLUMN poster_key TEXT",  # what names the still on Flickr
-)
-
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
-SCHEMA_VERSION = len(MIGRATIONS)
-
-# The count columns of ``runs``, filled from ``finish_run(counts=...)``.
-RUN_COUNTS = ("photos_listed", "files_downloaded", "failed", "videos_missing")
-
-
-class CatalogVersionError(RuntimeError):
-    """The catalog was written by a newer flickr-crawl than this one."""
-
-
-# --- opening ----------------------------------------------------------------------------------
-def open_catalog(
-    path: Path, *, migrations: Sequence[Sequence[str]] = MIGRATIONS
-) -> sqlite3.Connection:
-    """Open (creating or migrating) the catalog at ``path``; see the module docstring."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path)
-    try:
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA foreign_keys = ON")
-        # Migration 3 makes plain text of the HTML already stored.
-        db.create_function("flickr_html_to_text", 1, html_to_text, deterministic=True)
-        _check_version(db, migrations)  # before anything is written to a newer catalog
-        db.execute("PRAGMA journal_mode = WAL")
-        db.execute("PRAGMA synchronous = NORMAL")
-        migrate(db, migrations)
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
-def open_read_only(path: Path) -> sqlite3.Connection:
-    """The catalog opened read-only, rows as ``sqlite3.Row`` (a missing file raises)."""
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
-    return db
-
-
-def read_catalog(
-    path: Path, read: Callable[[sqlite3.Connection], T], default: T, *, otherwise: str
-) -> T:
-    """``read(db)`` on the catalog opened read-only (rows as ``sqlite3.Row``), as a run
-    starts and before it writes anything. ``default`` when there is no catalog yet, or when
-    it cannot be read: that is logged, with ``otherwise``, what the run does instead."""
-    if not path.exists():
-        return default
-    try:
-        db = open_read_only(path)
-        try:
-            return read(db)
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
-        logger.warning("Cannot read %(path)s (%(err)s): %(otherwise)s",
-                       {"path": str(path), "err": exc, "otherwise": otherwise})  # fmt: skip
-        return default
-
-
-def close_catalog(db: sqlite3.Connection) -> None:
-    """Checkpoint the WAL into the database file (durably) and close."""
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
-
-
-def schema_version(db: sqlite3.Connection) -> int:
-    return int(db.execute("PRAGMA user_version").fetchone()[0])
-
-
-def migrate(db: sqlite3.Connection, migrations: Sequence[Sequence[str]] = MIGRATIONS) -> int:
-    """Apply the migrations this catalog lacks, each in its own transaction; the new version."""
-    if _check_version(db, migrations) == len(migrations):
-        return len(migrations)  # up to date: no write lock needed (read-only media work)
-    while True:
-        with db:
-            # The version is read again inside the write lock: two processes opening a new
-            # catalog at once must not both apply the same migration.
-            db.execute("BEGIN IMMEDIATE")
-            version = _check_version(db, migrations)
-            if version == len(migrations):
-                return version
-            for statement in migrations[version]:
-                db.execute(statement)
-            # PRAGMA takes no parameters; the version is an int we computed, never data.
-            db.execute(f"PRAGMA user_version = {int(version) + 1}")
-
-
-def _check_version(db: sqlite3.Connection, migrations: Sequence[Sequence[str]]) -> int:
-    version = schema_version(db)
-    if version > len(migrations):
-        raise CatalogVersionError(
-            f"catalog schema version {version} is newer than this flickr-crawl knows "
-            f"({len(migrations)}); upgrade flickr-crawl to open it"
-        )
-    return version
-
-
-def rebuild_fts(db: sqlite3.Connection) -> None:
-    """Re-index photos_fts from photos (needed after a VACUUM, which may renumber rowids)."""
-    with db:
-        db.execute("INSERT INTO photos_fts(photos_fts) VALUES ('rebuild')")
-
-
-# --- helpers ----------------------------------------------------------------------------------
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-def _transaction(db: sqlite3.Connection) -> sqlite3.Connection:
-    """Open a write transaction now, so every statement of a save is in it."""
-    if not db.in_transaction:
-        db.execute("BEGIN IMMEDIATE")
-    return db
 
 
 def _save_users(db: sqlite3.Connection, users: Iterable[User], now: str, w: Counter[str]) -> None:
@@ -656,7 +147,7 @@ def save_photo(db: sqlite3.Connection, item: PhotoItem, *, now: str | None = Non
     now = now or utc_now()
     w: Counter[str] = Counter()
     geo = item.geo or {}
-    with _transaction(db):
+    with transaction(db):
         _save_users(db, _owner_of(item), now, w)
         db.execute(
             """
@@ -860,7 +351,7 @@ def save_photo_info(
     """Store the deep pass of a photo: tags with author and spelling, notes, people, places."""
     now = now or utc_now()
     w: Counter[str] = Counter()
-    with _transaction(db):
+    with transaction(db):
         _photo_stub(db, item.photo_id, w)
         _save_users(db, item.users, now, w)
         contents = [tag.content for tag in item.tags]
@@ -999,7 +490,7 @@ def save_comments(
     """Store a photo's comments; ones Flickr no longer returns stay, flagged deleted_on_flickr."""
     now = now or utc_now()
     w: Counter[str] = Counter()
-    with _transaction(db):
+    with transaction(db):
         _photo_stub(db, item.photo_id, w)
         _save_users(db, item.users, now, w)
         for comment in item.comments:
@@ -1051,7 +542,7 @@ def save_faves(db: sqlite3.Connection, item: FavesItem, *, now: str | None = Non
     """Store who faved a photo; an un-fave keeps the row, flagged deleted_on_flickr."""
     now = now or utc_now()
     w: Counter[str] = Counter()
-    with _transaction(db):
+    with transaction(db):
         _photo_stub(db, item.photo_id, w)
         _save_users(db, item.users, now, w)
         for fave in item.faves:
@@ -1087,7 +578,7 @@ def save_album(db: sqlite3.Connection, item: AlbumItem, *, now: str | None = Non
     """Store an album and its photos in the owner's order (the order is replaced)."""
     now = now or utc_now()
     w: Counter[str] = Counter()
-    with _transaction(db):
+    with transaction(db):
         for photo_id in dict.fromkeys([*([item.primary] if item.primary else []), *item.photo_ids]):
             _photo_stub(db, photo_id, w)
         db.execute(
@@ -1144,7 +635,7 @@ def save_gallery(
     """Store a gallery and its photos in order (the order is replaced)."""
     now = now or utc_now()
     w: Counter[str] = Counter()
-    with _transaction(db):
+    with transaction(db):
         db.execute(
             """
             INSERT INTO galleries (id, title, description, url, date_create, date_update, raw,
@@ -1186,7 +677,7 @@ def save_collection(
     """Store a collection, its place in the tree and its albums in order (order replaced)."""
     now = now or utc_now()
     w: Counter[str] = Counter()
-    with _transaction(db):
+    with transaction(db):
         if item.parent_id:
             _collection_stub(db, item.parent_id, w)
         db.execute(
@@ -1224,14 +715,13 @@ def save_collection(
     return w
 
 
-# --- runs -------------------------------------------------------------------------------------
 def save_favorite(
     db: sqlite3.Connection, item: FavoriteItem, *, now: str | None = None
 ) -> Counter[str]:
     """One fave of the account; seen again, it is no longer gone."""
     now = now or utc_now()
     w: Counter[str] = Counter()
-    with _transaction(db):
+    with transaction(db):
         _user_stub(db, item.owner, w)
         _photo_stub(db, item.photo_id, w)
         db.execute(
@@ -1250,104 +740,3 @@ def save_favorite(
         )  # fmt: skip
         w["favorites"] += 1
     return w
-
-
-def mark_gone_favorites(
-    db: sqlite3.Connection, seen: Iterable[str], *, now: str | None = None
-) -> list[str]:
-    """After a complete, full listing: flag the faves not in it (the files stay). Their ids."""
-    now = now or utc_now()
-    seen = set(seen)
-    with _transaction(db):
-        known = [r[0] for r in db.execute(
-            "SELECT photo_id FROM favorites WHERE gone_from_flickr = 0")]  # fmt: skip
-        gone = [photo_id for photo_id in known if photo_id not in seen]
-        db.executemany(
-            "UPDATE favorites SET gone_from_flickr = 1, gone_since = ? WHERE photo_id = ?",
-            [(now, photo_id) for photo_id in gone],
-        )
-    return gone
-
-
-def mark_deleted_photos(db: sqlite3.Connection, owner: str, seen: Iterable[str]) -> list[str]:
-    """After a complete listing of the whole photostream: flag the owner's photos that were
-    not in it as deleted on Flickr (rows and files stay). The ids newly flagged."""
-    seen = set(seen)
-    with _transaction(db):
-        known = [r[0] for r in db.execute(
-            "SELECT id FROM photos WHERE owner = ? AND deleted_on_flickr = 0"
-            " AND last_update_unix IS NOT NULL", (owner,))]  # fmt: skip
-        gone = [photo_id for photo_id in known if photo_id not in seen]
-        db.executemany("UPDATE photos SET deleted_on_flickr = 1 WHERE id = ?", [(i,) for i in gone])
-    return gone
-
-
-def mark_deleted_album(db: sqlite3.Connection, album_id: str) -> bool:
-    """Flag an album Flickr no longer lists (its rows and membership stay, for the record)."""
-    with _transaction(db):
-        return bool(db.execute(
-            "UPDATE albums SET deleted_on_flickr = 1 WHERE id = ? AND deleted_on_flickr = 0",
-            (album_id,)).rowcount)  # fmt: skip
-
-
-def get_state(db: sqlite3.Connection, key: str) -> str | None:
-    row = db.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
-    return None if row is None else str(row[0])
-
-
-def set_state(db: sqlite3.Connection, key: str, value: str, *, now: str | None = None) -> None:
-    with _transaction(db):
-        db.execute(
-            "INSERT INTO sync_state (key, value, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
-            " updated_at = excluded.updated_at",
-            (key, value, now or utc_now()),
-        )
-
-
-def start_run(db: sqlite3.Connection, spider: str, *, now: str | None = None) -> int:
-    """Record the start of a crawl; its id."""
-    with _transaction(db):
-        cursor = db.execute(
-            "INSERT INTO runs (spider, started) VALUES (?, ?)", (spider, now or utc_now())
-        )
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
-
-
-def finish_run(
-    db: sqlite3.Connection,
-    run_id: int,
-    *,
-    reason: str,
-    counts: dict[str, int],
-    api_calls: int,
-    now: str | None = None,
-) -> None:
-    """Record how a crawl ended: reason, the RUN_COUNTS columns (all of counts as JSON)."""
-    with _transaction(db):
-        db.execute(
-            """
-            UPDATE runs SET finished = :now, reason = :reason, api_calls = :api_calls,
-                photos_listed = :photos_listed, files_downloaded = :files_downloaded,
-                failed = :failed, videos_missing = :videos_missing, counts = :counts
-            WHERE id = :id
-            """,
-            {
-                "id": run_id,
-                "now": now or utc_now(),
-                "reason": reason,
-                "api_calls": api_calls,
-                "counts": to_json(counts),
-                **{name: counts.get(name, 0) for name in RUN_COUNTS},
-            },
-        )
-
-
-def iter_tables(db: sqlite3.Connection) -> Iterator[str]:
-    """The catalog's plain tables (not FTS shadow tables), for checks and reports."""
-    for row in db.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'photos_fts%'"
-        " AND name NOT LIKE 'sqlite_%' ORDER BY name"
-    ):
-        yield row["name"]

@@ -1,0 +1,196 @@
+"""What the last run left in catalog.db, read once, read-only, as a crawl starts.
+
+One read serves the whole crawl (``flickr_crawl.extensions.lastrun`` shares it between the
+spider and the pipelines), before the run saves anything, so "known" means "known from earlier
+runs":
+
+- every photo with its ``lastupdate``, counts, and which parts were stored (comments, faves,
+  the deep pass, a complete file): what an unchanged photo need not be asked for again;
+- the watermarks (``sync_state``);
+- the albums and galleries with the ``date_update`` and counts Flickr gave last time (an album
+  whose getList entry still matches keeps its stored membership, so it costs no
+  photosets.getPhotos call), and each of the account's photos with the album folders it was
+  filed under (to find photos whose folders changed without the photo itself changing:
+  renamed, deleted or re-arranged albums);
+- where each complete file and each video's still are on disk (the media pipeline moves them
+  when their folders change, and keeps them while they are the same bytes on Flickr).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from flickr_crawl.archive.refile import Filed
+from flickr_crawl.catalog.db import read_catalog, table_names
+from flickr_crawl.catalog.runs import FAVORITES_WATERMARK, RUNS_SINCE_SWEEP, WATERMARK
+
+if TYPE_CHECKING:
+    import sqlite3
+    from pathlib import Path
+
+COMPLETE = ("downloaded", "uptodate")  # file statuses of media that is in the archive
+
+
+class Known(NamedTuple):
+    """A photo as catalog.db had it: its lastupdate, counts, and which parts were stored."""
+
+    last_update: int
+    comments: int
+    faves: int
+    has_comments: bool
+    has_faves: bool
+    has_info: bool
+    has_file: bool
+    owner: str = ""
+    listed: bool = False  # a list call described it (not a stub), and it is still on Flickr
+
+
+@dataclass
+class Listed:
+    """A container (album or gallery) as its list call described it last time."""
+
+    title: str
+    date_update: str | None
+    counts: tuple[int, int]
+    folder: str
+    photo_ids: list[str]
+
+    def same_as(self, title: str, date_update: str | None, counts: tuple[int, int]) -> bool:
+        """Flickr sets ``date_update`` when photos are added, removed or re-ordered. Old
+        albums untouched since may say 0 (None here); their first change sets it, so an
+        equal value, zero included, means the same photos."""
+        return (title, date_update, counts) == (self.title, self.date_update, self.counts)
+
+
+@dataclass
+class CatalogView:
+    """What an incremental photostream run needs before it asks Flickr anything."""
+
+    watermark: int = 0
+    runs_since_sweep: int = 0
+    albums: dict[str, Listed] = field(default_factory=dict)
+    galleries: dict[str, Listed] = field(default_factory=dict)
+    # photo id -> {(album id, folder)} for the account's own photos still on Flickr
+    filed: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    # those of them without a complete file (failed, missing video): tried again every run
+    incomplete: set[str] = field(default_factory=set)
+
+
+@dataclass
+class LastRun:
+    """The catalog as this crawl found it; empty when there is none (or it is unusable)."""
+
+    found: bool = False  # there was a catalog, and it could be read
+    state: dict[str, str] = field(default_factory=dict)
+    known: dict[str, Known] = field(default_factory=dict)
+    albums: dict[str, Listed] = field(default_factory=dict)
+    galleries: dict[str, Listed] = field(default_factory=dict)
+    files: dict[str, Filed] = field(default_factory=dict)  # complete files: where, what size
+    posters: dict[str, dict[str, Any]] = field(default_factory=dict)  # video stills, as files
+
+    def state_int(self, key: str) -> int:
+        try:
+            return int(self.state.get(key) or 0)
+        except ValueError:
+            return 0
+
+    @property
+    def favorites_watermark(self) -> int:
+        return self.state_int(FAVORITES_WATERMARK)
+
+    def view_for(self, owner: str) -> CatalogView:
+        """The photostream's view of ``owner``'s account (computed, nothing is read)."""
+        view = CatalogView(
+            watermark=self.state_int(WATERMARK),
+            runs_since_sweep=self.state_int(RUNS_SINCE_SWEEP),
+            albums=self.albums,
+            galleries=self.galleries,
+        )
+        for photo_id, known in self.known.items():
+            if owner and known.owner == owner and known.listed:
+                view.filed[photo_id] = set()
+                if not known.has_file:
+                    view.incomplete.add(photo_id)
+        for album_id, album in self.albums.items():
+            for photo_id in album.photo_ids:
+                if photo_id in view.filed:
+                    view.filed[photo_id].add((album_id, album.folder))
+        return view
+
+
+def read_last_run(path: Path) -> LastRun:
+    """The catalog at ``path`` as this run starts, in one read-only connection."""
+    return read_catalog(
+        path, _read, LastRun(), otherwise="every photo counts as new; no file is moved this run"
+    )
+
+
+def _read(db: sqlite3.Connection) -> LastRun:
+    last = LastRun(found=True)
+    if "sync_state" in table_names(db):  # a version 1 catalog has none (this run migrates it)
+        last.state = {str(k): str(v) for k, v in db.execute("SELECT key, value FROM sync_state")}
+    for row in db.execute(
+        "SELECT id, COALESCE(last_update_unix, 0), COALESCE(count_comments, 0),"
+        " COALESCE(count_faves, 0), comments_raw IS NOT NULL, faves_raw IS NOT NULL,"
+        " info_raw IS NOT NULL, EXISTS (SELECT 1 FROM files f WHERE f.photo_id = photos.id"
+        " AND f.status IN ('downloaded', 'uptodate')), COALESCE(owner, ''),"
+        " deleted_on_flickr = 0 AND last_update_unix IS NOT NULL FROM photos"
+    ):
+        last.known[row[0]] = Known(row[1], row[2], row[3], *(bool(row[i]) for i in range(4, 8)),
+                                   row[8], bool(row[9]))  # fmt: skip
+    members = _members(db, "album_photos", "album_id")
+    for row in db.execute(
+        "SELECT id, title, date_update, count_photos, count_videos, folder FROM albums"
+        " WHERE deleted_on_flickr = 0"
+    ):
+        last.albums[row["id"]] = Listed(
+            row["title"] or "", row["date_update"],
+            (row["count_photos"] or 0, row["count_videos"] or 0), row["folder"] or "",
+            members.get(row["id"], []),
+        )  # fmt: skip
+    gallery_members = _members(db, "gallery_photos", "gallery_id")
+    for row in db.execute(
+        "SELECT id, title, date_update, raw FROM galleries WHERE deleted_on_flickr = 0"
+    ):
+        listed = json.loads(row["raw"] or "{}").get("flickr.galleries.getList", {})
+        last.galleries[row["id"]] = Listed(
+            row["title"] or "", row["date_update"], gallery_counts(listed), "",
+            gallery_members.get(row["id"], []),
+        )  # fmt: skip
+    for row in db.execute(
+        "SELECT photo_id, path, links, size FROM files"
+        " WHERE status IN ('downloaded', 'uptodate') AND path IS NOT NULL"
+    ):
+        paths = [row["path"], *json.loads(row["links"] or "[]")]
+        last.files[row["photo_id"]] = Filed(paths, row["size"])
+    # A catalog from before videos had stills has no poster columns: this run migrates it.
+    if "poster_key" in {r["name"] for r in db.execute("PRAGMA table_info(files)")}:
+        for row in db.execute(
+            "SELECT photo_id, poster_path AS path, poster_size AS size, poster_sha256 AS sha256,"
+            " poster_key AS key FROM files WHERE poster_path IS NOT NULL"
+        ):
+            last.posters[row["photo_id"]] = dict(row)
+    return last
+
+
+def _members(db: sqlite3.Connection, table: str, key: str) -> dict[str, list[str]]:
+    """Container id -> its photo ids in order, from album_photos or gallery_photos."""
+    members: dict[str, list[str]] = defaultdict(list)
+    for row in db.execute(f"SELECT {key}, photo_id FROM {table} ORDER BY {key}, position"):
+        members[row[0]].append(row[1])
+    return members
+
+
+def gallery_counts(raw: dict[str, Any]) -> tuple[int, int]:
+    """A galleries.getList entry's photo and video counts."""
+
+    def number(key: str) -> int:
+        try:
+            return int(raw.get(key) or 0)
+        except (TypeError, ValueError):
+            return 0
+
+    return number("count_photos"), number("count_videos")
