@@ -55,25 +55,9 @@ def crawl(sandbox: Any, archive: Path, *extra: str, spider: str = "photostream",
     return scrapy(*crawl_args(sandbox, archive, *extra, spider=spider, auth_file=auth_file))
 
 
-def kill_crawl_when(ready: Callable[[], bool], sandbox: Any, archive: Path, *extra: str) -> None:
-    """Start a crawl, and SIGKILL it (as a power cut would) once ``ready()`` says so."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scrapy", *crawl_args(sandbox, archive, *extra)],
-        cwd=ROOT, env=dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and not ready():
-        time.sleep(0.05)
-    assert proc.poll() is None, "the crawl ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-
-
-def interrupt_crawl_when(ready: Callable[[], bool], sandbox: Any, archive: Path,
-                         *extra: str) -> int:  # fmt: skip
-    """Start a crawl, press Ctrl-C once (SIGINT: an orderly stop) when ``ready()`` says so, and
-    return its exit code."""
+def signal_crawl_when(ready: Callable[[], bool], sandbox: Any, archive: Path, *extra: str,
+                      sig: signal.Signals) -> int:  # fmt: skip
+    """Start a crawl, send it ``sig`` once ``ready()`` says so, and return its exit code."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "scrapy", *crawl_args(sandbox, archive, *extra)],
         cwd=ROOT, env=dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings"),
@@ -82,9 +66,21 @@ def interrupt_crawl_when(ready: Callable[[], bool], sandbox: Any, archive: Path,
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None and not ready():
         time.sleep(0.02)
-    assert proc.poll() is None, "the crawl ended before it could be interrupted"
-    proc.send_signal(signal.SIGINT)
+    assert proc.poll() is None, f"the crawl ended before it could be sent {sig.name}"
+    proc.send_signal(sig)
     return proc.wait(timeout=120)
+
+
+def kill_crawl_when(ready: Callable[[], bool], sandbox: Any, archive: Path, *extra: str) -> None:
+    """Start a crawl, and SIGKILL it (as a power cut would) once ``ready()`` says so."""
+    signal_crawl_when(ready, sandbox, archive, *extra, sig=signal.SIGKILL)
+
+
+def interrupt_crawl_when(ready: Callable[[], bool], sandbox: Any, archive: Path,
+                         *extra: str) -> int:  # fmt: skip
+    """Start a crawl, press Ctrl-C once (SIGINT: an orderly stop) when ``ready()`` says so, and
+    return its exit code."""
+    return signal_crawl_when(ready, sandbox, archive, *extra, sig=signal.SIGINT)
 
 
 def run_log(archive: Path) -> str:
