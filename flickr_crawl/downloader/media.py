@@ -31,6 +31,7 @@ from time import monotonic
 from typing import TYPE_CHECKING, Any, cast
 from typing import Protocol as Interface
 
+from pydispatch.dispatcher import getAllReceivers, liveReceivers
 from scrapy import signals
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, _ScrapyAgent
 from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError
@@ -362,12 +363,17 @@ class _PartReader(Protocol):
         self._chunks: list[bytes] = []  # not yet handed to the disk thread
         self._gathered = 0
         self._queued = 0  # bytes handed to the disk thread and not yet written
+        self._lock = threading.Lock()  # _queued and _paused, shared with the disk thread
         self._paused = False
         self._connection: Any = None  # a TCP connection reading large blocks for this body
         self._timer = timer  # the agent's DOWNLOAD_TIMEOUT call: pushed back while data comes
         self._timeout = timeout
         self._timer_set = monotonic()
         self._stopped: Any = None  # a StopDownload from a bytes_received handler
+        # The bytes_received signal for each chunk only when someone listens: sending it to
+        # no one cost more reactor time than the body itself.
+        self._listened = bool(liveReceivers(getAllReceivers(crawler.signals.sender,
+                                                            signals.bytes_received)))  # fmt: skip
         self._unframed = False  # no length, no chunked framing: a cut could not be told
         self._ended = False
         self._writer = _PartWriter(part)
@@ -399,8 +405,10 @@ class _PartReader(Protocol):
             self._hold_head(data)
         else:
             self._gather(data)
-        if stop := check_stop_download(
-            signals.bytes_received, self._crawler, self._request, data=data
+        if self._listened and (
+            stop := check_stop_download(
+                signals.bytes_received, self._crawler, self._request, data=data
+            )
         ):
             self._stopped = stop
             self._abort()
@@ -452,17 +460,24 @@ class _PartReader(Protocol):
 
         def job() -> None:
             write()
-            reactor.callFromThread(self._written, size)  # type: ignore[attr-defined]
+            with self._lock:
+                self._queued -= size
+                # The reactor hears of it only when it waits for it (a thread's wake-up
+                # costs the reactor more than the write itself) or when the write failed.
+                wake = self._paused or self._writer.error is not None
+            if wake:
+                reactor.callFromThread(self._written)  # type: ignore[attr-defined]
 
-        self._queued += size
+        with self._lock:
+            self._queued += size
+            pause = self._queued > _QUEUE_LIMIT and not self._paused
+            self._paused = self._paused or pause
         self._disk.submit(job)
-        if self._queued > _QUEUE_LIMIT and not self._paused and self.transport is not None:
-            self._paused = True
+        if pause and self.transport is not None:
             self.transport.pauseProducing()  # type: ignore[attr-defined]
 
-    def _written(self, size: int) -> None:
-        """(reactor) A block reached the disk, or failed to: resume or stop reading."""
-        self._queued -= size
+    def _written(self) -> None:
+        """(reactor) Blocks reached the disk, or failed to: resume or stop reading."""
         if self._ended or self.transport is None:
             return
         if self._writer.error is not None:  # no point reading what cannot be stored
@@ -470,8 +485,10 @@ class _PartReader(Protocol):
             self.transport.stopProducing()  # type: ignore[attr-defined]
             self._end(complete=False)
             return
-        if self._paused and self._queued <= _QUEUE_LIMIT // 2:
-            self._paused = False
+        with self._lock:
+            resume = self._paused and self._queued <= _QUEUE_LIMIT // 2
+            self._paused = self._paused and not resume
+        if resume:
             self.transport.resumeProducing()  # type: ignore[attr-defined]
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
