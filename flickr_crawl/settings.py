@@ -33,10 +33,19 @@ DOWNLOADER = "flickr_crawl.downloader.slots.ExactSlotDownloader"
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 16
 DOWNLOAD_DELAY = 0
-# Also the media fetcher's: per connect and per read (a long video finishes if it keeps coming).
+# For a media file: until its headers arrive, then per silence (a long video finishes if it
+# keeps coming).
 DOWNLOAD_TIMEOUT = 180
-# Media files do not go through Scrapy's downloader but through worker threads that stream
-# them to disk (flickr_crawl.downloader.fetcher); these retry settings are theirs too.
+# Media files go through this downloader too, in their own slot (flickr-media,
+# FLICKR_MEDIA_CONCURRENCY at a time); this handler streams their bodies to disk instead of
+# memory (flickr_crawl.downloader.media). So no size cap by default: a video original can be
+# gigabytes, and memory does not grow with it. A cap set here applies to media too.
+DOWNLOAD_HANDLERS = {
+    "http": "flickr_crawl.downloader.media.MediaDownloadHandler",
+    "https": "flickr_crawl.downloader.media.MediaDownloadHandler",
+}
+DOWNLOAD_MAXSIZE = 0
+DOWNLOAD_WARNSIZE = 0
 RETRY_ENABLED = True
 RETRY_TIMES = 5
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
@@ -46,6 +55,8 @@ COOKIES_ENABLED = True
 DOWNLOADER_MIDDLEWARES = {
     "flickr_crawl.downloader.budget.ApiBudgetMiddleware": 940,
     "flickr_crawl.downloader.signing.OAuthSigningMiddleware": 950,
+    # The web session's cookies on video originals, each redirect hop its own host's.
+    "flickr_crawl.downloader.mediacookies.MediaCookiesMiddleware": 960,
 }
 ITEM_PIPELINES = {
     "pipelines.media.MediaPipeline": 100,
@@ -63,7 +74,8 @@ EXTENSIONS = {
     "flickr_crawl.extensions.diskspace.DiskSpaceGuard": 850,  # stops the run when the disk is full
     "flickr_crawl.extensions.redact.LogRedaction": 100,  # no token or signed URL in the log
 }
-# The API slot is sequential (Flickr counts calls per key).
+# The API slot is sequential (Flickr counts calls per key). The media slot's concurrency is
+# FLICKR_MEDIA_CONCURRENCY; its delay DOWNLOAD_DELAY's unless set here.
 DOWNLOAD_SLOTS = {
     "flickr-api": {"concurrency": 1, "delay": 0},
 }
@@ -101,7 +113,7 @@ FLICKR_ARCHIVE_DIR = "archive"  # where the backup goes
 FLICKR_LAYOUT = "albums"  # albums (folder per album + Unsorted), date (YYYY/MM/DD) or flat
 FLICKR_LINK_MODE = "hardlink"  # how a photo appears in its second album: hardlink or copy
 FLICKR_FAVORITES_LAYOUT = "owner"  # Favorites/<owner [nsid]>/ (owner) or Favorites/YYYY/MM/ (date)
-FLICKR_MEDIA_CONCURRENCY = 8  # parallel media downloads (worker threads)
+FLICKR_MEDIA_CONCURRENCY = 8  # media downloads in flight (the flickr-media download slot)
 FLICKR_DISK_GUARD_ENABLED = True  # stop the run, with one clear line, when the disk fills up
 FLICKR_DISK_RESERVE_MB = 64  # stop when less than this is free on the archive's disk
 

@@ -1,9 +1,11 @@
 """Downloads each photo's original (or best size) and video original into the archive.
 
 Not Scrapy's FilesPipeline: that one keeps bodies in memory, re-hashes the archive on every run,
-re-downloads after 90 days and writes in place. Here a body streams to a ``.part`` file on a
-worker thread (``flickr_crawl.downloader.fetcher``), is verified (length, hash, and that the
-bytes are the kind of file expected: a video is a video), then renamed to ``<id>.<ext>``;
+re-downloads after 90 days and writes in place. Here each file is a Scrapy Request sent through
+the engine in the media download slot (``FLICKR_MEDIA_CONCURRENCY`` at a time, with Scrapy's
+retries, proxies, delays and middlewares); its body streams to a ``.part`` file
+(``flickr_crawl.downloader.media``), is verified (length, hash, and that the bytes are the kind
+of file expected: a video is a video), then renamed to ``<id>.<ext>`` off the reactor thread;
 further album folders get hard links. A failed or missing file never drops the item: its
 sidecar says what happened. Each placement is also journaled (``flickr_crawl.archive.placed``),
 so a file placed just before a hard kill is not downloaded again.
@@ -14,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
-import functools
 import hashlib
 import json
 import logging
@@ -23,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
-from scrapy import signals
+from scrapy import Request, signals
 from scrapy.exceptions import NotConfigured
 
 from flickr_crawl.archive.filetypes import (
@@ -45,12 +46,19 @@ from flickr_crawl.archive.paths import (
 from flickr_crawl.archive.placed import PlacedJournal
 from flickr_crawl.archive.refile import Filed, refile, remove_if_empty
 from flickr_crawl.archive.storage import link_or_copy, part_path, sha256_file
-from flickr_crawl.downloader.fetcher import Fetched, MediaFetcher
+from flickr_crawl.downloader.media import (
+    MEDIA_HEAD,
+    MEDIA_PART,
+    MEDIA_RESULT,
+    MEDIA_SLOT,
+    Stored,
+)
+from flickr_crawl.downloader.mediacookies import WEB_SESSION
 from flickr_crawl.extensions.diskspace import DISK_FULL, DiskFull
 from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.extensions.report import RunReport
 from flickr_crawl.flickr.identity import media_key
-from flickr_crawl.flickr.websession import cookie_header, load_cookies, session_file_path
+from flickr_crawl.flickr.websession import load_cookies, session_file_path
 from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.metadata.camera import read_camera_exif
 from flickr_crawl.metadata.exif import (
@@ -64,6 +72,7 @@ if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
+    from scrapy.http import Response
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +108,6 @@ class MediaPipeline:
         self.journal = PlacedJournal(archive)
         assert crawler.stats is not None
         self.stats = crawler.stats
-        self.fetcher = MediaFetcher.from_settings(crawler.settings, on_event=self._inc)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -118,7 +126,6 @@ class MediaPipeline:
         )
         # After every pipeline closed, so after the last sidecar was written.
         crawler.signals.connect(pipeline.journal.close, signal=signals.spider_closed)
-        crawler.signals.connect(pipeline.fetcher.close, signal=signals.spider_closed)
         return pipeline
 
     @property
@@ -126,8 +133,8 @@ class MediaPipeline:
         return RunReport.of(self.crawler)
 
     def _inc(self, key: str, value: float = 1) -> None:
-        """Count in Scrapy stats from any thread: they are not thread-safe, so a worker's
-        counts are added on the reactor."""
+        """Count in Scrapy stats from any thread: they are not thread-safe, so counts of a
+        placement thread are added on the reactor."""
         if threading.current_thread() is threading.main_thread():
             self.stats.inc_value(key, value)
             return
@@ -293,26 +300,18 @@ class MediaPipeline:
     async def _download(self, item: PhotoItem, dirs: list[str]) -> MediaFile:
         source = item.source
         assert source is not None
-        part: Path | None = None
-        cookies, embed = None, None
-        if item.media == "video" and self.web_cookies:
-            cookies = functools.partial(cookie_header, self.web_cookies)
-        elif item.media != "video" and self.exif:
-            embed = StreamingEmbed(item)
-
-        def fetch_and_place() -> MediaFile:
-            """(a fetch worker) The download, then its checks, rename and links: the
-            reactor does no file system call for a new file."""
-            nonlocal part
-            folder = inside(self.archive, dirs[0])
-            folder.mkdir(parents=True, exist_ok=True)
-            part = part_path(folder, item.id)
-            got = self.fetcher.fetch(source.url, part, cookies=cookies, head=embed)
-            return self._place(item, dirs, folder, part, got, embed)
-
+        embed = StreamingEmbed(item) if item.media != "video" and self.exif else None
+        folder = inside(self.archive, dirs[0])
+        part = part_path(folder, item.id)
         try:
-            placed = await asyncio.wrap_future(self.fetcher.call(fetch_and_place))
+            folder.mkdir(parents=True, exist_ok=True)
+            response = await self._fetch(source.url, part, embed, web_session=item.media == "video")
+            # The checks, rename, journal and links off the reactor thread, which feeds the
+            # other downloads meanwhile.
+            placed = await asyncio.to_thread(self._place, item, dirs, folder, part, response,
+                                             embed)  # fmt: skip
         except _NotPlaced as refused:
+            part.unlink(missing_ok=True)
             if refused.missing:
                 return self._missing(item, str(refused))
             return self._failed(item, str(refused))
@@ -321,13 +320,33 @@ class MediaPipeline:
                                                 error=exc.__cause__)  # fmt: skip
             return self._failed(item, str(exc))
         except Exception as exc:  # noqa: BLE001 - retries exhausted, network failures: recorded
-            if part is not None:
-                part.unlink(missing_ok=True)
+            part.unlink(missing_ok=True)
             return self._failed(item, f"{exc.__class__.__name__}: {exc}")
         self.stats.inc_value("flickr/file/downloaded")
         self.stats.inc_value("flickr/bytes/downloaded", placed.original_size or 0)
         logger.debug("File (downloaded): %(id)s -> %(path)s", {"id": item.id, "path": placed.path})
         return placed
+
+    async def _fetch(
+        self, url: str, part: Path, embed: StreamingEmbed | None = None, *, web_session: bool
+    ) -> Response:
+        """One media file through the engine: its body into ``part`` (a 200), else a status.
+        Downloader middlewares apply (retries, redirects, proxy, stats); the spider's do not."""
+        request = Request(
+            url,
+            dont_filter=True,
+            # The bytes on disk must be the file itself, never a gzip of it.
+            headers={"Accept-Encoding": "identity"},
+            meta={
+                MEDIA_PART: str(part),
+                MEDIA_HEAD: embed,
+                "download_slot": MEDIA_SLOT,
+                "dont_merge_cookies": True,  # media never goes through the cookie jar
+                WEB_SESSION: web_session,  # video originals only
+            },
+        )
+        assert self.crawler.engine is not None
+        return await self.crawler.engine.download_async(request)
 
     def _place(
         self,
@@ -335,20 +354,21 @@ class MediaPipeline:
         dirs: list[str],
         folder: Path,
         part: Path,
-        got: Fetched,
+        response: Response,
         embed: StreamingEmbed | None,
     ) -> MediaFile:
-        """(a fetch worker) Check what came, then rename it into place, journal and link it;
+        """(a thread) Check what came, then rename it into place, journal and link it;
         ``_NotPlaced`` if it is not the file."""
         source = item.source
         assert source is not None
-        if got.sha256 is None:
-            if item.media == "video" and got.status in (401, 403, 404, 410):
+        got = _stored(response)
+        if got is None:
+            if item.media == "video" and response.status in (401, 403, 404, 410):
                 why = SESSION_REFUSED if self.web_cookies else NO_WEB_SESSION
-                raise _NotPlaced(why.format(status=got.status), missing=True)
-            raise _NotPlaced(f"HTTP {got.status}")
+                raise _NotPlaced(why.format(status=response.status), missing=True)
+            raise _NotPlaced(f"HTTP {response.status}")
         kind = sniff(got.head)
-        content_type = got.headers.get("content-type", "")
+        content_type = _header(response, b"Content-Type")
         expected_ok = is_video(kind) if item.media == "video" else is_image(kind)
         if not expected_ok:
             part.unlink(missing_ok=True)
@@ -360,7 +380,7 @@ class MediaPipeline:
                 raise _NotPlaced(f"Flickr sent no video for the original: {what}", missing=True)
             raise _NotPlaced(f"not an image: {what}")
         extension = (
-            extension_for(kind, content_type, got.headers.get("content-disposition", ""))
+            extension_for(kind, content_type, _header(response, b"Content-Disposition"))
             or source.extension
             or "bin"
         )
@@ -409,20 +429,16 @@ class MediaPipeline:
         if kept is not None and not item.force_download:
             self.stats.inc_value("flickr/poster/uptodate")
             return kept
-        part: Path | None = None
+        folder = inside(self.archive, dirs[0])
+        part = part_path(folder, item.id)
 
-        def fetch_and_place() -> MediaFile:
-            """(a fetch worker) The still, checked to be an image, renamed into place."""
-            nonlocal part
-            folder = inside(self.archive, dirs[0])
-            folder.mkdir(parents=True, exist_ok=True)
-            part = part_path(folder, item.id)
-            got = self.fetcher.fetch(poster.url, part)
-            kind = sniff(got.head) if got.sha256 is not None else None
-            if not is_image(kind):
-                part.unlink(missing_ok=True)
+        def place(response: Response) -> MediaFile:
+            """(a thread) The still, checked to be an image, renamed into place."""
+            got = _stored(response)
+            kind = sniff(got.head) if got is not None else None
+            if got is None or not is_image(kind):
                 what = kind or "unknown data"
-                raise _NotPlaced(f"HTTP {got.status}" if got.sha256 is None else
+                raise _NotPlaced(f"HTTP {response.status}" if got is None else
                                  f"the video's still is not an image: got {what}")  # fmt: skip
             name = poster_name(item.id, extension_for(kind) or "jpg")
             part.replace(folder / name)
@@ -433,14 +449,15 @@ class MediaPipeline:
             )  # fmt: skip
 
         try:
-            placed = await asyncio.wrap_future(self.fetcher.call(fetch_and_place))
+            folder.mkdir(parents=True, exist_ok=True)
+            response = await self._fetch(poster.url, part, web_session=False)
+            placed = await asyncio.to_thread(place, response)
         except DiskFull as exc:  # the disk guard stops the run
             self.crawler.signals.send_catch_log(signal=DISK_FULL, path=str(part),
                                                 error=exc.__cause__)  # fmt: skip
             return MediaFile(status="failed", reason=str(exc), label=poster.label)
         except Exception as exc:  # noqa: BLE001 - a still that could not be had: logged, counted
-            if part is not None:
-                part.unlink(missing_ok=True)
+            part.unlink(missing_ok=True)
             logger.warning("Photo %(id)s: no poster for the video: %(err)s",
                            {"id": item.id, "err": exc})  # fmt: skip
             self.stats.inc_value("flickr/poster/failed")
@@ -544,6 +561,18 @@ class _NotPlaced(Exception):
     def __init__(self, reason: str, *, missing: bool = False):
         super().__init__(reason)
         self.missing = missing  # a video Flickr would not give: "missing", not "failed"
+
+
+def _stored(response: Response) -> Stored | None:
+    """What a 200 stored in its ``.part`` file (``flickr_crawl.downloader.media``); None for
+    any other answer."""
+    stored = response.meta.get(MEDIA_RESULT) if response.status == 200 else None
+    return stored if isinstance(stored, Stored) else None
+
+
+def _header(response: Response, name: bytes) -> str:
+    value = response.headers.get(name)
+    return value.decode("latin-1") if value else ""
 
 
 def recorded_key(record: dict[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """EXIF embedded while the original streams in gives the very bytes of embedding afterwards.
 
-A local server sends crafted files in small pieces (so the JPEG head arrives split), the media
-fetcher streams them to disk with ``StreamingEmbed``, and each stored file
+A local server sends crafted files in small pieces (so the JPEG head arrives split), a crawl
+fetches them through the engine and the streaming handler with ``StreamingEmbed``, as the media
+pipeline does, and each stored file
 is compared byte for byte with what ``embed_exif`` makes of the served file; the hashes of the
 served and of the stored bytes are checked against both.
 """
@@ -19,8 +20,8 @@ from typing import TYPE_CHECKING
 import pytest
 from PIL import Image
 
-from flickr_crawl.downloader.fetcher import MediaFetcher
-from flickr_crawl.metadata.exif import StreamingEmbed, embed_exif
+from flickr_crawl.metadata.exif import embed_exif
+from tests.helpers import ROOT, scrapy
 from tests.test_exif import camera_exif, make_jpeg, make_photo
 
 if TYPE_CHECKING:
@@ -67,25 +68,19 @@ def fetched(tmp_path_factory):
     Handler.files = bodies(tmp)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    fetcher = MediaFetcher(retries=0)
-    results = {}
+    out = tmp / "out.json"
     try:
-        for name in Handler.files:
-            embed = StreamingEmbed(make_photo(id=name))
-            got = fetcher.fetch(f"http://127.0.0.1:{server.server_port}/{name}",
-                                tmp / f"{name}.part", head=embed)  # fmt: skip
-            results[name] = {
-                "status": got.status,
-                "result": {"size": got.size, "sha256": got.sha256,
-                           "stored_size": got.stored_size, "stored_sha256": got.stored_sha256},
-                "embed": embed.status,
-                "camera": json.loads(json.dumps(embed.camera)),
-            }  # fmt: skip
+        result = scrapy(
+            "runspider", str(ROOT / "tests" / "scripts" / "media_spider.py"),
+            "-a", f"base=http://127.0.0.1:{server.server_port}", "-a", f"out={out}",
+            "-a", f"parts={tmp}", "-a", f"names={','.join(Handler.files)}", "-a", "embed=1",
+            "-s", "LOG_LEVEL=WARNING", "-s", "RETRY_ENABLED=0",
+        )  # fmt: skip
     finally:
-        fetcher.close()
         server.shutdown()
         server.server_close()
-    return results, tmp
+    assert result.returncode == 0, result.stderr
+    return json.loads(out.read_text()), tmp
 
 
 def embedded_afterwards(tmp: Path, name: str) -> tuple[bytes, str]:

@@ -5,7 +5,7 @@ A photo's record of its verified file is its sidecar, written on a sidecar threa
 between left a complete file nobody vouched for, and the next run downloaded it again. So each
 placement also appends one line (the file record, as the sidecar will hold it, and the inode of
 the file) to ``.flickr-crawl-placed.jsonl`` in the archive, just before the rename: a single
-``write`` by the fetch worker, no fsync (a line lost with the page cache only costs a
+``write`` by the placing thread, no fsync (a line lost with the page cache only costs a
 download, never data). The next run reads the lines and trusts a file they describe exactly as
 it trusts a sidecar's word (same source, same name, same size) if it is that very file (same
 inode: a kill before the rename leaves a line that no file matches). When a run ends every
@@ -35,7 +35,7 @@ class PlacedJournal:
         self.records: dict[str, dict[str, Any]] = {}  # photo id -> its latest line
         self._fd: int | None = None
         self._broken = False
-        self._lock = threading.Lock()  # fetch workers add lines side by side
+        self._lock = threading.Lock()  # placing threads add lines side by side
 
     def open(self) -> None:
         """Read what a run that did not end cleanly placed."""

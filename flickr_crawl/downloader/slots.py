@@ -30,6 +30,8 @@ from scrapy.utils.asyncio import call_later
 from scrapy.utils.defer import _schedule_coro
 from twisted.python.failure import Failure
 
+from flickr_crawl.downloader.media import MEDIA_SLOT
+
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.core.downloader import Slot
@@ -50,17 +52,34 @@ class SendGate(Protocol):
 class ExactSlotDownloader(Downloader):
     """Downloader that counts a request as transferring as soon as it leaves the slot queue.
 
-    It also paces slots on request, and asks send gates before each request goes out.
+    It also applies ``FLICKR_MEDIA_CONCURRENCY`` to the media slot, paces slots on request,
+    and asks send gates before each request goes out.
     """
 
     def __init__(self, crawler: Crawler):
         super().__init__(crawler)
+        media = max(crawler.settings.getint("FLICKR_MEDIA_CONCURRENCY", 8), 1)
+        # Its delay and jitter: DOWNLOAD_DELAY's (and AutoThrottle's), unless DOWNLOAD_SLOTS says.
+        self.per_slot_settings.setdefault(MEDIA_SLOT, {})["concurrency"] = media
         self._interval: dict[str, float] = {}  # slot key -> minimum spacing of starts (s)
         self._not_before: dict[str, float] = {}  # slot key -> monotonic time of next start
         self._last_start: dict[str, float] = {}
         self.gates: list[SendGate] = [
             mw for mw in self.middleware.middlewares if hasattr(mw, "send_wait")
         ]
+
+    def needs_backout(self) -> bool:
+        """Whether the engine should stop taking requests from the scheduler for now.
+
+        Stock Scrapy compares every active download with ``CONCURRENT_REQUESTS``. Media
+        files do not come from the scheduler (the media pipeline sends them straight to the
+        downloader, one per item in progress, ``CONCURRENT_ITEMS`` of them), so counting them
+        would keep every API call in the scheduler for as long as files were queued. They do
+        not count here; their own slot holds them to ``FLICKR_MEDIA_CONCURRENCY``.
+        """
+        media = self.slots.get(MEDIA_SLOT)
+        scheduled = len(self.active) - (len(media.active) if media is not None else 0)
+        return 0 < self.total_concurrency <= scheduled
 
     def pace(self, key: str, interval: float, hold: float = 0.0) -> None:
         """Space the starts of slot ``key`` ``interval`` s apart; start none for ``hold`` s."""

@@ -1,8 +1,8 @@
 """Keeps credentials out of the log, whatever LOG_LEVEL says.
 
 Two sources leak at DEBUG: oauthlib logs every signature base string with the access token
-(its loggers are held at WARNING), and each request URL is logged (by Scrapy, and by the media
-fetcher), which for video downloads carries a signed, time-limited token (``?s=``). Every log
+(its loggers are held at WARNING), and each request URL is logged by Scrapy (media downloads
+too), which for video downloads carries a signed, time-limited token (``?s=``). Every log
 record goes through a filter that replaces such values with ``<redacted>``; nothing else about
 the line changes.
 """

@@ -462,7 +462,7 @@ def _skipped(photo: PhotoItem, skip: _Skip) -> str:
 class StreamingEmbed:
     """Embeds Flickr's metadata into a JPEG original while it downloads.
 
-    The download handler (``flickr_crawl.downloader.fetcher``) holds back the head of the body until
+    The download handler (``flickr_crawl.downloader.media``) holds back the head of the body until
     ``head_length`` says it is whole, has it rewritten on its disk thread, and streams the rest
     through: the file is written and hashed once, instead of written, read back, rewritten and
     hashed again. The head also gives the camera's EXIF and the segment to restore the served
