@@ -160,3 +160,23 @@ def test_only_a_changed_album_is_listed_again(flickr, tmp_path):
     (old,) = [i for i in items(out) if isinstance(i, OldAlbumFolderItem)]
     assert (old.id, old.deleted) == (album.id, False)
     assert "Renamed" in item.folder and "Renamed" not in old.folder
+
+
+def test_comments_and_faves_never_stored_are_asked_again(flickr, tmp_path):
+    """A run that listed the photos but never got their comments or faves (interrupted, or
+    the calls failed) leaves them unknown: the next run asks for them although the counts
+    are the same."""
+    archive = tmp_path / "a"
+    first = Run(flickr, PhotostreamSpider, archive, {"FLICKR_DEEP_METADATA": False})
+    first.save(listing(first))  # the listing only: no per-photo answer stored
+    run = Run(flickr, PhotostreamSpider, archive, {"FLICKR_DEEP_METADATA": False})
+    out = listing(run)
+    photos = _owned(flickr)
+    asked = [(m, q["photo_id"]) for m, q in calls(out)]
+    assert sorted(asked) == sorted(
+        [("flickr.photos.comments.getList", p.id) for p in photos if p.comments]
+        + [("flickr.photos.getFavorites", p.id) for p in photos if p.faves]
+    )
+    assert sorted(i.id for i in _photos(out)) == sorted(
+        p.id for p in photos if p.comments or p.faves
+    )

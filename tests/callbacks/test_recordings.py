@@ -113,7 +113,9 @@ def test_a_recorded_getinfo(run, path):
 
 def test_recorded_error_answers(run, flickr):
     request = _first(run, "flickr.photos.comments.getList")
-    not_found = JSON / "errors" / "2012_flickrie_photosets.removePhotos_code1_photoset_not_found.json"
+    not_found = (
+        JSON / "errors" / "2012_flickrie_photosets.removePhotos_code1_photoset_not_found.json"
+    )
     assert run.call(request, respond(request, not_found.read_bytes())) == []
     assert run.stats["flickr/api/error/1"] == 1
     assert "retry/count" not in run.stats
