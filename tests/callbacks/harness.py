@@ -129,8 +129,8 @@ class Run:
             "FLICKR_ARCHIVE_DIR": str(archive),
             "FLICKR_API_CALLS_PER_HOUR": 0,  # as tests/helpers.crawl_args: no pacing
             "EXTENSIONS": {"flickr_crawl.extensions.report.RunReport": 500},
-            "ITEM_PIPELINES": {},
-            "DOWNLOAD_HANDLERS": {"http": None, "https": None},  # nothing is downloaded  # items are what the callbacks yield; save() stores them
+            "ITEM_PIPELINES": {},  # items are what the callbacks yield; save() stores them
+            "DOWNLOAD_HANDLERS": {"http": None, "https": None},  # nothing is downloaded
             "LOG_LEVEL": "WARNING",
             **(settings or {}),
         })  # fmt: skip

@@ -8,7 +8,7 @@ import scrapy
 
 from flickr_crawl.items import FavoriteItem, FavoritesListedItem, PhotoItem
 from spiders.favorites import FavoritesSpider
-from tests.callbacks.harness import Run, calls, items, method
+from tests.callbacks.harness import Run, calls, method
 
 LIST = "flickr.favorites.getList"
 

@@ -119,7 +119,7 @@ def test_a_due_sweep_lists_every_photo_but_asks_nothing_for_unchanged_ones(flick
 def test_a_photo_gone_from_flickr_is_left_out_of_a_complete_sweep(flickr, tmp_path):
     archive = tmp_path / "a"
     first_run(flickr, archive)
-    gone = sorted(_owned(flickr), key=lambda p: p.id)[0]
+    gone = min(_owned(flickr), key=lambda p: p.id)
     flickr.world.apply([{"op": "delete_photo", "id": gone.id}])
     run = Run(flickr, PhotostreamSpider, archive, {"FLICKR_SWEEP_EVERY": 1})
     out = listing(run)
@@ -134,7 +134,7 @@ def test_an_incremental_run_sweeps_when_the_count_shows_photos_gone(flickr, tmp_
     gone, so the incremental run walks every page."""
     archive = tmp_path / "a"
     first_run(flickr, archive, FLICKR_API_PER_PAGE=5)
-    gone = sorted(_owned(flickr), key=lambda p: p.id)[0]
+    gone = min(_owned(flickr), key=lambda p: p.id)
     flickr.world.apply([{"op": "delete_photo", "id": gone.id}])
     run = Run(flickr, PhotostreamSpider, archive, {"FLICKR_API_PER_PAGE": 5})
     assert run.spider.mode == "incremental"
@@ -159,7 +159,8 @@ def test_only_a_changed_album_is_listed_again(flickr, tmp_path):
     assert (item.id, item.title, item.photo_ids) == (album.id, "Renamed", album.photo_ids)
     (old,) = [i for i in items(out) if isinstance(i, OldAlbumFolderItem)]
     assert (old.id, old.deleted) == (album.id, False)
-    assert "Renamed" in item.folder and "Renamed" not in old.folder
+    assert "Renamed" in item.folder
+    assert "Renamed" not in old.folder
 
 
 def test_comments_and_faves_never_stored_are_asked_again(flickr, tmp_path):
