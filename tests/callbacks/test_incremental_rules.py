@@ -181,3 +181,21 @@ def test_comments_and_faves_never_stored_are_asked_again(flickr, tmp_path):
     assert sorted(i.id for i in _photos(out)) == sorted(
         p.id for p in photos if p.comments or p.faves
     )
+
+
+def test_every_nth_run_sweeps_the_whole_photostream(flickr, tmp_path):
+    """FLICKR_SWEEP_EVERY=2: after a sweep, two incremental runs, then a sweep again; -a full=1
+    sweeps whenever asked. (Each run stored through the real catalog pipeline.)"""
+    archive = tmp_path / "a"
+    settings = {"FLICKR_SWEEP_EVERY": 2, "FLICKR_API_PER_PAGE": 5}  # 17 photos: 4 pages
+    modes, pages = [], []
+    for _ in range(4):
+        run = Run(flickr, PhotostreamSpider, archive, settings)
+        start = len(flickr.asked)
+        run.save(listing(run))
+        modes.append(run.stats["flickr/listing/mode"])
+        pages.append(flickr.asked[start:].count("flickr.people.getPhotos"))
+    assert modes == ["sweep", "incremental", "incremental", "sweep"]
+    assert pages == [4, 1, 1, 4]
+    full = Run(flickr, PhotostreamSpider, archive, settings, full="1")
+    assert full.spider.mode == "sweep"
