@@ -18,7 +18,6 @@ import functools
 import hashlib
 import json
 import logging
-import sqlite3
 import threading
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -62,6 +61,7 @@ from flickr_crawl.metadata.exif import (
 )
 
 if TYPE_CHECKING:
+    import sqlite3
     from typing import Self
 
     from scrapy.crawler import Crawler
@@ -320,8 +320,8 @@ class MediaPipeline:
                                                 error=exc.__cause__)  # fmt: skip
             return self._failed(item, str(exc))
         except Exception as exc:  # noqa: BLE001 - retries exhausted, network failures: recorded
-            if part is not None:
-                part.unlink(missing_ok=True)
+            if part is not None:  # one local unlink of a failed temp file: no thread needed
+                part.unlink(missing_ok=True)  # noqa: ASYNC240
             return self._failed(item, f"{exc.__class__.__name__}: {exc}")
         self.stats.inc_value("flickr/file/downloaded")
         self.stats.inc_value("flickr/bytes/downloaded", placed.original_size or 0)
@@ -438,8 +438,8 @@ class MediaPipeline:
                                                 error=exc.__cause__)  # fmt: skip
             return MediaFile(status="failed", reason=str(exc), label=poster.label)
         except Exception as exc:  # noqa: BLE001 - a still that could not be had: logged, counted
-            if part is not None:
-                part.unlink(missing_ok=True)
+            if part is not None:  # one local unlink of a failed temp file: no thread needed
+                part.unlink(missing_ok=True)  # noqa: ASYNC240
             logger.warning("Photo %(id)s: no poster for the video: %(err)s",
                            {"id": item.id, "err": exc})  # fmt: skip
             self.stats.inc_value("flickr/poster/failed")

@@ -12,7 +12,6 @@ Read once, read-only, before the run saves anything.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from flickr_crawl.flickr.mapping import (
 )
 
 if TYPE_CHECKING:
+    import sqlite3
     from pathlib import Path
 
     from flickr_crawl.items import PhotoItem
@@ -142,7 +142,7 @@ def items_from_catalog(
         for photo_id in photo_ids:
             row = db.execute("SELECT raw FROM photos WHERE id = ?", (photo_id,)).fetchone()
             raw = json.loads(row["raw"]) if row and row["raw"] else {}
-            method, listed = next(iter(raw.items()), (None, None))
+            method, listed = next(iter(raw.items()), ("", None))
             if not listed:
                 continue
             if method == FAVORITES_METHOD:

@@ -33,7 +33,6 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from typing import Protocol as Interface
 from urllib.parse import urljoin, urlsplit
@@ -44,6 +43,7 @@ from flickr_crawl.extensions.diskspace import DiskFull, is_disk_full
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from scrapy.settings import BaseSettings
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -24,13 +23,15 @@ from flickr_crawl import settings as project_settings
 from flickr_crawl.extensions.report import RunReport
 from flickr_crawl.sandbox.rest import ApiError, Caller, Rest
 from flickr_crawl.sandbox.server import flickr_json
-from flickr_crawl.sandbox.world import World
 from pipelines.catalog import CatalogPipeline
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from pathlib import Path
 
     from scrapy.crawler import Crawler
+
+    from flickr_crawl.sandbox.world import World
 
 BASE = "http://sandbox.invalid/"
 API_URL = BASE + "services/rest/"
