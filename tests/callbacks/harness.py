@@ -21,9 +21,11 @@ from scrapy.utils.test import get_crawler
 
 from flickr_crawl import settings as project_settings
 from flickr_crawl.extensions.report import RunReport
+from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.sandbox.rest import ApiError, Caller, Rest
 from flickr_crawl.sandbox.server import flickr_json
 from pipelines.catalog import CatalogPipeline
+from spiders.photostream import PhotostreamSpider
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -180,8 +182,6 @@ class Run:
     def save(self, outputs: Iterable[Any], *, file_status: str = "downloaded") -> None:
         """Store ``outputs`` in catalog.db through the real CatalogPipeline, as a run that
         finished would; photo items count as downloaded (what the media pipeline records)."""
-        from flickr_crawl.items import MediaFile, PhotoItem
-
         pipeline = CatalogPipeline.from_crawler(self.crawler)
         pipeline.open_spider()
 
@@ -220,7 +220,7 @@ def listing(run: Run) -> list[Any]:
 def first_run(flickr: Flickr, archive: Path, **settings: Any) -> list[Any]:
     """A complete first photostream run, stored in ``archive``'s catalog: the listing, then
     every per-photo call it asked for (getInfo and people included)."""
-    run = Run(flickr, _photostream(), archive, settings)
+    run = Run(flickr, PhotostreamSpider, archive, settings)
     outputs = listing(run)
     done: list[Any] = []
     queue = list(outputs)
@@ -232,9 +232,3 @@ def first_run(flickr: Flickr, archive: Path, **settings: Any) -> list[Any]:
             done.append(out)
     run.save(done)
     return done
-
-
-def _photostream() -> type[scrapy.Spider]:
-    from spiders.photostream import PhotostreamSpider
-
-    return PhotostreamSpider

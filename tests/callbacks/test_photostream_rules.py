@@ -74,6 +74,12 @@ def test_a_list_page_asks_comments_and_faves_only_where_its_counts_say(flickr, t
     assert any(not p.faves for p in photos)
     assert {r.priority for r in out if isinstance(r, scrapy.Request)
             and method(r) in PER_PHOTO} == {0}  # fmt: skip
+    for request in (r for r in out if isinstance(r, scrapy.Request)):
+        # signed, in the sequential API slot, of this process's run; retried, not filtered
+        assert request.meta["download_slot"] == "flickr-api"
+        assert request.meta["flickr_method"] == method(request)
+        assert request.meta["flickr_run"] == run.spider.run_token
+        assert request.dont_filter is True
 
 
 def test_with_budget_room_getinfo_goes_along_with_the_listing(flickr, tmp_path):
