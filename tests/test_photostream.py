@@ -392,20 +392,6 @@ def test_a_no_change_rerun_spends_only_listing_calls(stream):
     assert sum(by_method.values()) < first / 3
 
 
-def test_the_run_summary_counts_new_updated_and_unchanged(small, tmp_path):
-    archive = tmp_path / "a"
-    assert crawl(small, archive).returncode == 0
-    photos = small.account(hashes=False)["photos"]
-    small.mutate([{"op": "edit_photo", "id": photos[2]["id"], "title": "A new title"}])
-    assert crawl(small, archive).returncode == 0
-    first, second = (json.loads(p.read_text()) for p in sorted((archive / "logs").glob("*.json")))
-    assert (first["photos_new"], first["photos_updated"], first["photos_unchanged"]) == (
-        len(photos), 0, 0)  # fmt: skip
-    assert (second["photos_new"], second["photos_updated"], second["photos_unchanged"]) == (
-        0, 1, len(photos) - 1)  # fmt: skip
-    assert sidecars(archive)[photos[2]["id"]][0]["title"] == "A new title"
-
-
 def _peak_in_flight(requests: list[dict[str, Any]]) -> int:
     """The most requests the sandbox was serving at once, from its request log."""
     return max(sum(1 for other in requests if other["t"] <= r["t"] < other["done"])

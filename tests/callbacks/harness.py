@@ -217,13 +217,11 @@ def listing(run: Run) -> list[Any]:
     return out
 
 
-def first_run(flickr: Flickr, archive: Path, **settings: Any) -> list[Any]:
-    """A complete first photostream run, stored in ``archive``'s catalog: the listing, then
-    every per-photo call it asked for (getInfo and people included)."""
-    run = Run(flickr, PhotostreamSpider, archive, settings)
-    outputs = listing(run)
+def complete(run: Run) -> list[Any]:
+    """A whole photostream run: the listing, then every per-photo call it asked for (getInfo
+    and people included), its items stored in catalog.db as a finished run's are."""
     done: list[Any] = []
-    queue = list(outputs)
+    queue = listing(run)
     while queue:
         out = queue.pop(0)
         if isinstance(out, scrapy.Request):
@@ -232,3 +230,8 @@ def first_run(flickr: Flickr, archive: Path, **settings: Any) -> list[Any]:
             done.append(out)
     run.save(done)
     return done
+
+
+def first_run(flickr: Flickr, archive: Path, **settings: Any) -> list[Any]:
+    """A complete first photostream run into ``archive`` (see ``complete``)."""
+    return complete(Run(flickr, PhotostreamSpider, archive, settings))

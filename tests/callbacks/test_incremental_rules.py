@@ -10,7 +10,7 @@ import scrapy
 
 from flickr_crawl.items import AlbumItem, OldAlbumFolderItem, PhotoItem, PhotostreamListedItem
 from spiders.photostream import PhotostreamSpider
-from tests.callbacks.harness import Run, calls, first_run, items, listing, method
+from tests.callbacks.harness import Run, calls, complete, first_run, items, listing, method
 
 PER_PHOTO = {"flickr.photos.comments.getList", "flickr.photos.getFavorites",
              "flickr.photos.getInfo", "flickr.photos.people.getList"}  # fmt: skip
@@ -199,3 +199,22 @@ def test_every_nth_run_sweeps_the_whole_photostream(flickr, tmp_path):
     assert pages == [4, 1, 1, 4]
     full = Run(flickr, PhotostreamSpider, archive, settings, full="1")
     assert full.spider.mode == "sweep"
+
+
+def test_photos_are_counted_new_updated_and_unchanged(flickr, tmp_path):
+    """The counts the run summary shows (photos_new, _updated, _unchanged)."""
+    archive = tmp_path / "a"
+    first = Run(flickr, PhotostreamSpider, archive)
+    complete(first)
+    photos = _owned(flickr)
+    assert first.stats["flickr/photo/new"] == len(photos)
+    assert "flickr/photo/updated" not in first.stats
+    edited = min(photos, key=lambda p: p.id)
+    flickr.world.apply([{"op": "edit_photo", "id": edited.id, "title": "A new title"}])
+    run = Run(flickr, PhotostreamSpider, archive)
+    out = listing(run)
+    assert "flickr/photo/new" not in run.stats
+    assert run.stats["flickr/photo/updated"] == 1
+    assert run.stats["flickr/photo/unchanged"] == len(photos) - 1
+    (item,) = _photos(out)
+    assert (item.id, item.title) == (edited.id, "A new title")

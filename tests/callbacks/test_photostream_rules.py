@@ -8,6 +8,7 @@ import math
 import pytest
 import scrapy
 
+from flickr_crawl.downloader.signing import API_META
 from flickr_crawl.items import (
     AlbumItem,
     CommentsItem,
@@ -76,6 +77,7 @@ def test_a_list_page_asks_comments_and_faves_only_where_its_counts_say(flickr, t
             and method(r) in PER_PHOTO} == {0}  # fmt: skip
     for request in (r for r in out if isinstance(r, scrapy.Request)):
         # signed, in the sequential API slot, of this process's run; retried, not filtered
+        assert request.meta[API_META] is True
         assert request.meta["download_slot"] == "flickr-api"
         assert request.meta["flickr_method"] == method(request)
         assert request.meta["flickr_run"] == run.spider.run_token
