@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +60,7 @@ from flickr_crawl.items import (
 
 if TYPE_CHECKING:
     import sqlite3
+    from collections import Counter
     from collections.abc import Callable
     from typing import Self
 

@@ -1,8 +1,10 @@
-"""Shared pytest fixtures: one sandbox server per test session."""
+"""Shared pytest fixtures: one sandbox server per test session; the ``e2e`` marker."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import inspect
+import re
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -11,6 +13,13 @@ from flickr_crawl.sandbox.process import Sandbox
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+# What starts another process: a sandbox server, a crawl or other command, a browser.
+_E2E_CALLS = re.compile(
+    r"\b(Sandbox|crawl|scrapy|kill_crawl_when|interrupt_crawl_when|subprocess\.\w+|"
+    r"Popen|run_demo|sync_playwright)\("
+)
+_CALLED = re.compile(r"\b([A-Za-z_]\w*)\(")
+
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
@@ -18,3 +27,42 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     auth_file = tmp_path_factory.mktemp("sandbox") / "auth.json"
     with Sandbox("--image-size", "small", auth_file=auth_file) as sb:
         yield sb
+
+
+def _starts_processes(func: Any, module: Any, seen: set[Any]) -> bool:
+    """Does ``func``, or a function of its module or of tests/ it calls, start a process?"""
+    func = inspect.unwrap(func)
+    if func in seen:
+        return False
+    seen.add(func)
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):
+        return False
+    if _E2E_CALLS.search(source):
+        return True
+    for name in set(_CALLED.findall(source)):
+        called = getattr(module, name, None)
+        home = getattr(called, "__module__", "") or ""
+        if (
+            inspect.isfunction(called)
+            and home.startswith("tests")
+            and _starts_processes(called, inspect.getmodule(called), seen)
+        ):
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``e2e`` every test that runs another process (a sandbox server, a crawl, a
+    command, a browser), itself or through a fixture: ``pytest -m "not e2e"`` runs the rest
+    (callbacks fed answers in-process, library code) in seconds."""
+    for item in items:
+        if not isinstance(item, pytest.Function):
+            continue
+        seen: set[Any] = set()
+        funcs = [item.function]
+        for name in item.fixturenames:
+            funcs += [d.func for d in item._fixtureinfo.name2fixturedefs.get(name, ())]
+        if any(_starts_processes(f, inspect.getmodule(f), seen) for f in funcs):
+            item.add_marker(pytest.mark.e2e)

@@ -27,6 +27,11 @@ needs_recordings = pytest.mark.skipif(
 )
 
 
+# Backoff pacing for crawls where backoff is not what is tested (settings.py: 1 s after a
+# pushback, doubling up to 120 s, which also caps a 429's Retry-After): the same rules, faster.
+QUICK_BACKOFF = ("-s", "FLICKR_BACKOFF_START=0.02", "-s", "FLICKR_BACKOFF_MAX=0.1")
+
+
 def scrapy(*args: str, timeout: float = 600, input: str | None = None,
            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """Run ``scrapy ARGS`` from the project root; output captured as text."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -25,6 +25,9 @@ from flickr_crawl.flickr.mapping import (
 )
 from tests.helpers import REAL as REAL_RECORDINGS
 from tests.helpers import needs_recordings
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 REAL = REAL_RECORDINGS / "json"
 RECORDINGS = sorted(p for p in REAL.rglob("*.json") if "reflection" not in p.parts[-2])

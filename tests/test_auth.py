@@ -9,12 +9,15 @@ import stat
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from flickr_crawl.flickr.auth import Credentials, check_login, load_credentials, save_credentials
 from tests.helpers import ROOT, crawl, scrapy
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _settings(sandbox, auth_file: Path) -> list[str]:

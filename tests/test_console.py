@@ -8,7 +8,6 @@ import json
 import logging
 import re
 import sqlite3
-import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, interrupt_crawl_when
 
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Iterator
     from pathlib import Path
 

@@ -14,15 +14,17 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from flickr_crawl.archive.filetypes import VIDEO_KINDS, sniff
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import ROOT, crawl
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.requires_browser
 

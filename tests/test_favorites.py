@@ -6,15 +6,17 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, scrapy, sidecars
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _favorites(archive: Path) -> dict[str, dict[str, Any]]:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from flickr_crawl.flickr.identity import media_key
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, run_log, sidecars, web_session
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ACCOUNT = ("--photos", "24", "--videos", "2", "--albums", "3", "--image-size", "small",
            "--video-size", "200000", "--seed", "5")  # fmt: skip

@@ -180,18 +180,6 @@ def test_a_failed_run_does_not_move_the_watermark(sandbox, tmp_path):
     assert sidecars(archive)[new][0]["file"]["status"] == "downloaded"
 
 
-def test_every_nth_run_sweeps_the_whole_photostream(sandbox, tmp_path):
-    archive = tmp_path / "a"
-    sweep = ("-s", "FLICKR_SWEEP_EVERY=2", *PER_PAGE)
-    modes = []
-    for _ in range(4):
-        assert crawl(sandbox, archive, *sweep).returncode == 0
-        modes.append(last_summary(archive)["listing"])
-    assert modes == ["sweep", "incremental", "incremental", "sweep"]
-    assert crawl(sandbox, archive, *sweep, "-a", "full=1").returncode == 0
-    assert last_summary(archive)["listing"] == "sweep"
-
-
 def test_since_backs_up_photos_uploaded_from_a_date(sandbox, tmp_path):
     photos = sandbox.account(hashes=False)["photos"]
     posted = sorted(p["dateupload"] for p in photos)

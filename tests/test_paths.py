@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from flickr_crawl.archive.paths import album_folders, file_name, inside, photo_dirs, safe_name
 from flickr_crawl.items import AlbumRef, PhotoItem
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.mark.parametrize(

@@ -13,11 +13,14 @@ import io
 import json
 import re
 import sqlite3
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flickr_crawl.archive.filetypes import sniff
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, scrapy, sidecars, web_session
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ACCOUNT = ("--photos", "6", "--videos", "2", "--albums", "2", "--image-size", "small",
            "--video-size", "200000", "--seed", "9")  # fmt: skip

@@ -14,11 +14,13 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import ROOT, crawl_args
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 SOURCES = [ROOT / "flickr_crawl", ROOT / "spiders", ROOT / "pipelines"]
 CATALOG = ROOT / "flickr_crawl" / "catalog"

@@ -14,9 +14,8 @@ import re
 import shutil
 import sqlite3
 import subprocess
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,6 +24,9 @@ from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.metadata.xmp import sidecar_path
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import as_old_catalog, crawl, scrapy, sidecars
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 EXIFTOOL = shutil.which("exiftool")
 

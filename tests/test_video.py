@@ -12,15 +12,17 @@ import json
 import sqlite3
 import stat
 import time
-from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, scrapy, sidecars
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.requires_browser
 

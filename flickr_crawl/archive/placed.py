@@ -19,10 +19,12 @@ import json
 import logging
 import os
 import threading
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.archive.storage import write_bytes_atomic
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 logger = logging.getLogger(__name__)
 

@@ -139,8 +139,11 @@ def _read(db: sqlite3.Connection) -> LastRun:
         " AND f.status IN ('downloaded', 'uptodate')), COALESCE(owner, ''),"
         " deleted_on_flickr = 0 AND last_update_unix IS NOT NULL FROM photos"
     ):
-        last.known[row[0]] = Known(row[1], row[2], row[3], *(bool(row[i]) for i in range(4, 8)),
-                                   row[8], bool(row[9]))  # fmt: skip
+        last.known[row[0]] = Known(
+            last_update=row[1], comments=row[2], faves=row[3],
+            has_comments=bool(row[4]), has_faves=bool(row[5]), has_info=bool(row[6]),
+            has_file=bool(row[7]), owner=row[8], listed=bool(row[9]),
+        )  # fmt: skip
     members = _members(db, "album_photos", "album_id")
     for row in db.execute(
         "SELECT id, title, date_update, count_photos, count_videos, folder FROM albums"

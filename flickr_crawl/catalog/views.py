@@ -51,7 +51,7 @@ def items_from_catalog(
         for photo_id in photo_ids:
             row = db.execute("SELECT raw FROM photos WHERE id = ?", (photo_id,)).fetchone()
             raw = json.loads(row["raw"]) if row and row["raw"] else {}
-            method, listed = next(iter(raw.items()), (None, None))
+            method, listed = next(iter(raw.items()), ("", None))
             if not listed:
                 continue
             if method == FAVORITES_METHOD:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import argparse
 
 USERNAME_FIELDS = 'input[name="username"], input[type="email"], input[name="email"]'
-PASSWORD_FIELDS = 'input[type="password"]'
+PASSWORD_FIELDS = 'input[type="password"]'  # noqa: S105 - a CSS selector, not a password
 SUBMIT_BUTTONS = '#login-submit, button[type="submit"], input[type="submit"]'
 # Where a sign-in page says why it did not sign you in (wrong password, unknown account).
 REFUSALS = '[role="alert"], .error, .error-message, .form-error, #login-error'

@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapy.settings import SETTINGS_PRIORITIES
@@ -27,6 +26,7 @@ from flickr_crawl.extensions.redact import FILTER
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from pathlib import Path
     from typing import TextIO
 
     from scrapy.settings import BaseSettings

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 DEFAULT_AUTH_FILE = Path("~/.config/flickr-crawl/auth.json")
 ENV_KEY = "FLICKR_API_KEY"
-ENV_SECRET = "FLICKR_API_SECRET"
+ENV_SECRET = "FLICKR_API_SECRET"  # noqa: S105 - the variable's name, not a secret
 
 
 class AuthError(Exception):

@@ -10,7 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 STATE_NAME = ".build-state.json"
 TMP_SUFFIX = ".site.tmp"

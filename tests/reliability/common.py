@@ -7,10 +7,12 @@ import json
 import re
 import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.extensions.leftovers import LOCK_NAME
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # Small on purpose: these tests run whole backups several times each.
 SMALL_ACCOUNT = ("--photos", "40", "--videos", "1", "--albums", "4", "--image-size", "small",

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
 import pytest
@@ -24,6 +23,7 @@ from tests.reliability.common import SMALL_ACCOUNT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 # What a signed request or a leaked session looks like, whatever the values.
 SIGNATURE_SHAPES = re.compile(rb"oauth_signature|oauth_nonce|Authorization: OAuth|[?&]s=[\w-]{16}")
