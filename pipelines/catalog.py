@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from flickr_crawl.archive.paths import CATALOG_NAME, archive_dir
 from flickr_crawl.catalog.store import (
-    CATALOG_NAME,
     close_catalog,
     finish_run,
     mark_deleted_album,
@@ -107,7 +107,7 @@ class CatalogPipeline:
         if not settings.getbool("FLICKR_CATALOG_ENABLED", True):
             raise NotConfigured("FLICKR_CATALOG_ENABLED is off")
         assert crawler.stats is not None
-        archive = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive"))
+        archive = archive_dir(settings)
         pipeline = cls(archive / CATALOG_NAME, crawler.spidercls.name, crawler.stats)
         pipeline.crawler = crawler
         # The close reason reaches stats ("finish_reason") only in spider_closed, which Scrapy

@@ -36,7 +36,9 @@ from flickr_crawl.archive.filetypes import (
     sniff,
 )
 from flickr_crawl.archive.paths import (
+    CATALOG_NAME,
     LAYOUTS,
+    archive_dir,
     file_name,
     inside,
     photo_dirs,
@@ -46,7 +48,7 @@ from flickr_crawl.archive.paths import (
 from flickr_crawl.archive.placed import PlacedJournal
 from flickr_crawl.archive.refile import Filed, refile, remove_if_empty
 from flickr_crawl.archive.storage import link_or_copy, part_path, sha256_file
-from flickr_crawl.catalog.store import CATALOG_NAME, read_catalog
+from flickr_crawl.catalog.store import read_catalog
 from flickr_crawl.downloader.fetcher import Fetched, MediaFetcher
 from flickr_crawl.extensions.diskspace import DISK_FULL, DiskFull
 from flickr_crawl.extensions.report import RunReport
@@ -109,7 +111,7 @@ class MediaPipeline:
         if layout not in LAYOUTS:
             raise NotConfigured(f"FLICKR_LAYOUT must be one of {', '.join(LAYOUTS)}")
         link_mode = settings.get("FLICKR_LINK_MODE", "hardlink")
-        archive = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive"))
+        archive = archive_dir(settings)
         archive.mkdir(parents=True, exist_ok=True)
         exif = settings.getbool("FLICKR_EXIF_ENABLED", True)
         pipeline = cls(crawler, archive, layout, link_mode, exif=exif)

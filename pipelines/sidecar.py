@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 
-from flickr_crawl.archive.paths import inside, photo_dirs, safe_name, sidecar_name
+from flickr_crawl.archive.paths import archive_dir, inside, photo_dirs, safe_name, sidecar_name
 from flickr_crawl.archive.storage import link_or_copy, write_json_atomic
 from flickr_crawl.extensions.diskspace import is_disk_full
 from flickr_crawl.extensions.report import RunReport
@@ -89,7 +89,7 @@ class SidecarPipeline:
         settings = crawler.settings
         assert crawler.stats is not None
         pipeline = cls(
-            Path(settings.get("FLICKR_ARCHIVE_DIR", "archive")),
+            archive_dir(settings),
             settings.get("FLICKR_LAYOUT", "albums"),
             crawler.stats,
             xmp=settings.getbool("FLICKR_XMP_ENABLED", True),

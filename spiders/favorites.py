@@ -18,17 +18,12 @@ the account's own that it faved is stored once, in the photostream, and only rec
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.catalog.store import CATALOG_NAME, get_state, open_catalog
-from flickr_crawl.flickr.api import PHOTO_EXTRAS, page_of, to_int
-from flickr_crawl.flickr.mapping import (
-    FAVORITES_METHOD,
-    best_video_source,
-    favorite_photo,
-    iso_from_unix,
-)
+from flickr_crawl.archive.paths import catalog_path
+from flickr_crawl.catalog.store import get_state, open_catalog
+from flickr_crawl.flickr.api import FAVORITES_GET_LIST, PHOTO_EXTRAS, to_int
+from flickr_crawl.flickr.mapping import best_video_source, favorite_photo, iso_from_unix
 from flickr_crawl.items import FavoriteItem, FavoritesListedItem
 from pipelines.catalog import FAVORITES_WATERMARK
 from spiders.base import STOP, requests_first
@@ -42,7 +37,7 @@ if TYPE_CHECKING:
 
     from flickr_crawl.items import PhotoItem, Source
 
-LIST_METHOD = FAVORITES_METHOD
+LIST_METHOD = FAVORITES_GET_LIST
 
 
 class FavoritesSpider(PhotoSpider):
@@ -68,7 +63,7 @@ class FavoritesSpider(PhotoSpider):
         yield self._page(1)
 
     def _watermark(self) -> int:
-        path = Path(self.settings.get("FLICKR_ARCHIVE_DIR")) / CATALOG_NAME
+        path = catalog_path(self.settings)
         if not path.exists():
             return 0
         db = open_catalog(path)
@@ -99,9 +94,8 @@ class FavoritesSpider(PhotoSpider):
             else:
                 yield self._listed()
             return
-        container = data.get("photos", {})
-        photos = container.get("photo", []) or []
-        page = page_of(container, photos)
+        listed = self.list_page(response, data, "photos", "photo")
+        page = listed.page
         if page.page != asked:  # Flickr clamps deep pages: never loop on them
             self.report.failure(LIST_METHOD, f"page={asked}", f"Flickr answered page {page.page}")
             self.listing_complete = False
@@ -111,10 +105,10 @@ class FavoritesSpider(PhotoSpider):
             self.total = page.total
             self.listing_total(page.total)
             self.plan_deep(page.total)
-        if not page.last:
-            yield self._page(page.page + 1, page.pages)
-        self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
-        yield from requests_first(self._page_favorites(photos, last=page.last))
+        if not listed.last:
+            yield self.next_page(listed, asked=page.page + 1, pages=page.pages)
+        self.crawler.stats.inc_value("flickr/photo/listed", len(listed.rows))  # type: ignore[union-attr]
+        yield from requests_first(self._page_favorites(listed.rows, last=listed.last))
 
     def _page_favorites(self, photos: list[dict[str, Any]], *, last: bool) -> Iterator[Any]:
         for raw in photos:
@@ -125,7 +119,7 @@ class FavoritesSpider(PhotoSpider):
     def _favorite(self, raw: dict[str, Any]) -> Iterator[Any]:
         faved = to_int(raw.get("date_faved"), 0)
         self.newest = max(self.newest, faved)
-        item = self.read_entry(raw, FAVORITES_METHOD)
+        item = self.read_entry(raw, LIST_METHOD)
         if item is None:
             return  # recorded; the listing counts as incomplete (fewer than its total)
         own = item.owner == self.creds.user_nsid

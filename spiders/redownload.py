@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.archive.integrity import find_missing, open_archive_catalog, read_ids
-from flickr_crawl.archive.paths import album_folders
-from flickr_crawl.catalog.store import CATALOG_NAME
+from flickr_crawl.archive.paths import CATALOG_NAME, album_folders, archive_dir
 from flickr_crawl.catalog.sync import items_from_catalog
 from flickr_crawl.items import AlbumRef
 from spiders.base import FlickrSpider
@@ -39,7 +38,7 @@ class RedownloadSpider(FlickrSpider):
         self.missing = missing not in ("", "0", "false", "no")
 
     async def start(self) -> AsyncIterator[Any]:
-        archive = Path(self.settings.get("FLICKR_ARCHIVE_DIR"))
+        archive = archive_dir(self.settings)
         db = open_archive_catalog(archive)
         try:
             wanted = read_ids(Path(self.ids_file)) if self.ids_file else []

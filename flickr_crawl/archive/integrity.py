@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from flickr_crawl.archive.filetypes import is_image, is_video, sniff
+from flickr_crawl.archive.paths import CATALOG_NAME, archive_dir
 from flickr_crawl.archive.storage import sha256_file
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class Problem:
 
 
 def open_archive_catalog(archive: Path) -> sqlite3.Connection:
-    path = archive / "catalog.db"
+    path = archive / CATALOG_NAME
     if not path.is_file():
         raise NoCatalog(f"no catalog.db in {archive}: is FLICKR_ARCHIVE_DIR the archive folder?")
     db = sqlite3.connect(path)
@@ -156,5 +157,5 @@ def read_ids(path: Path) -> list[str]:
 
 def archive_of(settings: Any) -> tuple[Path, sqlite3.Connection]:
     """The archive folder of FLICKR_ARCHIVE_DIR and its open catalog (or NoCatalog)."""
-    archive = Path(settings.get("FLICKR_ARCHIVE_DIR"))
+    archive = archive_dir(settings)
     return archive, open_archive_catalog(archive)

@@ -17,8 +17,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from scrapy.settings import BaseSettings
+
     from flickr_crawl.items import PhotoItem
 
+DEFAULT_ARCHIVE_DIR = "archive"  # FLICKR_ARCHIVE_DIR when a setting source leaves it out
+CATALOG_NAME = "catalog.db"
 LAYOUTS = ("albums", "date", "flat")
 ALBUMS_DIR = "Albums"
 UNSORTED_DIR = "Unsorted"
@@ -31,6 +35,16 @@ FAVORITES_LAYOUTS = ("owner", "date")
 _FORBIDDEN = set('<>:"/\\|?*')
 _RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(10)}
 MAX_NAME_BYTES = 120  # well under the 255-byte limit, leaving room for suffixes
+
+
+def archive_dir(settings: BaseSettings) -> Path:
+    """The archive folder: ``FLICKR_ARCHIVE_DIR``."""
+    return Path(settings.get("FLICKR_ARCHIVE_DIR", DEFAULT_ARCHIVE_DIR))
+
+
+def catalog_path(settings: BaseSettings) -> Path:
+    """The archive's catalog: ``catalog.db`` in ``FLICKR_ARCHIVE_DIR``."""
+    return archive_dir(settings) / CATALOG_NAME
 
 
 def safe_name(name: str, *, fallback: str = "Untitled", max_bytes: int = MAX_NAME_BYTES) -> str:

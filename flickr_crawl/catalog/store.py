@@ -54,8 +54,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-CATALOG_NAME = "catalog.db"
-
 # --- schema -----------------------------------------------------------------------------------
 # One migration per schema version, each a sequence of statements run in one transaction.
 # Version N is reached by applying MIGRATIONS[:N]; never edit a released migration, append one.

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.catalog.store import open_read_only, read_catalog
+from flickr_crawl.flickr.api import FAVORITES_GET_LIST, GALLERIES_GET_LIST, PHOTOS_GET_SIZES
 from flickr_crawl.flickr.mapping import (
-    FAVORITES_METHOD,
     best_video_source,
     favorite_photo,
     photo_from_list,
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 WATERMARK = "photostream.watermark"  # unix time a clean run started at
 RUNS_SINCE_SWEEP = "photostream.runs_since_sweep"
-SIZES_METHOD = "flickr.photos.getSizes"
 
 
 @dataclass
@@ -98,7 +97,7 @@ def _read(db: sqlite3.Connection, owner: str) -> CatalogView:
     for row in db.execute(
         "SELECT id, title, date_update, raw FROM galleries WHERE deleted_on_flickr = 0"
     ):
-        listed = json.loads(row["raw"] or "{}").get("flickr.galleries.getList", {})
+        listed = json.loads(row["raw"] or "{}").get(GALLERIES_GET_LIST, {})
         view.galleries[row["id"]] = Listed(
             row["title"] or "", row["date_update"], gallery_counts(listed), "",
             gallery_members.get(row["id"], []),
@@ -145,10 +144,10 @@ def items_from_catalog(
             method, listed = next(iter(raw.items()), (None, None))
             if not listed:
                 continue
-            if method == FAVORITES_METHOD:
+            if method == FAVORITES_GET_LIST:
                 item = favorite_photo(listed, me=me, web_url=web_url)
-                if item.media == "video" and item.source is None and raw.get(SIZES_METHOD):
-                    item.source = best_video_source({"sizes": raw[SIZES_METHOD]})
+                if item.media == "video" and item.source is None and raw.get(PHOTOS_GET_SIZES):
+                    item.source = best_video_source({"sizes": raw[PHOTOS_GET_SIZES]})
             else:
                 item = photo_from_list(listed, method=method, owner=me, web_url=web_url)
                 item.source = item.source or video_play_source(item, web_url)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from scrapy.commands import ScrapyCommand
 
 from flickr_crawl.archive.integrity import NoCatalog
+from flickr_crawl.archive.paths import archive_dir
 from flickr_crawl.site.build import build_site
 from flickr_crawl.site.images import Sizes
 
@@ -47,7 +48,7 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         s = self.settings
-        archive = opts.archive or Path(s.get("FLICKR_ARCHIVE_DIR"))
+        archive = opts.archive or archive_dir(s)
         sizes = Sizes(
             thumb=s.getint("FLICKR_SITE_THUMB_SIZE"),
             web=s.getint("FLICKR_SITE_WEB_SIZE"),

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from flickr_crawl.archive.integrity import COMPLETE, NoCatalog
+from flickr_crawl.archive.paths import CATALOG_NAME
+from flickr_crawl.flickr.api import GALLERIES_GET_PHOTOS
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -194,7 +196,7 @@ class Archive:
 
 def open_readonly(archive: Path) -> sqlite3.Connection:
     """The archive's catalog, read-only (a crawl may be writing it meanwhile)."""
-    path = archive / "catalog.db"
+    path = archive / CATALOG_NAME
     if not path.is_file():
         raise NoCatalog(f"no catalog.db in {archive}: is FLICKR_ARCHIVE_DIR the archive folder?")
     try:
@@ -467,7 +469,7 @@ def _gallery_listing(raw: str | None) -> dict[str, dict[str, Any]]:
         data = json.loads(raw or "{}")
     except ValueError:
         return {}
-    pages = data.get("flickr.galleries.getPhotos") if isinstance(data, dict) else None
+    pages = data.get(GALLERIES_GET_PHOTOS) if isinstance(data, dict) else None
     found: dict[str, dict[str, Any]] = {}
     for page in pages if isinstance(pages, list) else []:
         for photo in page.get("photo", []) if isinstance(page, dict) else []:
