@@ -3,8 +3,8 @@
 A listed photo is yielded at once (its file downloads while the listing goes on), then the
 per-photo calls its list entry says are needed: comments where ``count_comments`` > 0, faves
 (50 per page) where ``count_faves`` > 0, and getSizes for a video whose list entry gives no
-original. The deep pass (``FLICKR_DEEP_METADATA``: photos.getInfo for notes and tag authors,
-photos.people.getList where getInfo says there are people) waits for spider_idle, so every
+original. The deep pass (``FLICKR_DEEP_METADATA_ENABLED``: photos.getInfo for notes and tag
+authors, photos.people.getList where getInfo says there are people) waits for spider_idle, so every
 original, caption and comment is on disk before any optional call is spent: unless the whole
 run fits in what is left of the hourly API budget (``plan_deep``), when nothing is gained by
 waiting, and each photo's getInfo is asked for as it is listed, at the lowest priority, while
@@ -112,7 +112,7 @@ class PhotoSpider(FlickrSpider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.deep = crawler.settings.getbool("FLICKR_DEEP_METADATA", True)
+        spider.deep = crawler.settings.getbool("FLICKR_DEEP_METADATA_ENABLED", True)
         # Read before this run saves anything, so "known" means "known from earlier runs".
         spider.known = load_known(catalog_path(crawler.settings))
         crawler.signals.connect(spider.start_deep_pass, signal=signals.spider_idle)

@@ -8,9 +8,9 @@ costs no API call of its own unless the list says it has comments (photos.commen
 faves (photos.getFavorites, 50 per page). A video's original URL is built from the list extras
 (``originalsecret``); getSizes is asked only when those lack it.
 
-The deep pass (``FLICKR_DEEP_METADATA``: photos.getInfo for notes and tag authors, and
-photos.people.getList where getInfo says there are people) starts only when everything else is
-done, so originals, captions and comments are on disk before any optional call is spent.
+The deep pass (``FLICKR_DEEP_METADATA_ENABLED``: photos.getInfo for notes and tag authors,
+and photos.people.getList where getInfo says there are people) starts only when everything
+else is done, so originals, captions and comments are on disk before any optional call is spent.
 """
 
 from __future__ import annotations

@@ -114,7 +114,7 @@ def test_estimate_matches_truth_and_the_crawl(account_sandbox: Sandbox, tmp_path
 
 def test_estimate_pages_like_the_crawl(account_sandbox: Sandbox, tmp_path: Path) -> None:
     """Small pages: every list is paginated, and the figure is still the crawl's, exactly."""
-    small = ("-s", "FLICKR_API_PER_PAGE=7", "-s", "FLICKR_DEEP_METADATA=False")
+    small = ("-s", "FLICKR_API_PER_PAGE=7", "-s", "FLICKR_DEEP_METADATA_ENABLED=False")
     account_sandbox.reset_stats()
     est = run_estimate(account_sandbox, tmp_path / "archive", *small)
     assert est["estimate_api_calls"] == account_sandbox.stats()["api_calls"]["total"] == 21
@@ -174,14 +174,15 @@ def test_estimate_incremental_sees_new_and_updated(tmp_path: Path) -> None:
     auth_file = tmp_path / "auth.json"
     args = ("--photos", "12", "--videos", "0", "--image-size", "small", "--albums", "2")
     with Sandbox(*args, auth_file=auth_file) as sb:
-        assert crawl(sb, tmp_path / "archive", "-s", "FLICKR_DEEP_METADATA=False").returncode == 0
+        no_deep = ("-s", "FLICKR_DEEP_METADATA_ENABLED=False")
+        assert crawl(sb, tmp_path / "archive", *no_deep).returncode == 0
         first, second = (p["id"] for p in sb.account(hashes=False)["photos"][:2])
         sb.mutate([
             {"op": "edit_photo", "id": first, "title": "changed"},
             {"op": "delete_photo", "id": second},
             {"op": "add_photo"},
         ])  # fmt: skip
-        est = run_estimate(sb, tmp_path / "archive", "-s", "FLICKR_DEEP_METADATA=False")
+        est = run_estimate(sb, tmp_path / "archive", "-s", "FLICKR_DEEP_METADATA_ENABLED=False")
     assert "flickr.photos.getInfo" not in est["api_calls"]
     inc = est["incremental"]
     assert (inc["new"], inc["updated"], inc["unchanged"], inc["gone"]) == (1, 1, 10, 1)

@@ -24,6 +24,7 @@ from scrapy.commands import ScrapyCommand
 
 from flickr_crawl.archive.paths import catalog_path
 from flickr_crawl.catalog.store import open_read_only
+from flickr_crawl.commands.checksettings import BadSetting, check_settings
 from flickr_crawl.commands.helpformat import HelpFormatter
 from flickr_crawl.downloader.budget import shared_budget
 from flickr_crawl.flickr.api import (
@@ -110,7 +111,7 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         try:
             result = self.estimate(opts)
-        except (EstimateError, AuthError, CallFailed) as exc:
+        except (EstimateError, AuthError, CallFailed, BadSetting) as exc:
             print(f"error: {exc}", file=sys.stderr)
             self.exitcode = 1
             return
@@ -122,6 +123,8 @@ class Command(ScrapyCommand):
     def estimate(self, opts: argparse.Namespace) -> dict[str, Any]:
         assert self.settings is not None
         settings = self.settings
+        for warning in check_settings(settings):
+            print(f"warning: {warning}", file=sys.stderr)
         if opts.video_mb is not None and opts.video_mb < 0:
             raise EstimateError("--video-mb must be 0 or more")
         if opts.people_rate is not None and not 0 <= opts.people_rate <= 1:
@@ -130,7 +133,7 @@ class Command(ScrapyCommand):
         creds = load_credentials(auth_file)
         per_page = min(max(settings.getint("FLICKR_API_PER_PAGE", 500), 1), 500)
         budget = shared_budget(settings, creds.api_key)
-        deep = settings.getbool("FLICKR_DEEP_METADATA", True)
+        deep = settings.getbool("FLICKR_DEEP_METADATA_ENABLED", True)
         assumptions = Assumptions()
         if opts.video_mb is not None:
             assumptions = Assumptions(video_bytes=round(opts.video_mb * 1_000_000))
@@ -264,7 +267,7 @@ def render(r: dict[str, Any]) -> str:
             )
         lines.append(f"  {method:<34}{n:>8}{note}")
     if not r["deep_metadata"]:
-        lines.append("  (FLICKR_DEEP_METADATA is off: no getInfo/people calls)")
+        lines.append("  (FLICKR_DEEP_METADATA_ENABLED is off: no getInfo/people calls)")
     per_hour = r["api_calls_per_hour"]
     budget = f"{per_hour} calls/hour" if per_hour > 0 else "no hourly cap"
     lines.append(
