@@ -6,8 +6,8 @@
 Starts a sandbox (realistic image sizes by default), runs ``scrapy crawl photostream`` with
 the API pacing off (so wall time is the crawler's own speed), and prints the sandbox's own count
 of API calls, the wall time and the throughput: for a full backup, a no-change re-run, and a
-full backup without the deep metadata pass (``FLICKR_DEEP_METADATA=False``). API calls do not
-depend on image sizes, so ``--image-size small`` measures them quickly.
+full backup without the deep metadata pass (``FLICKR_DEEP_METADATA_ENABLED=False``). API calls
+do not depend on image sizes, so ``--image-size small`` measures them quickly.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def main() -> int:
             rows = []
             runs = [("full", archive, ()), ("no-change", archive, ()),
                     ("full, no deep pass", Path(tmp) / "archive-shallow",
-                     ("-s", "FLICKR_DEEP_METADATA=False"))]  # fmt: skip
+                     ("-s", "FLICKR_DEEP_METADATA_ENABLED=False"))]  # fmt: skip
             logs = args.logs or Path(tmp)
             for run, target, extra in runs:
                 log = logs / f"{run.replace(' ', '_').replace(',', '')}.log"

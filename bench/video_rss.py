@@ -45,7 +45,7 @@ def main() -> int:
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             start = time.monotonic()
             result = crawl(sandbox, archive, "-s", f"FLICKR_WEB_SESSION_FILE={session}",
-                           "-s", "FLICKR_DEEP_METADATA=False")  # fmt: skip
+                           "-s", "FLICKR_DEEP_METADATA_ENABLED=False")  # fmt: skip
             elapsed = time.monotonic() - start
             peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         videos = [p for p in archive.rglob("*") if p.suffix in (".mp4", ".mov")]

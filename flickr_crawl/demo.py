@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flickr_crawl.archive.paths import CATALOG_NAME
 from flickr_crawl.archive.storage import write_json_atomic
 from flickr_crawl.catalog.db import open_read_only
 from flickr_crawl.catalog.views import file_counts
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             sandbox.stop()
     summary = run_summary(archive, crawl_started - 1)
-    catalog = archive / "catalog.db"
+    catalog = archive / CATALOG_NAME
     counts = archive_counts(catalog)
     saved = {m: counts.get(f"{m} downloaded", 0) for m in ("photo", "video")}
     missing = sum(n for key, n in counts.items() if not key.endswith(" downloaded"))

@@ -123,17 +123,13 @@ FLICKR_DISK_RESERVE_MB = 64  # stop when less than this is free on the archive's
 FLICKR_SWEEP_EVERY = 7
 # Changes are asked for since the last clean run's start minus this margin (clock skew).
 FLICKR_SYNC_OVERLAP = 3600
-FLICKR_DEEP_METADATA = True  # second pass after all files: getInfo (notes, tag authors), people
+FLICKR_DEEP_METADATA_ENABLED = True  # last pass: getInfo (notes, tag authors), people.getList
 FLICKR_EXIF_ENABLED = True  # write title, description, tags, date, GPS, licence into JPEG EXIF
 FLICKR_XMP_ENABLED = True  # write <file>.xmp beside every media file (videos, PNG, GIF too)
 FLICKR_CATALOG_ENABLED = True  # keep catalog.db (SQLite) in the archive root
 
-# --- flickr-crawl: offline website (`scrapy site`) ------------------------------------------
-FLICKR_SITE_THUMB_SIZE = 320  # thumbnails cover a square this many pixels wide (short edge)
-FLICKR_SITE_WEB_SIZE = 1600  # longest edge of the copy shown on a photo's page
-FLICKR_SITE_JPEG_QUALITY = 82  # JPEG quality of thumbnails and web copies
-FLICKR_SITE_PAGE_SIZE = 300  # photos per page of the photostream, albums, favourites, tags
-FLICKR_SITE_WORKERS = 0  # processes making images; 0 = one per CPU core
+# The offline website's sizes are options of `scrapy site` (--thumb-size, --page-size, ...);
+# the old FLICKR_SITE_* settings still work, with a warning (commands/checksettings.py).
 
 # --- flickr-crawl: progress display ---------------------------------------------------------
 FLICKR_PROGRESS_ENABLED = True  # live bar on a terminal, periodic log lines otherwise

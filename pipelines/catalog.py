@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from flickr_crawl.catalog.db import CATALOG_NAME, close_catalog, open_catalog
+from flickr_crawl.archive.paths import CATALOG_NAME, archive_dir
+from flickr_crawl.catalog.db import close_catalog, open_catalog
 from flickr_crawl.catalog.runs import (
     FAVORITES_WATERMARK,
     RUNS_SINCE_SWEEP,
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     import sqlite3
     from collections import Counter
     from collections.abc import Callable
+    from pathlib import Path
     from typing import Self
 
     from scrapy.crawler import Crawler
@@ -109,7 +110,7 @@ class CatalogPipeline:
         if not settings.getbool("FLICKR_CATALOG_ENABLED", True):
             raise NotConfigured("FLICKR_CATALOG_ENABLED is off")
         assert crawler.stats is not None
-        archive = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive"))
+        archive = archive_dir(settings)
         pipeline = cls(archive / CATALOG_NAME, crawler.spidercls.name, crawler.stats)
         pipeline.crawler = crawler
         # The close reason reaches stats ("finish_reason") only in spider_closed, which Scrapy

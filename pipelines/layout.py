@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.archive.paths import ALBUM_SIDECAR, inside, safe_name
+from flickr_crawl.archive.paths import ALBUM_SIDECAR, archive_dir, inside, safe_name
 from flickr_crawl.archive.storage import write_json_atomic
 from flickr_crawl.items import OldAlbumFolderItem
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Self
 
     from scrapy.crawler import Crawler
@@ -38,7 +38,7 @@ class LayoutPipeline:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         assert crawler.stats is not None
-        return cls(Path(crawler.settings.get("FLICKR_ARCHIVE_DIR", "archive")), crawler.stats)
+        return cls(archive_dir(crawler.settings), crawler.stats)
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, OldAlbumFolderItem) and item.folder:

@@ -37,6 +37,7 @@ from flickr_crawl.archive.filetypes import (
 )
 from flickr_crawl.archive.paths import (
     LAYOUTS,
+    archive_dir,
     file_name,
     inside,
     photo_dirs,
@@ -116,7 +117,7 @@ class MediaPipeline:
         if layout not in LAYOUTS:
             raise NotConfigured(f"FLICKR_LAYOUT must be one of {', '.join(LAYOUTS)}")
         link_mode = settings.get("FLICKR_LINK_MODE", "hardlink")
-        archive = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive"))
+        archive = archive_dir(settings)
         archive.mkdir(parents=True, exist_ok=True)
         exif = settings.getbool("FLICKR_EXIF_ENABLED", True)
         pipeline = cls(crawler, archive, layout, link_mode, exif=exif)

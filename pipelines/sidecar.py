@@ -24,12 +24,18 @@ import queue
 import threading
 from collections import defaultdict
 from concurrent.futures import Future
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from itemadapter import ItemAdapter
 
-from flickr_crawl.archive.paths import ALBUM_SIDECAR, inside, photo_dirs, safe_name, sidecar_name
+from flickr_crawl.archive.paths import (
+    ALBUM_SIDECAR,
+    archive_dir,
+    inside,
+    photo_dirs,
+    safe_name,
+    sidecar_name,
+)
 from flickr_crawl.archive.storage import link_or_copy, write_json_atomic
 from flickr_crawl.extensions.diskspace import is_disk_full
 from flickr_crawl.extensions.report import RunReport
@@ -46,6 +52,7 @@ from flickr_crawl.metadata.xmp import sidecar_path, write_xmp
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
     from typing import Self
 
     from scrapy.crawler import Crawler
@@ -88,7 +95,7 @@ class SidecarPipeline:
         settings = crawler.settings
         assert crawler.stats is not None
         pipeline = cls(
-            Path(settings.get("FLICKR_ARCHIVE_DIR", "archive")),
+            archive_dir(settings),
             settings.get("FLICKR_LAYOUT", "albums"),
             crawler.stats,
             xmp=settings.getbool("FLICKR_XMP_ENABLED", True),

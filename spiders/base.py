@@ -4,14 +4,20 @@ Callbacks read an API answer with ``data = yield from self.api_data(response)`` 
 once if it is STOP: transient failures (105, 201, non-JSON bodies) are retried through
 Scrapy's ``get_retry_request``, and the retry's answer runs the callback again;
 credential failures close the spider, anything else is counted, recorded and skipped.
+
+Every paginated list call goes through one paginator: ``list_page`` reads a page's rows and
+where it stands, ``next_page`` asks for the page after it with the same call, callback and
+priority. A listing is a chain (one page, then the next), so each page's callback knows all
+pages before it when it runs.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import scrapy
 from scrapy.downloadermiddlewares.retry import get_retry_request
@@ -30,7 +36,15 @@ from twisted.web.client import ResponseNeverReceived
 
 from flickr_crawl.downloader.signing import API_META
 from flickr_crawl.extensions.report import RunReport
-from flickr_crawl.flickr.api import BadResponse, FlickrApiError, call_url, parse_envelope
+from flickr_crawl.flickr.api import (
+    BadResponse,
+    FlickrApiError,
+    Page,
+    call_params,
+    call_url,
+    page_of,
+    parse_envelope,
+)
 from flickr_crawl.flickr.auth import auth_file_path, load_credentials
 from flickr_crawl.flickr.reachable import host_root
 
@@ -48,6 +62,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 API_SLOT = "flickr-api"
+_CALL_KEYS = frozenset(call_params("", ""))  # what every call's query has: method, api_key...
 
 
 def requests_first(outputs: Iterable[Any]) -> Iterator[Any]:
@@ -71,6 +86,25 @@ class Stop:
 
 
 STOP = Stop()
+
+
+@dataclass(frozen=True)
+class ListPage:
+    """One page of a paginated list answer, e.g. ``{"photos": {"page": 2, "pages": 9, "photo":
+    [...]}}``: the container (page/pages/total and the rows), its rows, where it stands, and the
+    call that asked for it (None when that call failed for good: then it reads as an empty,
+    last page)."""
+
+    container: dict[str, Any]
+    rows: list[Any]
+    page: Page
+    request: scrapy.Request | None
+
+    @property
+    def last(self) -> bool:
+        return self.page.last
+
+
 AUTH_FAILED = "flickr_auth_failed"
 UNREACHABLE = "flickr_unreachable"
 # How a call fails when the API host gives no answer at all (not: a call dropped on Ctrl-C).
@@ -158,6 +192,44 @@ class FlickrSpider(scrapy.Spider):
                 "flickr_method": method,
                 "flickr_run": self.run_token,
             },
+        )
+
+    def list_page(
+        self,
+        response: Response | None,
+        data: dict[str, Any] | None,
+        container_key: str,
+        row_key: str,
+    ) -> ListPage:
+        """The page a list call answered: ``data[container_key]`` and its ``row_key`` rows.
+
+        A failed call (``data`` None) reads as an empty last page: its chain goes on with
+        whatever follows the listing.
+        """
+        container = (data or {}).get(container_key) or {}
+        rows = container.get(row_key) or []
+        return ListPage(
+            container,
+            rows,
+            page_of(container, rows),
+            None if response is None else response.request,
+        )
+
+    def next_page(self, listed: ListPage, **cb_kwargs: Any) -> scrapy.Request:
+        """The same call as ``listed``'s for the page after it: same method and parameters
+        (but ``page``), callback and priority; its ``cb_kwargs`` with ``cb_kwargs`` updated."""
+        request = listed.request
+        if request is None or listed.last:
+            raise ValueError("next_page of a last page")
+        query = dict(parse_qsl(urlsplit(request.url).query, keep_blank_values=True))
+        params = {k: v for k, v in query.items() if k not in _CALL_KEYS}
+        params["page"] = listed.page.page + 1
+        return self.api_request(
+            query["method"],
+            request.callback,  # type: ignore[arg-type]
+            cb_kwargs={**request.cb_kwargs, **cb_kwargs},
+            priority=request.priority,
+            **params,
         )
 
     def api_data(

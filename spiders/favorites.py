@@ -21,13 +21,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.extensions.lastrun import last_run
-from flickr_crawl.flickr.api import PHOTO_EXTRAS, page_of, to_int
-from flickr_crawl.flickr.mapping import (
-    FAVORITES_METHOD,
-    best_video_source,
-    favorite_photo,
-    iso_from_unix,
-)
+from flickr_crawl.flickr.api import FAVORITES_GET_LIST, PHOTO_EXTRAS, to_int
+from flickr_crawl.flickr.mapping import best_video_source, favorite_photo, iso_from_unix
 from flickr_crawl.items import FavoriteItem, FavoritesListedItem
 from spiders.base import STOP, requests_first
 from spiders.metadata import LIST_PRIORITY, PhotoSpider
@@ -40,7 +35,7 @@ if TYPE_CHECKING:
 
     from flickr_crawl.items import PhotoItem, Source
 
-LIST_METHOD = FAVORITES_METHOD
+LIST_METHOD = FAVORITES_GET_LIST
 
 
 class FavoritesSpider(PhotoSpider):
@@ -87,9 +82,8 @@ class FavoritesSpider(PhotoSpider):
             else:
                 yield self._listed()
             return
-        container = data.get("photos", {})
-        photos = container.get("photo", []) or []
-        page = page_of(container, photos)
+        listed = self.list_page(response, data, "photos", "photo")
+        page = listed.page
         if page.page != asked:  # Flickr clamps deep pages: never loop on them
             self.report.failure(LIST_METHOD, f"page={asked}", f"Flickr answered page {page.page}")
             self.listing_complete = False
@@ -99,10 +93,10 @@ class FavoritesSpider(PhotoSpider):
             self.total = page.total
             self.listing_total(page.total)
             self.plan_deep(page.total)
-        if not page.last:
-            yield self._page(page.page + 1, page.pages)
-        self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
-        yield from requests_first(self._page_favorites(photos, last=page.last))
+        if not listed.last:
+            yield self.next_page(listed, asked=page.page + 1, pages=page.pages)
+        self.crawler.stats.inc_value("flickr/photo/listed", len(listed.rows))  # type: ignore[union-attr]
+        yield from requests_first(self._page_favorites(listed.rows, last=listed.last))
 
     def _page_favorites(self, photos: list[dict[str, Any]], *, last: bool) -> Iterator[Any]:
         for raw in photos:
@@ -113,7 +107,7 @@ class FavoritesSpider(PhotoSpider):
     def _favorite(self, raw: dict[str, Any]) -> Iterator[Any]:
         faved = to_int(raw.get("date_faved"), 0)
         self.newest = max(self.newest, faved)
-        item = self.read_entry(raw, FAVORITES_METHOD)
+        item = self.read_entry(raw, LIST_METHOD)
         if item is None:
             return  # recorded; the listing counts as incomplete (fewer than its total)
         own = item.owner == self.creds.user_nsid

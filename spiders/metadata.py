@@ -3,8 +3,8 @@
 A listed photo is yielded at once (its file downloads while the listing goes on), then the
 per-photo calls its list entry says are needed: comments where ``count_comments`` > 0, faves
 (50 per page) where ``count_faves`` > 0, and getSizes for a video whose list entry gives no
-original. The deep pass (``FLICKR_DEEP_METADATA``: photos.getInfo for notes and tag authors,
-photos.people.getList where getInfo says there are people) waits for spider_idle, so every
+original. The deep pass (``FLICKR_DEEP_METADATA_ENABLED``: photos.getInfo for notes and tag
+authors, photos.people.getList where getInfo says there are people) waits for spider_idle, so every
 original, caption and comment is on disk before any optional call is spent: unless the whole
 run fits in what is left of the hourly API budget (``plan_deep``), when nothing is gained by
 waiting, and each photo's getInfo is asked for as it is listed, at the lowest priority, while
@@ -22,7 +22,15 @@ from scrapy.exceptions import DontCloseSpider
 from flickr_crawl.downloader.budget import running_budget
 from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.extensions.progress import DEEP_DONE_STAT, LEFT_ALONE_STAT, TOTAL_STAT
-from flickr_crawl.flickr.api import BadResponse, page_of, to_int
+from flickr_crawl.flickr.api import (
+    PHOTOS_COMMENTS_GET_LIST,
+    PHOTOS_GET_FAVORITES,
+    PHOTOS_GET_INFO,
+    PHOTOS_GET_SIZES,
+    PHOTOS_PEOPLE_GET_LIST,
+    BadResponse,
+    to_int,
+)
 from flickr_crawl.flickr.mapping import comments_of, faves_of, info_of, video_original_source
 from spiders.base import STOP, FlickrSpider
 
@@ -79,7 +87,7 @@ class PhotoSpider(FlickrSpider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.deep = crawler.settings.getbool("FLICKR_DEEP_METADATA", True)
+        spider.deep = crawler.settings.getbool("FLICKR_DEEP_METADATA_ENABLED", True)
         # Read before this run saves anything, so "known" means "known from earlier runs".
         spider.known = last_run(crawler).known
         crawler.signals.connect(spider.start_deep_pass, signal=signals.spider_idle)
@@ -160,7 +168,7 @@ class PhotoSpider(FlickrSpider):
         self.emitted.add(item.id)
         if item.media == "video" and item.source is None:
             yield self.api_request(
-                "flickr.photos.getSizes", self.parse_video_sizes, cb_kwargs={"raw": raw},
+                PHOTOS_GET_SIZES, self.parse_video_sizes, cb_kwargs={"raw": raw},
                 photo_id=item.id,
             )  # fmt: skip
         else:
@@ -177,7 +185,7 @@ class PhotoSpider(FlickrSpider):
         if data is STOP:
             return
         if data is not None:
-            item.raw["flickr.photos.getSizes"] = data.get("sizes", {})
+            item.raw[PHOTOS_GET_SIZES] = data.get("sizes", {})
             item.source = self.video_source(data)
         yield item
 
@@ -185,11 +193,11 @@ class PhotoSpider(FlickrSpider):
     def _per_photo_calls(self, photo_id: str, comments: int, faves: int) -> Iterator[Any]:
         if comments > 0:
             yield self.api_request(
-                "flickr.photos.comments.getList", self.parse_comments, priority=PHOTO_PRIORITY,
+                PHOTOS_COMMENTS_GET_LIST, self.parse_comments, priority=PHOTO_PRIORITY,
                 cb_kwargs={"photo_id": photo_id}, photo_id=photo_id,
             )  # fmt: skip
         if faves > 0:
-            yield self._faves_page(photo_id, 1, [])
+            yield self._faves_page(photo_id)
 
     def parse_comments(self, response: Response | None, photo_id: str) -> Iterator[Any]:
         data = yield from self.api_data(response)
@@ -198,11 +206,11 @@ class PhotoSpider(FlickrSpider):
         if data is not None:
             yield comments_of(photo_id, data, self.web_url)
 
-    def _faves_page(self, photo_id: str, page: int, pages: list[Any]) -> scrapy.Request:
+    def _faves_page(self, photo_id: str) -> scrapy.Request:
         return self.api_request(
-            "flickr.photos.getFavorites", self.parse_faves, priority=PHOTO_PRIORITY,
-            cb_kwargs={"photo_id": photo_id, "pages": pages},
-            photo_id=photo_id, page=page, per_page=FAVES_PER_PAGE,
+            PHOTOS_GET_FAVORITES, self.parse_faves, priority=PHOTO_PRIORITY,
+            cb_kwargs={"photo_id": photo_id, "pages": []},
+            photo_id=photo_id, page=1, per_page=FAVES_PER_PAGE,
         )  # fmt: skip
 
     def parse_faves(
@@ -213,11 +221,10 @@ class PhotoSpider(FlickrSpider):
             return
         if data is None:
             return
-        container = data.get("photo", {})
-        pages = [*pages, container]
-        page = page_of(container, container.get("person", []) or [])
-        if not page.last:
-            yield self._faves_page(photo_id, page.page + 1, pages)
+        listed = self.list_page(response, data, "photo", "person")
+        pages = [*pages, listed.container]
+        if not listed.last:
+            yield self.next_page(listed, pages=pages)
             return
         yield faves_of(photo_id, pages, self.web_url)
 
@@ -260,7 +267,7 @@ class PhotoSpider(FlickrSpider):
 
     def _info_request(self, photo_id: str) -> scrapy.Request:
         return self.api_request(
-            "flickr.photos.getInfo", self.parse_info, priority=DEEP_PRIORITY,
+            PHOTOS_GET_INFO, self.parse_info, priority=DEEP_PRIORITY,
             cb_kwargs={"photo_id": photo_id}, photo_id=photo_id,
         )  # fmt: skip
 
@@ -272,7 +279,7 @@ class PhotoSpider(FlickrSpider):
             return
         if to_int(data.get("photo", {}).get("people", {}).get("haspeople"), 0):
             yield self.api_request(
-                "flickr.photos.people.getList", self.parse_people, priority=DEEP_PRIORITY,
+                PHOTOS_PEOPLE_GET_LIST, self.parse_people, priority=DEEP_PRIORITY,
                 cb_kwargs={"photo_id": photo_id, "info": data}, photo_id=photo_id,
             )  # fmt: skip
             return

@@ -8,24 +8,33 @@ costs no API call of its own unless the list says it has comments (photos.commen
 faves (photos.getFavorites, 50 per page). A video's original URL is built from the list extras
 (``originalsecret``); getSizes is asked only when those lack it.
 
-The deep pass (``FLICKR_DEEP_METADATA``: photos.getInfo for notes and tag authors, and
-photos.people.getList where getInfo says there are people) starts only when everything else is
-done, so originals, captions and comments are on disk before any optional call is spent.
+The deep pass (``FLICKR_DEEP_METADATA_ENABLED``: photos.getInfo for notes and tag authors,
+and photos.people.getList where getInfo says there are people) starts only when everything
+else is done, so originals, captions and comments are on disk before any optional call is spent.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.archive.paths import album_folders
-from flickr_crawl.catalog.db import CATALOG_NAME
+from flickr_crawl.archive.paths import album_folders, catalog_path
 from flickr_crawl.catalog.lastrun import CatalogView, gallery_counts
 from flickr_crawl.catalog.views import items_from_catalog
 from flickr_crawl.extensions.lastrun import last_run
-from flickr_crawl.flickr.api import PHOTO_EXTRAS, page_of, text, to_int
+from flickr_crawl.flickr.api import (
+    COLLECTIONS_GET_TREE,
+    GALLERIES_GET_LIST,
+    GALLERIES_GET_PHOTOS,
+    PEOPLE_GET_PHOTOS,
+    PHOTO_EXTRAS,
+    PHOTOS_RECENTLY_UPDATED,
+    PHOTOSETS_GET_LIST,
+    PHOTOSETS_GET_PHOTOS,
+    text,
+    to_int,
+)
 from flickr_crawl.flickr.mapping import (
     album_from_list,
     collections_of,
@@ -41,7 +50,7 @@ from flickr_crawl.items import (
     OldAlbumFolderItem,
     PhotostreamListedItem,
 )
-from spiders.base import STOP, requests_first
+from spiders.base import STOP, ListPage, requests_first
 from spiders.metadata import LIST_PRIORITY, PhotoSpider
 
 if TYPE_CHECKING:
@@ -52,11 +61,10 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from flickr_crawl.flickr.api import Page
     from flickr_crawl.items import PhotoItem
 
-LIST_METHOD = "flickr.people.getPhotos"
-UPDATED_METHOD = "flickr.photos.recentlyUpdated"
+LIST_METHOD = PEOPLE_GET_PHOTOS
+UPDATED_METHOD = PHOTOS_RECENTLY_UPDATED
 
 
 def _has_uploads_since(photos: list[dict[str, Any]], cutoff: int) -> bool:
@@ -87,7 +95,7 @@ class PhotostreamSpider(PhotoSpider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.catalog_path = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive")) / CATALOG_NAME
+        spider.catalog_path = catalog_path(settings)
         spider.view = last_run(crawler).view_for(spider.creds.user_nsid)
         spider.started = int(time.time())
         every = settings.getint("FLICKR_SWEEP_EVERY", 7)
@@ -110,9 +118,7 @@ class PhotostreamSpider(PhotoSpider):
 
     async def start(self) -> AsyncIterator[Any]:
         self.crawler.stats.set_value("flickr/listing/mode", self.mode)  # type: ignore[union-attr]
-        yield self.api_request(
-            "flickr.collections.getTree", self.parse_collections, priority=LIST_PRIORITY
-        )
+        yield self.api_request(COLLECTIONS_GET_TREE, self.parse_collections, priority=LIST_PRIORITY)
 
     # --- collections and galleries ----------------------------------------------------------
     def parse_collections(self, response: Response | None) -> Iterator[Any]:
@@ -127,7 +133,7 @@ class PhotostreamSpider(PhotoSpider):
 
     def _galleries_page(self, page: int) -> scrapy.Request:
         return self.api_request(
-            "flickr.galleries.getList", self.parse_galleries, priority=LIST_PRIORITY,
+            GALLERIES_GET_LIST, self.parse_galleries, priority=LIST_PRIORITY,
             user_id=self.creds.user_nsid or None, page=page, per_page=self.per_page,
         )  # fmt: skip
 
@@ -135,19 +141,17 @@ class PhotostreamSpider(PhotoSpider):
         data = yield from self.api_data(response, listing=True)
         if data is STOP:
             return
-        container = (data or {}).get("galleries", {})
-        rows = container.get("gallery", []) or []
-        for raw in rows:
+        listed = self.list_page(response, data, "galleries", "gallery")
+        for raw in listed.rows:
             gallery = gallery_of(raw)
             self.galleries[gallery.id] = gallery
-        page = page_of(container, rows)
-        if data is not None and not page.last:
-            yield self._galleries_page(page.page + 1)
+        if not listed.last:
+            yield self.next_page(listed)
             return
         changed = []
         for gallery in self.galleries.values():
             known = self.view.galleries.get(gallery.id)
-            counts = gallery_counts(gallery.raw["flickr.galleries.getList"])
+            counts = gallery_counts(gallery.raw[GALLERIES_GET_LIST])
             if (
                 self.full
                 or known is None
@@ -163,16 +167,16 @@ class PhotostreamSpider(PhotoSpider):
         )
         yield from self._next_gallery(changed, 0)
 
-    def _next_gallery(self, ids: list[str], index: int, page: int = 1) -> Iterator[Any]:
+    def _next_gallery(self, ids: list[str], index: int) -> Iterator[Any]:
         if index >= len(ids):
             yield self._album_list_page(1)
             return
         gallery = self.galleries[ids[index]]
         yield self.api_request(
-            "flickr.galleries.getPhotos", self.parse_gallery_photos, priority=LIST_PRIORITY,
+            GALLERIES_GET_PHOTOS, self.parse_gallery_photos, priority=LIST_PRIORITY,
             cb_kwargs={"ids": ids, "index": index},
-            gallery_id=text(gallery.raw["flickr.galleries.getList"].get("id")) or gallery.id,
-            page=page, per_page=self.per_page,
+            gallery_id=text(gallery.raw[GALLERIES_GET_LIST].get("id")) or gallery.id,
+            page=1, per_page=self.per_page,
         )  # fmt: skip
 
     def parse_gallery_photos(
@@ -182,15 +186,13 @@ class PhotostreamSpider(PhotoSpider):
         if data is STOP:
             return
         gallery = self.galleries[ids[index]]
-        container = (data or {}).get("photos", {})
-        photos = container.get("photo", []) or []
-        for raw in photos:
+        listed = self.list_page(response, data, "photos", "photo")
+        for raw in listed.rows:
             gallery.photo_ids.append(str(raw["id"]))
             self.gallery_memberships[str(raw["id"])].append(gallery.id)
-        gallery.raw.setdefault("flickr.galleries.getPhotos", []).append(container)
-        page = page_of(container, photos)
-        if data is not None and not page.last:
-            yield from self._next_gallery(ids, index, page.page + 1)
+        gallery.raw.setdefault(GALLERIES_GET_PHOTOS, []).append(listed.container)
+        if not listed.last:
+            yield self.next_page(listed)
             return
         yield gallery
         yield from self._next_gallery(ids, index + 1)
@@ -198,7 +200,7 @@ class PhotostreamSpider(PhotoSpider):
     # --- albums -----------------------------------------------------------------------------
     def _album_list_page(self, page: int) -> scrapy.Request:
         return self.api_request(
-            "flickr.photosets.getList", self.parse_album_list, priority=LIST_PRIORITY,
+            PHOTOSETS_GET_LIST, self.parse_album_list, priority=LIST_PRIORITY,
             page=page, per_page=self.per_page,
         )  # fmt: skip
 
@@ -206,17 +208,15 @@ class PhotostreamSpider(PhotoSpider):
         data = yield from self.api_data(response, listing=True)
         if data is STOP:
             return
-        container = (data or {}).get("photosets", {})
-        sets = container.get("photoset", [])
-        for raw in sets:
+        if data is None:
+            self.albums_complete = False
+        listed = self.list_page(response, data, "photosets", "photoset")
+        for raw in listed.rows:
             album = album_from_list(raw)
             album.collection_ids = list(self.album_collections.get(album.id, []))
             self.albums[album.id] = album
-        page = page_of(container, sets)
-        if data is None:
-            self.albums_complete = False
-        elif not page.last:
-            yield self._album_list_page(page.page + 1)
+        if not listed.last:
+            yield self.next_page(listed)
             return
         folders = album_folders((a.id, a.title) for a in self.albums.values())
         changed = []
@@ -237,7 +237,7 @@ class PhotostreamSpider(PhotoSpider):
                 album.photo_ids = list(known.photo_ids)  # as stored: nothing to save again
             else:  # same photos, new folder: saved again for the folder's sake
                 album.photo_ids = list(known.photo_ids)
-                album.raw["flickr.photosets.getPhotos"] = []
+                album.raw[PHOTOSETS_GET_PHOTOS] = []
                 yield album
         if self.albums_complete:
             for album_id, known in self.view.albums.items():
@@ -250,19 +250,19 @@ class PhotostreamSpider(PhotoSpider):
         )
         yield from self._next_album(changed, 0)
 
-    def _next_album(self, album_ids: list[str], index: int, page: int = 1) -> Iterator[Any]:
+    def _next_album(self, album_ids: list[str], index: int) -> Iterator[Any]:
         if index >= len(album_ids):
             self._file_photos()
             yield from self._first_photos_page()
             return
         yield self.api_request(
-            "flickr.photosets.getPhotos",
+            PHOTOSETS_GET_PHOTOS,
             self.parse_album_photos,
             priority=LIST_PRIORITY,
             cb_kwargs={"album_ids": album_ids, "index": index},
             photoset_id=album_ids[index],
             user_id=self.creds.user_nsid or None,
-            page=page,
+            page=1,
             per_page=self.per_page,
             extras="media",
         )
@@ -279,15 +279,13 @@ class PhotostreamSpider(PhotoSpider):
             album.photo_ids = list(known.photo_ids) if known else []  # the best we know
             yield from self._next_album(album_ids, index + 1)
             return
-        container = data.get("photoset", {})
-        photos = container.get("photo", [])
-        album.photo_ids.extend(str(raw["id"]) for raw in photos)
-        album.raw.setdefault("flickr.photosets.getPhotos", []).append(
-            {k: v for k, v in container.items() if k != "photo"}
+        listed = self.list_page(response, data, "photoset", "photo")
+        album.photo_ids.extend(str(raw["id"]) for raw in listed.rows)
+        album.raw.setdefault(PHOTOSETS_GET_PHOTOS, []).append(
+            {k: v for k, v in listed.container.items() if k != "photo"}
         )
-        page = page_of(container, photos)
-        if not page.last:
-            yield from self._next_album(album_ids, index, page.page + 1)
+        if not listed.last:
+            yield self.next_page(listed)
             return
         yield album
         yield from self._next_album(album_ids, index + 1)
@@ -341,9 +339,8 @@ class PhotostreamSpider(PhotoSpider):
             else:
                 yield from self._after_page(method, None, params)
             return
-        container = data.get("photos", {})
-        photos = container.get("photo", [])
-        page = page_of(container, photos)
+        listed = self.list_page(response, data, "photos", "photo")
+        page = listed.page
         if page.page != asked:  # Flickr clamps deep pages (page 10000): never loop on them
             self.report.failure(method, f"page={asked}", f"Flickr answered page {page.page}")
             self.listing_complete = False
@@ -354,14 +351,12 @@ class PhotostreamSpider(PhotoSpider):
             if not params:
                 self.total = page.total
                 self.plan_deep(page.total)
-        self.crawler.stats.inc_value("flickr/photo/listed", len(photos))  # type: ignore[union-attr]
-        yield from requests_first(self._page_photos(method, page, params, photos))
+        self.crawler.stats.inc_value("flickr/photo/listed", len(listed.rows))  # type: ignore[union-attr]
+        yield from requests_first(self._page_photos(method, listed, params))
 
-    def _page_photos(
-        self, method: str, page: Page, params: dict[str, Any], photos: list[dict[str, Any]]
-    ) -> Iterator[Any]:
+    def _page_photos(self, method: str, listed: ListPage, params: dict[str, Any]) -> Iterator[Any]:
         emit_all = self.mode in ("sweep", "since")
-        for raw in photos:
+        for raw in listed.rows:
             item = self.read_entry(raw, method)
             if item is None:
                 self.listing_complete = False  # never take its photo for deleted
@@ -370,34 +365,33 @@ class PhotostreamSpider(PhotoSpider):
             if repeated and (method == LIST_METHOD or item.id in self.emitted):
                 continue
             yield from self.emit_photo(item, raw, skip_unchanged=not emit_all)
-        if method == LIST_METHOD and not params and page.last:
+        if method == LIST_METHOD and not params and listed.last:
             self.swept = True  # every page, from the first: a full listing
-        yield from self._after_page(method, page, params, photos)
+        yield from self._after_page(method, listed, params)
 
     def _after_page(
-        self,
-        method: str,
-        page: Page | None,
-        params: dict[str, Any],
-        photos: list[dict[str, Any]] | None = None,
+        self, method: str, listed: ListPage | None, params: dict[str, Any]
     ) -> Iterator[Any]:
         """What this run asks for after a page: the next page, the changes, or the end."""
-        more = page is not None and not page.last
-        if method == LIST_METHOD and more and self.mode != "incremental":
-            yield self._photos_page(method, page.page + 1, page.pages, **params)  # type: ignore[union-attr]
+        if listed is None or listed.last:
+            more = None
+        else:
+            more = self.next_page(listed, asked=listed.page.page + 1, pages=listed.page.pages)
+        if method == LIST_METHOD and more is not None and self.mode != "incremental":
+            yield more
             return
         if method == LIST_METHOD and self.mode == "incremental":
-            if more and (self.swept or _has_uploads_since(photos or [], self.cutoff)):
-                yield self._photos_page(method, page.page + 1, page.pages)  # type: ignore[union-attr]
+            if more is not None and (self.swept or _has_uploads_since(listed.rows, self.cutoff)):  # type: ignore[union-attr]
+                yield more
                 return
-            if more and not self.swept and self._count_changed():
+            if more is not None and not self.swept and self._count_changed():
                 self.swept = True  # walk the rest: only a full listing shows what is gone
-                yield self._photos_page(method, page.page + 1, page.pages)  # type: ignore[union-attr]
+                yield more
                 return
             yield self._photos_page(UPDATED_METHOD, 1, min_date=self.cutoff)
             return
-        if method == UPDATED_METHOD and more:
-            yield self._photos_page(method, page.page + 1, page.pages, **params)  # type: ignore[union-attr]
+        if method == UPDATED_METHOD and more is not None:
+            yield more
             return
         yield from self._finish_listing()
 

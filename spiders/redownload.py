@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.archive.integrity import find_missing, read_ids
-from flickr_crawl.archive.paths import album_folders
-from flickr_crawl.catalog.db import CATALOG_NAME, open_archive_catalog
+from flickr_crawl.archive.paths import CATALOG_NAME, album_folders, archive_dir
+from flickr_crawl.catalog.db import open_archive_catalog
 from flickr_crawl.catalog.views import (
     album_titles,
     file_path,
@@ -44,7 +44,7 @@ class RedownloadSpider(FlickrSpider):
         self.missing = missing not in ("", "0", "false", "no")
 
     async def start(self) -> AsyncIterator[Any]:
-        archive = Path(self.settings.get("FLICKR_ARCHIVE_DIR"))
+        archive = archive_dir(self.settings)
         db = open_archive_catalog(archive)
         try:
             wanted = read_ids(Path(self.ids_file)) if self.ids_file else []

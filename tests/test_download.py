@@ -351,7 +351,8 @@ def test_download_delay_spaces_media_requests(tmp_path):
     with Sandbox("--photos", "6", "--videos", "0", "--albums", "1", "--image-size", "small",
                  auth_file=tmp_path / "auth.json") as sandbox:  # fmt: skip
         result = crawl(sandbox, tmp_path / "archive", "-s", "DOWNLOAD_DELAY=0.4",
-                       "-s", "DOWNLOAD_DELAY_JITTER=0", "-s", "FLICKR_DEEP_METADATA=0")  # fmt: skip
+                       "-s", "DOWNLOAD_DELAY_JITTER=0",
+                       "-s", "FLICKR_DEEP_METADATA_ENABLED=0")  # fmt: skip
         media = sorted(r["t"] for r in sandbox.requests() if r["kind"] == "media")
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(media) == 6

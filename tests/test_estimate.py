@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from flickr_crawl.demo import sandbox_settings
+from flickr_crawl.downloader.budget import SLACK, WINDOW, budget_file
 from flickr_crawl.flickr.estimate import (
     BYTES_PER_PIXEL,
     FAVES_PER_PAGE,
@@ -112,7 +114,7 @@ def test_estimate_matches_truth_and_the_crawl(account_sandbox: Sandbox, tmp_path
 
 def test_estimate_pages_like_the_crawl(account_sandbox: Sandbox, tmp_path: Path) -> None:
     """Small pages: every list is paginated, and the figure is still the crawl's, exactly."""
-    small = ("-s", "FLICKR_API_PER_PAGE=7", "-s", "FLICKR_DEEP_METADATA=False")
+    small = ("-s", "FLICKR_API_PER_PAGE=7", "-s", "FLICKR_DEEP_METADATA_ENABLED=False")
     account_sandbox.reset_stats()
     est = run_estimate(account_sandbox, tmp_path / "archive", *small)
     assert est["estimate_api_calls"] == account_sandbox.stats()["api_calls"]["total"] == 21
@@ -125,18 +127,62 @@ def test_estimate_pages_like_the_crawl(account_sandbox: Sandbox, tmp_path: Path)
     assert est["api_calls_total"] == actual["total"]
 
 
+def test_estimate_charges_the_crawls_hourly_budget(
+    account_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The estimate's calls are written to the API key's budget file, the one a crawl with the
+    same auth file reads (beside it, by default): together they stay under the hourly cap."""
+    assert account_sandbox.auth_file is not None
+    auth = tmp_path / "auth.json"
+    auth.write_text(account_sandbox.auth_file.read_text())
+    api_key = json.loads(auth.read_text())["api_key"]
+    shared = budget_file("", str(auth), api_key)  # where the crawl's middleware keeps it
+    account_sandbox.reset_stats()
+    before = time.time()
+    settings = sandbox_settings(account_sandbox.url, auth, tmp_path / "a")
+    result = scrapy("estimate", "--json", *settings, "-s", "FLICKR_API_CALLS_PER_HOUR=3600")
+    assert result.returncode == 0, result.stderr
+    sent = json.loads(shared.read_text())["sent"]
+    assert len(sent) == json.loads(result.stdout)["estimate_api_calls"] == 3
+    assert account_sandbox.stats()["api_calls"]["total"] == 3
+    assert all(before <= t <= time.time() + 1 for t in sent)
+
+
+def test_estimate_waits_for_a_budget_the_crawl_used_up(
+    account_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A budget file full of calls (a crawl's, within the hour): the estimate waits until the
+    oldest leaves the window, says so on stderr, and never goes over the cap."""
+    budget = tmp_path / "api-calls.json"
+    old = time.time() - WINDOW + 1  # these leave the window ~3 s from now (with SLACK)
+    budget.write_text(json.dumps({"window": WINDOW, "sent": [old, old, old]}))
+    budget.chmod(0o600)
+    started = time.monotonic()
+    assert account_sandbox.auth_file is not None
+    settings = sandbox_settings(account_sandbox.url, account_sandbox.auth_file, tmp_path / "a")
+    result = scrapy("estimate", "--json", *settings, "-s", "FLICKR_API_CALLS_PER_HOUR=3",
+                    "-s", f"FLICKR_API_BUDGET_FILE={budget}")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started >= 1 + SLACK - 0.5
+    assert "the API budget of 3 calls/hour is used up" in result.stderr
+    sent = json.loads(budget.read_text())["sent"]
+    assert len(sent) == 3
+    assert min(sent) >= old + WINDOW  # the crawl's calls left the window first
+
+
 def test_estimate_incremental_sees_new_and_updated(tmp_path: Path) -> None:
     auth_file = tmp_path / "auth.json"
     args = ("--photos", "12", "--videos", "0", "--image-size", "small", "--albums", "2")
     with Sandbox(*args, auth_file=auth_file) as sb:
-        assert crawl(sb, tmp_path / "archive", "-s", "FLICKR_DEEP_METADATA=False").returncode == 0
+        no_deep = ("-s", "FLICKR_DEEP_METADATA_ENABLED=False")
+        assert crawl(sb, tmp_path / "archive", *no_deep).returncode == 0
         first, second = (p["id"] for p in sb.account(hashes=False)["photos"][:2])
         sb.mutate([
             {"op": "edit_photo", "id": first, "title": "changed"},
             {"op": "delete_photo", "id": second},
             {"op": "add_photo"},
         ])  # fmt: skip
-        est = run_estimate(sb, tmp_path / "archive", "-s", "FLICKR_DEEP_METADATA=False")
+        est = run_estimate(sb, tmp_path / "archive", "-s", "FLICKR_DEEP_METADATA_ENABLED=False")
     assert "flickr.photos.getInfo" not in est["api_calls"]
     inc = est["incremental"]
     assert (inc["new"], inc["updated"], inc["unchanged"], inc["gone"]) == (1, 1, 10, 1)

@@ -285,6 +285,22 @@ def test_every_setting_is_checked_by_its_kind():
             check_settings(settings)
 
 
+def test_an_old_setting_name_still_works_with_one_warning(world, tmp_path):
+    """FLICKR_DEEP_METADATA, now FLICKR_DEEP_METADATA_ENABLED: switched off by its old name,
+    the run makes no getInfo call, and says once which name to use."""
+    world.reset_stats()
+    result = crawl(world, tmp_path / "archive", "-s", "FLICKR_DEEP_METADATA=False")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert lines(result.stderr)[0] == (
+        "warning: FLICKR_DEEP_METADATA is deprecated: use FLICKR_DEEP_METADATA_ENABLED "
+        "(its value is used for now)"
+    )
+    assert sum("deprecated" in line for line in lines(result.stderr)) == 1
+    calls = world.stats()["api_calls"]["by_method"]
+    assert "flickr.photos.getInfo" not in calls
+    assert calls["flickr.people.getPhotos"] == 1
+
+
 def test_a_misspelt_setting_is_named_with_the_real_one(world, tmp_path):
     result = crawl(world, tmp_path / "archive", "-s", "FLICKR_LAYUOT=date",
                    "-s", "FLICKR_API_KEY=abc")  # fmt: skip

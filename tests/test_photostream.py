@@ -406,7 +406,7 @@ def test_downloads_keep_every_media_worker_busy_and_no_more(tmp_path):
             "--media-slow", "0.4")  # fmt: skip
     with Sandbox(*args, auth_file=tmp_path / "auth.json") as sandbox:
         result = crawl(sandbox, tmp_path / "archive", "-s", "FLICKR_MEDIA_CONCURRENCY=6",
-                       "-s", "FLICKR_DEEP_METADATA=0")  # fmt: skip
+                       "-s", "FLICKR_DEEP_METADATA_ENABLED=0")  # fmt: skip
         media = [r for r in sandbox.requests() if r["kind"] == "media"]
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(media) == 24

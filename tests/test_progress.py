@@ -135,7 +135,7 @@ def test_progress_disabled(slow_sandbox: Sandbox, tmp_path: Path) -> None:
     result = crawl(
         slow_sandbox, tmp_path / "archive",
         "-s", f"EXTENSIONS={EXTENSIONS}", "-s", "FLICKR_PROGRESS_INTERVAL=0.2",
-        "-s", "FLICKR_PROGRESS_ENABLED=False", "-s", "FLICKR_DEEP_METADATA=False",
+        "-s", "FLICKR_PROGRESS_ENABLED=False", "-s", "FLICKR_DEEP_METADATA_ENABLED=False",
     )  # fmt: skip
     assert result.returncode in (0, 2), result.stderr[-2000:]
     disabled = "Disabled flickr_crawl.extensions.progress.ProgressExtension"

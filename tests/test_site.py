@@ -34,8 +34,7 @@ PAGE_SIZE = 16  # small pages, so the photostream and albums span several
 
 
 def build(archive: Path, *extra: str) -> Any:
-    return scrapy("site", "--archive", str(archive), "-s", f"FLICKR_SITE_PAGE_SIZE={PAGE_SIZE}",
-                  *extra)  # fmt: skip
+    return scrapy("site", "--archive", str(archive), "--page-size", str(PAGE_SIZE), *extra)
 
 
 @pytest.fixture(scope="module")
@@ -476,6 +475,24 @@ def test_the_folder_can_be_moved(browser, world, tmp_path):
 def snapshot(site: Path) -> dict[str, tuple[int, int]]:
     return {p.relative_to(site).as_posix(): (p.stat().st_mtime_ns, p.stat().st_ino)
             for p in site.rglob("*") if p.is_file()}  # fmt: skip
+
+
+def test_the_old_site_settings_still_work_with_a_warning(world, tmp_path):
+    """FLICKR_SITE_PAGE_SIZE, now ``--page-size``: the same site, and one line saying so."""
+    archive = tmp_path / "archive"
+    shutil.copytree(world.archive, archive)
+    before = snapshot(archive / "site")
+    old = scrapy("site", "--archive", str(archive), "-s", f"FLICKR_SITE_PAGE_SIZE={PAGE_SIZE}")
+    assert old.returncode == 0, old.stderr
+    assert old.stderr.splitlines()[0] == (
+        "warning: FLICKR_SITE_PAGE_SIZE is deprecated: use scrapy site --page-size "
+        "(its value is used for now)"
+    )
+    assert "pages: 0 written" in old.stderr
+    assert snapshot(archive / "site") == before
+    bad = scrapy("site", "--archive", str(archive), "--jpeg-quality", "0")
+    assert bad.returncode == 1
+    assert bad.stderr == "error: --jpeg-quality 0; expected a whole number from 1 to 95\n"
 
 
 @pytest.mark.requires_browser

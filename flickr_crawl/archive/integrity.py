@@ -11,10 +11,10 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from flickr_crawl.archive.filetypes import is_image, is_video, sniff
+from flickr_crawl.archive.paths import archive_dir
 from flickr_crawl.archive.storage import sha256_file
 from flickr_crawl.catalog import runs
 from flickr_crawl.catalog.db import open_archive_catalog
@@ -23,6 +23,7 @@ from flickr_crawl.catalog.views import photo_files
 if TYPE_CHECKING:
     import sqlite3
     from collections.abc import Iterable
+    from pathlib import Path
 
 COMPLETE = ("downloaded", "uptodate")
 CSV_FIELDS = ("id", "media", "title", "page_url", "path", "reason")
@@ -129,5 +130,5 @@ def read_ids(path: Path) -> list[str]:
 
 def archive_of(settings: Any) -> tuple[Path, sqlite3.Connection]:
     """The archive folder of FLICKR_ARCHIVE_DIR and its open catalog (or NoCatalog)."""
-    archive = Path(settings.get("FLICKR_ARCHIVE_DIR"))
+    archive = archive_dir(settings)
     return archive, open_archive_catalog(archive)

@@ -12,13 +12,15 @@ import os
 import unicodedata
 from collections import Counter
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from flickr_crawl.items import PhotoItem
 
+DEFAULT_ARCHIVE_DIR = "archive"  # FLICKR_ARCHIVE_DIR when a setting source leaves it out
+CATALOG_NAME = "catalog.db"
 LAYOUTS = ("albums", "date", "flat")
 ALBUMS_DIR = "Albums"
 UNSORTED_DIR = "Unsorted"
@@ -32,6 +34,22 @@ ALBUM_SIDECAR = "album.json"  # an album folder's record
 _FORBIDDEN = set('<>:"/\\|?*')
 _RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(10)}
 MAX_NAME_BYTES = 120  # well under the 255-byte limit, leaving room for suffixes
+
+
+class Settings(Protocol):
+    """What these helpers read of Scrapy's settings (this package imports no Scrapy)."""
+
+    def get(self, name: str, default: Any = None) -> Any: ...
+
+
+def archive_dir(settings: Settings) -> Path:
+    """The archive folder: ``FLICKR_ARCHIVE_DIR``."""
+    return Path(settings.get("FLICKR_ARCHIVE_DIR", DEFAULT_ARCHIVE_DIR))
+
+
+def catalog_path(settings: Settings) -> Path:
+    """The archive's catalog: ``catalog.db`` in ``FLICKR_ARCHIVE_DIR``."""
+    return archive_dir(settings) / CATALOG_NAME
 
 
 def safe_name(name: str, *, fallback: str = "Untitled", max_bytes: int = MAX_NAME_BYTES) -> str:

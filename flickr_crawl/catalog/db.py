@@ -18,6 +18,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from flickr_crawl.archive.paths import CATALOG_NAME
 from flickr_crawl.catalog.schema import MIGRATIONS, check_version, migrate
 from flickr_crawl.metadata.text import html_to_text
 
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-CATALOG_NAME = "catalog.db"
 
 
 class NoCatalog(Exception):

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from flickr_crawl.archive.refile import Filed
 from flickr_crawl.catalog.db import read_catalog, table_names
 from flickr_crawl.catalog.runs import FAVORITES_WATERMARK, RUNS_SINCE_SWEEP, WATERMARK
+from flickr_crawl.flickr.api import GALLERIES_GET_LIST
 
 if TYPE_CHECKING:
     import sqlite3
@@ -158,7 +159,7 @@ def _read(db: sqlite3.Connection) -> LastRun:
     for row in db.execute(
         "SELECT id, title, date_update, raw FROM galleries WHERE deleted_on_flickr = 0"
     ):
-        listed = json.loads(row["raw"] or "{}").get("flickr.galleries.getList", {})
+        listed = json.loads(row["raw"] or "{}").get(GALLERIES_GET_LIST, {})
         last.galleries[row["id"]] = Listed(
             row["title"] or "", row["date_update"], gallery_counts(listed), "",
             gallery_members.get(row["id"], []),

@@ -12,8 +12,8 @@ import json
 from typing import TYPE_CHECKING
 
 from flickr_crawl.catalog.db import open_read_only
+from flickr_crawl.flickr.api import FAVORITES_GET_LIST, PHOTOS_GET_SIZES
 from flickr_crawl.flickr.mapping import (
-    FAVORITES_METHOD,
     best_video_source,
     favorite_photo,
     photo_from_list,
@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from flickr_crawl.items import PhotoItem
-
-SIZES_METHOD = "flickr.photos.getSizes"
 
 
 def photo_files(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
@@ -54,10 +52,10 @@ def items_from_catalog(
             method, listed = next(iter(raw.items()), ("", None))
             if not listed:
                 continue
-            if method == FAVORITES_METHOD:
+            if method == FAVORITES_GET_LIST:
                 item = favorite_photo(listed, me=me, web_url=web_url)
-                if item.media == "video" and item.source is None and raw.get(SIZES_METHOD):
-                    item.source = best_video_source({"sizes": raw[SIZES_METHOD]})
+                if item.media == "video" and item.source is None and raw.get(PHOTOS_GET_SIZES):
+                    item.source = best_video_source({"sizes": raw[PHOTOS_GET_SIZES]})
             else:
                 item = photo_from_list(listed, method=method, owner=me, web_url=web_url)
                 item.source = item.source or video_play_source(item, web_url)

@@ -6,7 +6,9 @@ default cannot say: ranges, choices, URLs. Values are read with the accessor the
 (``getbool``/``getint``/``getfloat``), so what passes here is what the components will get.
 A ``FLICKR_*`` name no setting has is not an error (Scrapy ignores it), but it is almost
 always a typo that silently changes nothing, so it gets a warning naming the closest setting.
-No Scrapy components here, only a ``BaseSettings``.
+An old name (``DEPRECATED``) still works: it is checked, gets a one-line warning naming what
+replaces it, and its value is carried over to the new setting (where there is one, and the
+settings can still change). No Scrapy components here, only a ``BaseSettings``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,18 @@ class Rule:
     empty_ok: bool = True  # for url and path: empty means "the built-in default"
 
 
+# Old names that still work, and what replaces each: a setting, or an option of a command.
+DEPRECATED: dict[str, str] = {
+    "FLICKR_DEEP_METADATA": "FLICKR_DEEP_METADATA_ENABLED",
+    "FLICKR_SITE_THUMB_SIZE": "scrapy site --thumb-size",
+    "FLICKR_SITE_WEB_SIZE": "scrapy site --web-size",
+    "FLICKR_SITE_JPEG_QUALITY": "scrapy site --jpeg-quality",
+    "FLICKR_SITE_PAGE_SIZE": "scrapy site --page-size",
+    "FLICKR_SITE_WORKERS": "scrapy site --workers",
+}
+
 RULES: dict[str, Rule] = {
+    "FLICKR_DEEP_METADATA": Rule("bool"),
     "FLICKR_API_URL": Rule("url", empty_ok=False),
     "FLICKR_OAUTH_URL": Rule("url", empty_ok=False),
     "FLICKR_WEB_URL": Rule("url", empty_ok=False),
@@ -87,8 +100,15 @@ def check_settings(settings: BaseSettings) -> list[str]:
             continue  # not set at all: components use their own default
         _check(settings, name, RULES.get(name) or Rule(_kind_of(default)))
     warnings = []
+    for old, new in DEPRECATED.items():
+        if settings.get(old) is None:
+            continue
+        _check(settings, old, RULES[old])
+        warnings.append(f"{old} is deprecated: use {new} (its value is used for now)")
+        if new in known:
+            _carry_over(settings, old, new)
     for name in sorted(k for k in settings if isinstance(k, str) and k.startswith(PREFIX)):
-        if name in known:
+        if name in known or name in DEPRECATED:
             continue
         if name in ENV_ONLY:
             warnings.append(f"{name} is read from the environment, not from settings; ignored")
@@ -97,6 +117,14 @@ def check_settings(settings: BaseSettings) -> list[str]:
         hint = f"did you mean {close[0]}?" if close else "see the settings table in the README"
         warnings.append(f"{name} is not a flickr-crawl setting ({hint}); ignored")
     return warnings
+
+
+def _carry_over(settings: BaseSettings, old: str, new: str) -> None:
+    """The old name's value, for the new one, unless the new one was set with more weight."""
+    priority = settings.getpriority(old) or 0
+    if settings.frozen or (settings.getpriority(new) or 0) > priority:
+        return
+    settings.set(new, settings.get(old), priority=priority)
 
 
 def _kind_of(default: Any) -> str:

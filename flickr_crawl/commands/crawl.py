@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.spiderloader import get_spider_loader
 
+from flickr_crawl.archive.paths import archive_dir
 from flickr_crawl.commands.preflight import ConfigError, preflight
 from flickr_crawl.extensions.jobdir import recover_unclean
 from flickr_crawl.extensions.report import RunReport, plural
@@ -61,7 +62,7 @@ class Command(ScrapyCrawlCommand):
                     "listing again (complete files are kept)",
                     file=sys.stderr,
                 )
-        start_run_log(self.settings, args[0], Path(self.settings.get("FLICKR_ARCHIVE_DIR")))
+        start_run_log(self.settings, args[0], archive_dir(self.settings))
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:

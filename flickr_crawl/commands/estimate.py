@@ -1,8 +1,10 @@
 """``scrapy estimate [--json]``: what a full backup costs, before anything is downloaded.
 
 Makes only the list calls it needs (people.getPhotos pages with the extras that size each
-original, photosets.getList and galleries.getList pages), signed with the same credentials and
-endpoints as the crawl, then prints the photo and video counts, the bytes to download, the API
+original, photosets.getList and galleries.getList pages) with the project's API client
+(``flickr_crawl.flickr.client``): signed with the crawl's credentials and endpoints, and charged
+to the same hourly budget file, so an estimate and a crawl in one hour stay under the cap
+together. Then it prints the photo and video counts, the bytes to download, the API
 calls a ``scrapy crawl photostream`` will make (by method, following the spider's rules) and how
 long the API budget makes that. With a ``catalog.db`` in ``FLICKR_ARCHIVE_DIR`` it also says
 how many photos are new or updated since the last backup. The rules are in
@@ -14,25 +16,24 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-import time
 from dataclasses import asdict
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy.commands import ScrapyCommand
 
-from flickr_crawl.catalog.db import CATALOG_NAME
+from flickr_crawl.archive.paths import catalog_path
 from flickr_crawl.catalog.views import estimate_basis
+from flickr_crawl.commands.checksettings import BadSetting, check_settings
 from flickr_crawl.commands.helpformat import HelpFormatter
+from flickr_crawl.downloader.budget import shared_budget
 from flickr_crawl.flickr.api import (
-    TRANSIENT_CODES,
-    BadResponse,
-    FlickrApiError,
-    call_params,
-    page_of,
-    parse_envelope,
+    GALLERIES_GET_LIST,
+    PEOPLE_GET_PHOTOS,
+    PHOTOS_PEOPLE_GET_LIST,
+    PHOTOSETS_GET_LIST,
 )
 from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials
+from flickr_crawl.flickr.client import CallFailed, RestClient
 from flickr_crawl.flickr.estimate import (
     DEFAULT_BYTES_PER_PIXEL,
     ESTIMATE_EXTRAS,
@@ -50,105 +51,9 @@ from flickr_crawl.flickr.estimate import (
 if TYPE_CHECKING:
     import argparse
 
-    import requests
-
-    from flickr_crawl.flickr.auth import Credentials
-
-ATTEMPTS = 3  # per call, for transient answers (105, 201, 429, 5xx, cut bodies)
-
 
 class EstimateError(Exception):
     """The estimate cannot go on; the message is the one line the user sees."""
-
-
-class ListClient:
-    """Signed REST GETs with a call counter and the time they took."""
-
-    def __init__(self, creds: Credentials, api_url: str, auth_file: Path, timeout: float):
-        import requests
-        from requests_oauthlib import OAuth1
-
-        self.creds = creds
-        self.api_url = api_url
-        self.auth_file = auth_file
-        self.timeout = timeout
-        self.session: requests.Session = requests.Session()
-        self.session.auth = OAuth1(
-            creds.api_key,
-            client_secret=creds.api_secret,
-            resource_owner_key=creds.oauth_token,
-            resource_owner_secret=creds.oauth_token_secret,
-            signature_method="HMAC-SHA1",
-        )
-        self.calls = 0
-        self.seconds = 0.0
-
-    @property
-    def latency(self) -> float:
-        return self.seconds / self.calls if self.calls else 0.0
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        """One API call's payload, retried on transient failures; EstimateError otherwise."""
-        import requests
-
-        problem = ""
-        for attempt in range(ATTEMPTS):
-            if attempt:
-                time.sleep(attempt)  # a command-line tool, not the crawl: a short pause is fine
-            self.calls += 1
-            started = time.monotonic()
-            try:
-                response = self.session.get(
-                    self.api_url,
-                    params=call_params(method, self.creds.api_key, **params),
-                    timeout=self.timeout,
-                )
-            except requests.RequestException as exc:
-                problem = f"cannot reach {self.api_url}: {exc.__class__.__name__}"
-                continue
-            finally:
-                self.seconds += time.monotonic() - started
-            if response.status_code in (400, 401):
-                raise EstimateError(
-                    f"Flickr rejected the credentials in {self.auth_file} "
-                    f"(HTTP {response.status_code}); run `scrapy auth --reauth`"
-                )
-            if response.status_code == 429 or response.status_code >= 500:
-                problem = f"{method}: HTTP {response.status_code}"
-                continue
-            try:
-                return parse_envelope(response.content)
-            except BadResponse as exc:
-                problem = f"{method}: {exc}"
-            except FlickrApiError as exc:
-                if exc.auth:
-                    raise EstimateError(
-                        f"Flickr rejected the credentials in {self.auth_file}: {exc.message} "
-                        f"(code {exc.code}); run `scrapy auth --reauth`"
-                    ) from None
-                if exc.code not in TRANSIENT_CODES:
-                    raise EstimateError(f"{method}: API error {exc.code}: {exc.message}") from None
-                problem = f"{method}: API error {exc.code}: {exc.message}"
-        raise EstimateError(f"{problem} (gave up after {ATTEMPTS} attempts)")
-
-    def rows(
-        self, method: str, container: str, row: str, per_page: int, **params: Any
-    ) -> tuple[list[dict[str, Any]], int]:
-        """Every row of a paginated list, and the total the first page announced."""
-        found: list[dict[str, Any]] = []
-        total = 0
-        page_no = 1
-        while True:
-            data = self.call(method, page=page_no, per_page=per_page, **params)
-            box = data.get(container, {}) or {}
-            rows = box.get(row, []) or []
-            found.extend(rows)
-            page = page_of(box, rows)
-            if page_no == 1:
-                total = page.total
-            if page.last or page.page != page_no:
-                return found, total
-            page_no += 1
 
 
 class Command(ScrapyCommand):
@@ -179,7 +84,7 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         try:
             result = self.estimate(opts)
-        except (EstimateError, AuthError) as exc:
+        except (EstimateError, AuthError, CallFailed, BadSetting) as exc:
             print(f"error: {exc}", file=sys.stderr)
             self.exitcode = 1
             return
@@ -191,6 +96,8 @@ class Command(ScrapyCommand):
     def estimate(self, opts: argparse.Namespace) -> dict[str, Any]:
         assert self.settings is not None
         settings = self.settings
+        for warning in check_settings(settings):
+            print(f"warning: {warning}", file=sys.stderr)
         if opts.video_mb is not None and opts.video_mb < 0:
             raise EstimateError("--video-mb must be 0 or more")
         if opts.people_rate is not None and not 0 <= opts.people_rate <= 1:
@@ -198,31 +105,35 @@ class Command(ScrapyCommand):
         auth_file = auth_file_path(settings.get("FLICKR_AUTH_FILE"))
         creds = load_credentials(auth_file)
         per_page = min(max(settings.getint("FLICKR_API_PER_PAGE", 500), 1), 500)
-        per_hour = settings.getint("FLICKR_API_CALLS_PER_HOUR", 3600)
-        deep = settings.getbool("FLICKR_DEEP_METADATA", True)
+        budget = shared_budget(settings, creds.api_key)
+        deep = settings.getbool("FLICKR_DEEP_METADATA_ENABLED", True)
         assumptions = Assumptions()
         if opts.video_mb is not None:
             assumptions = Assumptions(video_bytes=round(opts.video_mb * 1_000_000))
-        client = ListClient(
+        client = RestClient(
             creds,
             settings.get("FLICKR_API_URL"),
-            auth_file,
-            settings.getfloat("DOWNLOAD_TIMEOUT", 180),
+            auth_file=auth_file,
+            timeout=settings.getfloat("DOWNLOAD_TIMEOUT", 180),
+            budget=budget if budget.per_hour > 0 else None,
+            on_wait=lambda wait: print(
+                f"estimate: the API budget of {budget.per_hour} calls/hour is used up (this "
+                f"key's calls in the last hour, crawls included); next call in {wait:.0f} s",
+                file=sys.stderr,
+                flush=True,
+            ),
         )
         photos, photos_total = client.rows(
-            "flickr.people.getPhotos", "photos", "photo", per_page,
-            user_id="me", extras=ESTIMATE_EXTRAS,
-        )  # fmt: skip
-        albums, albums_total = client.rows(
-            "flickr.photosets.getList", "photosets", "photoset", per_page
+            PEOPLE_GET_PHOTOS, "photos", "photo", per_page, user_id="me", extras=ESTIMATE_EXTRAS
         )
+        albums, albums_total = client.rows(PHOTOSETS_GET_LIST, "photosets", "photoset", per_page)
         galleries, galleries_total = client.rows(
-            "flickr.galleries.getList", "galleries", "gallery", per_page,
+            GALLERIES_GET_LIST, "galleries", "gallery", per_page,
             user_id=creds.user_nsid or None,
         )  # fmt: skip
         photos = list({str(p["id"]): p for p in photos}.values())  # pages shift during runs
 
-        catalog = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive")) / CATALOG_NAME
+        catalog = catalog_path(settings)
         inc: Incremental | None = None
         people_rate, people_source = opts.people_rate, "--people-rate"
         if catalog.is_file():
@@ -249,7 +160,7 @@ class Command(ScrapyCommand):
             assumptions=assumptions,
             people_rate=people_rate,
             people_source=people_source,
-            per_hour=per_hour,
+            per_hour=budget.per_hour,
             latency=client.latency,
             spent=client.calls,
             user=creds.username or creds.user_nsid,
@@ -322,14 +233,14 @@ def render(r: dict[str, Any]) -> str:
     ]
     for method, n in r["api_calls"].items():
         note = ""
-        if method == "flickr.photos.people.getList":
+        if method == PHOTOS_PEOPLE_GET_LIST:
             note = (
                 f"  estimate: {r['people_rate']:.1%} of photos ({r['people_rate_source']}); "
                 "only getInfo tells which photos have people"
             )
         lines.append(f"  {method:<34}{n:>8}{note}")
     if not r["deep_metadata"]:
-        lines.append("  (FLICKR_DEEP_METADATA is off: no getInfo/people calls)")
+        lines.append("  (FLICKR_DEEP_METADATA_ENABLED is off: no getInfo/people calls)")
     per_hour = r["api_calls_per_hour"]
     budget = f"{per_hour} calls/hour" if per_hour > 0 else "no hourly cap"
     lines.append(

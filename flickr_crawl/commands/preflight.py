@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flickr_crawl.archive.links import links_leaving
-from flickr_crawl.archive.paths import LOGS_DIR
-from flickr_crawl.catalog.db import CATALOG_NAME
+from flickr_crawl.archive.paths import CATALOG_NAME, LOGS_DIR, archive_dir
 from flickr_crawl.commands.checksettings import BadSetting, check_settings
 from flickr_crawl.downloader.budget import budget_file, ensure_budget_file
 from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials
@@ -53,7 +52,7 @@ def preflight(
         creds = load_credentials(auth_file_path(settings.get("FLICKR_AUTH_FILE")))
     except AuthError as exc:
         raise ConfigError(str(exc)) from None
-    archive = Path(settings.get("FLICKR_ARCHIVE_DIR"))
+    archive = archive_dir(settings)
     if archive.exists() and not archive.is_dir():
         raise ConfigError(f"FLICKR_ARCHIVE_DIR {archive} exists and is not a folder")
     if spider == "redownload":

@@ -1,10 +1,13 @@
-"""``scrapy site [--archive DIR] [--full]``: build the archive's offline website.
+"""``scrapy site [--archive DIR] [--full] [--thumb-size PX] ...``: build the archive's offline
+website.
 
 Reads catalog.db and the originals of the archive (``FLICKR_ARCHIVE_DIR``, or ``--archive``) and
 writes ``site/index.html`` and the rest of the site beside them: thumbnails and web copies are
 made only for new or changed originals, and only pages whose content changed are written, so
-running it after every backup is cheap. ``--full`` remakes everything. Exit 0 when built, 1
-when the archive has no catalog or the site cannot be written. Not part of the crawl.
+running it after every backup is cheap. ``--full`` remakes everything. The sizes are options
+(the crawl has no use for them); the old ``FLICKR_SITE_*`` settings still work, with a warning,
+where no option is given. Exit 0 when built, 1 when the archive has no catalog, a setting or
+option is wrong, or the site cannot be written. Not part of the crawl.
 """
 
 from __future__ import annotations
@@ -16,14 +19,28 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 
+from flickr_crawl.archive.paths import archive_dir
 from flickr_crawl.catalog.db import NoCatalog
+from flickr_crawl.commands.checksettings import BadSetting, check_settings
+from flickr_crawl.commands.helpformat import HelpFormatter
 from flickr_crawl.site.build import build_site
 from flickr_crawl.site.images import Sizes
 
 if TYPE_CHECKING:
     import argparse
 
+    from scrapy.settings import BaseSettings
+
 PROGRESS_EVERY = 5.0  # seconds between progress lines while images are made
+DEFAULTS = Sizes()
+# option -> (deprecated setting it replaces, default, lowest, highest)
+OPTIONS = {
+    "thumb_size": ("FLICKR_SITE_THUMB_SIZE", DEFAULTS.thumb, 1, None),
+    "web_size": ("FLICKR_SITE_WEB_SIZE", DEFAULTS.web, 1, None),
+    "jpeg_quality": ("FLICKR_SITE_JPEG_QUALITY", DEFAULTS.quality, 1, 95),
+    "page_size": ("FLICKR_SITE_PAGE_SIZE", 300, 1, None),
+    "workers": ("FLICKR_SITE_WORKERS", 0, 0, None),
+}
 
 
 class Command(ScrapyCommand):
@@ -32,7 +49,7 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
-        return "[--archive DIR] [--full]"
+        return "[--archive DIR] [--full] [--thumb-size PX] [--web-size PX] [--jpeg-quality Q] ..."
 
     def short_desc(self) -> str:
         return "Build the archive's offline website (site/index.html) from catalog.db"
@@ -40,29 +57,38 @@ class Command(ScrapyCommand):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument("--archive", type=Path, help="archive folder (FLICKR_ARCHIVE_DIR)")
+        parser.formatter_class = HelpFormatter
         parser.add_argument(
             "--full", action="store_true", help="remake every image and rewrite every page"
         )
+        helps = {
+            "thumb_size": "thumbnails cover a square this many pixels wide",
+            "web_size": "longest edge of the copy shown on a photo's page",
+            "jpeg_quality": "JPEG quality of thumbnails and web copies, 1-95",
+            "page_size": "photos per page of the photostream, albums, favorites, tags",
+            "workers": "processes making images; 0 = one per CPU core",
+        }
+        for dest, (_setting, default, _low, _high) in OPTIONS.items():
+            parser.add_argument(
+                "--" + dest.replace("_", "-"), type=int, default=None, metavar="N",
+                help=f"{helps[dest]} (default {default})",
+            )  # fmt: skip
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
         s = self.settings
-        archive = opts.archive or Path(s.get("FLICKR_ARCHIVE_DIR"))
-        sizes = Sizes(
-            thumb=s.getint("FLICKR_SITE_THUMB_SIZE"),
-            web=s.getint("FLICKR_SITE_WEB_SIZE"),
-            quality=s.getint("FLICKR_SITE_JPEG_QUALITY"),
-        )
-        if min(sizes.thumb, sizes.web, s.getint("FLICKR_SITE_PAGE_SIZE")) < 1 or not (
-            1 <= sizes.quality <= 95
-        ):
-            print(
-                "error: FLICKR_SITE_THUMB_SIZE, _WEB_SIZE and _PAGE_SIZE must be positive, "
-                "FLICKR_SITE_JPEG_QUALITY 1-95",
-                file=sys.stderr,
-            )
+        archive = opts.archive or archive_dir(s)
+        try:
+            for warning in check_settings(s):
+                print(f"warning: {warning}", file=sys.stderr)
+            value = {dest: _option(opts, s, dest) for dest in OPTIONS}
+        except BadSetting as exc:
+            print(f"error: {exc}", file=sys.stderr)
             self.exitcode = 1
             return
+        sizes = Sizes(
+            thumb=value["thumb_size"], web=value["web_size"], quality=value["jpeg_quality"]
+        )
         last = [time.monotonic()]
 
         def progress(done: int, total: int) -> None:
@@ -75,8 +101,8 @@ class Command(ScrapyCommand):
             result = build_site(
                 archive,
                 sizes=sizes,
-                page_size=s.getint("FLICKR_SITE_PAGE_SIZE"),
-                workers=s.getint("FLICKR_SITE_WORKERS"),
+                page_size=value["page_size"],
+                workers=value["workers"],
                 full=opts.full,
                 progress=progress,
             )
@@ -99,3 +125,15 @@ class Command(ScrapyCommand):
             file=sys.stderr,
         )
         print(result.index.resolve().as_uri())
+
+
+def _option(opts: argparse.Namespace, settings: BaseSettings, dest: str) -> int:
+    """An option's value; else the deprecated setting's (checked already); else the default."""
+    setting, default, low, high = OPTIONS[dest]
+    given = getattr(opts, dest)
+    if given is None:
+        return settings.getint(setting, default)
+    if given < low or (high is not None and given > high):
+        limits = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise BadSetting(f"--{dest.replace('_', '-')} {given}; expected a whole number {limits}")
+    return int(given)

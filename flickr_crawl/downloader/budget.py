@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from scrapy import Request
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
@@ -166,6 +167,17 @@ def budget_file(setting: str, auth_setting: str | None, api_key: str) -> Path:
     return auth_file_path(auth_setting).parent / f"api-calls-{digest}.json"
 
 
+def shared_budget(settings: BaseSettings, api_key: str) -> ApiBudget:
+    """The hourly budget of ``api_key`` as every run keeps it: in the key's budget file, or
+    only in memory when ``FLICKR_API_CALLS_PER_HOUR`` is 0 (no cap)."""
+    per_hour = settings.getint("FLICKR_API_CALLS_PER_HOUR", 3600)
+    path = None
+    if per_hour > 0:
+        auth = settings.get("FLICKR_AUTH_FILE")
+        path = budget_file(settings.get("FLICKR_API_BUDGET_FILE", ""), auth, api_key)
+    return ApiBudget(per_hour, path=path)
+
+
 class ApiBudgetMiddleware:
     """Downloader middleware and send gate that holds API calls within the hourly budget."""
 
@@ -177,15 +189,13 @@ class ApiBudgetMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         settings = crawler.settings
-        per_hour = settings.getint("FLICKR_API_CALLS_PER_HOUR", 3600)
-        path = None
-        if per_hour > 0:
-            auth = settings.get("FLICKR_AUTH_FILE")
-            try:
-                api_key = load_credentials(auth_file_path(auth), require_token=False).api_key
-            except AuthError:
-                api_key = ""  # the spider reports missing credentials
-            path = budget_file(settings.get("FLICKR_API_BUDGET_FILE", ""), auth, api_key)
+        try:
+            auth = auth_file_path(settings.get("FLICKR_AUTH_FILE"))
+            api_key = load_credentials(auth, require_token=False).api_key
+        except AuthError:
+            api_key = ""  # the spider reports missing credentials
+        budget = shared_budget(settings, api_key)
+        if budget.per_hour > 0:
             downloader = load_object(settings["DOWNLOADER"])
             if not issubclass(downloader, ExactSlotDownloader):
                 raise ValueError(
@@ -193,7 +203,7 @@ class ApiBudgetMiddleware:
                     "'flickr_crawl.downloader.slots.ExactSlotDownloader' (it asks the budget)"
                 )
         assert crawler.stats is not None
-        return cls(ApiBudget(per_hour, path=path), crawler.stats)
+        return cls(budget, crawler.stats)
 
     def send_wait(self, request: Request) -> float:
         """Asked by the downloader as an API call leaves its slot: 0 = send (counted)."""

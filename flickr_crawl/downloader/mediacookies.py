@@ -35,7 +35,7 @@ class MediaCookiesMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         cookies = load_cookies(session_file_path(crawler.settings.get("FLICKR_WEB_SESSION_FILE")))
         if not cookies:
-            raise NotConfigured("no web session")
+            raise NotConfigured  # no web session: nothing to add (a reason would be a WARNING line)
         return cls(cookies)
 
     def process_request(self, request: Request) -> None:

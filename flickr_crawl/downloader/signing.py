@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from oauthlib.oauth1 import Client
 from scrapy.exceptions import NotConfigured
 
-from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials
+from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials, oauth_client
 
 if TYPE_CHECKING:
     from typing import Self
@@ -34,14 +33,7 @@ class OAuthSigningMiddleware:
     """Downloader middleware adding an ``Authorization: OAuth ...`` header to API calls."""
 
     def __init__(self, creds: Credentials):
-        self._client = Client(
-            creds.api_key,
-            client_secret=creds.api_secret,
-            resource_owner_key=creds.oauth_token or None,
-            resource_owner_secret=creds.oauth_token_secret or None,
-            signature_method="HMAC-SHA1",
-            signature_type="AUTH_HEADER",
-        )
+        self._client = oauth_client(creds)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:

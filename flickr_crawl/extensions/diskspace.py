@@ -15,16 +15,17 @@ import logging
 import os
 import sqlite3
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import _schedule_coro
 
+from flickr_crawl.archive.paths import archive_dir
 from flickr_crawl.extensions.report import RunReport
 
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Self
 
     from scrapy.crawler import Crawler
@@ -96,7 +97,7 @@ class DiskSpaceGuard:
         settings = crawler.settings
         if not settings.getbool("FLICKR_DISK_GUARD_ENABLED", True):
             raise NotConfigured("FLICKR_DISK_GUARD_ENABLED is off")
-        archive = Path(settings.get("FLICKR_ARCHIVE_DIR", "archive"))
+        archive = archive_dir(settings)
         reserve = max(settings.getint("FLICKR_DISK_RESERVE_MB", 64), 0) << 20
         guard = cls(crawler, archive, reserve)
         crawler.signals.connect(guard.check, signal=signals.response_downloaded)

@@ -9,11 +9,10 @@ the catalog for writing). Not an extension: the spider is made before Scrapy mak
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
-from flickr_crawl.catalog.db import CATALOG_NAME
+from flickr_crawl.archive.paths import CATALOG_NAME, archive_dir
 from flickr_crawl.catalog.lastrun import LastRun, read_last_run
 
 if TYPE_CHECKING:
@@ -25,6 +24,6 @@ _READ: WeakKeyDictionary[Crawler, LastRun] = WeakKeyDictionary()
 def last_run(crawler: Crawler) -> LastRun:
     """The catalog of ``FLICKR_ARCHIVE_DIR`` as this crawl found it (read at the first call)."""
     if crawler not in _READ:
-        archive = Path(crawler.settings.get("FLICKR_ARCHIVE_DIR", "archive"))
+        archive = archive_dir(crawler.settings)
         _READ[crawler] = read_last_run(archive / CATALOG_NAME)
     return _READ[crawler]

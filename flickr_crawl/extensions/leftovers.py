@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from scrapy import signals
 
+from flickr_crawl.archive.paths import archive_dir
 from flickr_crawl.archive.storage import PART_SUFFIX
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ class ArchiveGuard:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        guard = cls(Path(crawler.settings.get("FLICKR_ARCHIVE_DIR", "archive")))
+        guard = cls(archive_dir(crawler.settings))
         crawler.signals.connect(guard.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(guard.spider_closed, signal=signals.spider_closed)
         return guard

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 
-from flickr_crawl.archive.paths import LOGS_DIR
+from flickr_crawl.archive.paths import LOGS_DIR, archive_dir
 from flickr_crawl.archive.storage import write_json_atomic
 from flickr_crawl.extensions.runlog import run_log, run_log_path
 from flickr_crawl.flickr.estimate import human_bytes, human_duration
@@ -69,7 +69,7 @@ class RunReport:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         assert crawler.stats is not None
-        ext = cls(crawler.stats, Path(crawler.settings.get("FLICKR_ARCHIVE_DIR", "archive")))
+        ext = cls(crawler.stats, archive_dir(crawler.settings))
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.item_error, signal=signals.item_error)
         crawler.signals.connect(ext.spider_error, signal=signals.spider_error)

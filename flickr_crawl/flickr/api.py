@@ -20,6 +20,23 @@ if TYPE_CHECKING:
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# Every Flickr REST method this project calls, named once (the sandbox, a Flickr of its own,
+# keeps its own names). Items keep raw answers under these names too (``item.raw[...]``).
+COLLECTIONS_GET_TREE = "flickr.collections.getTree"
+FAVORITES_GET_LIST = "flickr.favorites.getList"
+GALLERIES_GET_LIST = "flickr.galleries.getList"
+GALLERIES_GET_PHOTOS = "flickr.galleries.getPhotos"
+PEOPLE_GET_PHOTOS = "flickr.people.getPhotos"
+PHOTOS_COMMENTS_GET_LIST = "flickr.photos.comments.getList"
+PHOTOS_GET_FAVORITES = "flickr.photos.getFavorites"
+PHOTOS_GET_INFO = "flickr.photos.getInfo"
+PHOTOS_GET_SIZES = "flickr.photos.getSizes"
+PHOTOS_PEOPLE_GET_LIST = "flickr.photos.people.getList"
+PHOTOS_RECENTLY_UPDATED = "flickr.photos.recentlyUpdated"
+PHOTOSETS_GET_LIST = "flickr.photosets.getList"
+PHOTOSETS_GET_PHOTOS = "flickr.photosets.getPhotos"
+TEST_LOGIN = "flickr.test.login"
+
 # Every list-level field a backup wants, so that per-photo calls are needed as little as possible.
 PHOTO_EXTRAS = (
     "description,license,date_upload,date_taken,owner_name,icon_server,original_format,"

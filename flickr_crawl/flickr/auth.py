@@ -19,6 +19,8 @@ from flickr_crawl.archive.storage import write_private_atomic
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+    import oauthlib.oauth1
+
 DEFAULT_AUTH_FILE = Path("~/.config/flickr-crawl/auth.json")
 ENV_KEY = "FLICKR_API_KEY"
 ENV_SECRET = "FLICKR_API_SECRET"  # noqa: S105 - the variable's name, not a secret
@@ -148,6 +150,21 @@ def oauth_dance(
     )
 
 
+def oauth_client(creds: Credentials) -> oauthlib.oauth1.Client:
+    """The signer of API calls: OAuth 1.0a, HMAC-SHA1, into the Authorization header. Sign
+    each attempt anew (fresh nonce and timestamp)."""
+    from oauthlib.oauth1 import Client
+
+    return Client(
+        creds.api_key,
+        client_secret=creds.api_secret,
+        resource_owner_key=creds.oauth_token or None,
+        resource_owner_secret=creds.oauth_token_secret or None,
+        signature_method="HMAC-SHA1",
+        signature_type="AUTH_HEADER",
+    )
+
+
 def _oauth_problem(body: str) -> str:
     from urllib.parse import parse_qs
 
@@ -159,7 +176,13 @@ def check_login(creds: Credentials, api_url: str, *, timeout: float = 30) -> dic
     import requests
     from requests_oauthlib import OAuth1
 
-    from flickr_crawl.flickr.api import BadResponse, FlickrApiError, call_params, parse_envelope
+    from flickr_crawl.flickr.api import (
+        TEST_LOGIN,
+        BadResponse,
+        FlickrApiError,
+        call_params,
+        parse_envelope,
+    )
     from flickr_crawl.flickr.reachable import why_unreachable
 
     auth = OAuth1(
@@ -172,7 +195,7 @@ def check_login(creds: Credentials, api_url: str, *, timeout: float = 30) -> dic
     try:
         response = requests.get(
             api_url,
-            params=call_params("flickr.test.login", creds.api_key),
+            params=call_params(TEST_LOGIN, creds.api_key),
             auth=auth,
             timeout=timeout,
         )

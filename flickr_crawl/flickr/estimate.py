@@ -13,7 +13,22 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.flickr.api import SIZE_CODES, optional, to_int
+from flickr_crawl.flickr.api import (
+    COLLECTIONS_GET_TREE,
+    GALLERIES_GET_LIST,
+    GALLERIES_GET_PHOTOS,
+    PEOPLE_GET_PHOTOS,
+    PHOTOS_COMMENTS_GET_LIST,
+    PHOTOS_GET_FAVORITES,
+    PHOTOS_GET_INFO,
+    PHOTOS_GET_SIZES,
+    PHOTOS_PEOPLE_GET_LIST,
+    PHOTOSETS_GET_LIST,
+    PHOTOSETS_GET_PHOTOS,
+    SIZE_CODES,
+    optional,
+    to_int,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -47,17 +62,17 @@ VIDEO_BYTES = 150_000_000
 PEOPLE_RATE = 0.05
 
 ORDER = (
-    "flickr.collections.getTree",
-    "flickr.galleries.getList",
-    "flickr.galleries.getPhotos",
-    "flickr.photosets.getList",
-    "flickr.photosets.getPhotos",
-    "flickr.people.getPhotos",
-    "flickr.photos.getSizes",
-    "flickr.photos.comments.getList",
-    "flickr.photos.getFavorites",
-    "flickr.photos.getInfo",
-    "flickr.photos.people.getList",
+    COLLECTIONS_GET_TREE,
+    GALLERIES_GET_LIST,
+    GALLERIES_GET_PHOTOS,
+    PHOTOSETS_GET_LIST,
+    PHOTOSETS_GET_PHOTOS,
+    PEOPLE_GET_PHOTOS,
+    PHOTOS_GET_SIZES,
+    PHOTOS_COMMENTS_GET_LIST,
+    PHOTOS_GET_FAVORITES,
+    PHOTOS_GET_INFO,
+    PHOTOS_PEOPLE_GET_LIST,
 )
 
 
@@ -122,7 +137,7 @@ def add_photo(est: Estimate, raw: Mapping[str, Any], assumptions: Assumptions) -
         est.videos += 1
         est.video_bytes += assumptions.video_bytes
         if not optional(raw.get("originalsecret")):
-            est.calls["flickr.photos.getSizes"] += 1  # the spider asks getSizes for its URL
+            est.calls[PHOTOS_GET_SIZES] += 1  # the spider asks getSizes for its URL
     else:
         est.photos += 1
         pixels, fmt = photo_pixels(raw)
@@ -133,10 +148,10 @@ def add_photo(est: Estimate, raw: Mapping[str, Any], assumptions: Assumptions) -
     faves = to_int(raw.get("count_faves"), 0)
     if comments > 0:
         est.comments_photos += 1
-        est.calls["flickr.photos.comments.getList"] += 1  # not paginated
+        est.calls[PHOTOS_COMMENTS_GET_LIST] += 1  # not paginated
     if faves > 0:
         est.faves += faves
-        est.calls["flickr.photos.getFavorites"] += pages(faves, FAVES_PER_PAGE)
+        est.calls[PHOTOS_GET_FAVORITES] += pages(faves, FAVES_PER_PAGE)
 
 
 def set_size(row: Mapping[str, Any]) -> int:
@@ -174,16 +189,16 @@ def estimate(
         listed += 1
         add_photo(est, raw, assumptions)
     calls = est.calls
-    calls["flickr.collections.getTree"] = 1
-    calls["flickr.galleries.getList"] = pages(galleries_total, per_page)
-    calls["flickr.galleries.getPhotos"] = sum(pages(set_size(g), per_page) for g in galleries)
-    calls["flickr.photosets.getList"] = pages(albums_total, per_page)
-    calls["flickr.photosets.getPhotos"] = sum(pages(set_size(a), per_page) for a in albums)
-    calls["flickr.people.getPhotos"] = pages(photos_total, per_page)
+    calls[COLLECTIONS_GET_TREE] = 1
+    calls[GALLERIES_GET_LIST] = pages(galleries_total, per_page)
+    calls[GALLERIES_GET_PHOTOS] = sum(pages(set_size(g), per_page) for g in galleries)
+    calls[PHOTOSETS_GET_LIST] = pages(albums_total, per_page)
+    calls[PHOTOSETS_GET_PHOTOS] = sum(pages(set_size(a), per_page) for a in albums)
+    calls[PEOPLE_GET_PHOTOS] = pages(photos_total, per_page)
     if deep and listed:
         rate = assumptions.people_rate if people_rate is None else people_rate
-        calls["flickr.photos.getInfo"] = listed
-        calls["flickr.photos.people.getList"] = math.ceil(listed * rate)
+        calls[PHOTOS_GET_INFO] = listed
+        calls[PHOTOS_PEOPLE_GET_LIST] = math.ceil(listed * rate)
     return est
 
 

@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flickr_crawl.flickr.api import (
+    COLLECTIONS_GET_TREE,
+    FAVORITES_GET_LIST,
+    GALLERIES_GET_LIST,
     LICENSES,
+    PHOTOS_COMMENTS_GET_LIST,
+    PHOTOS_GET_FAVORITES,
+    PHOTOS_GET_INFO,
+    PHOTOS_PEOPLE_GET_LIST,
+    PHOTOSETS_GET_LIST,
     SIZE_CODES,
     SIZE_LABELS,
     optional,
@@ -224,7 +232,7 @@ def album_from_list(raw: dict[str, Any]) -> AlbumItem:
         count_videos=to_int(raw.get("videos"), 0),
         date_create=iso_from_unix(raw.get("date_create")),
         date_update=iso_from_unix(raw.get("date_update")),
-        raw={"flickr.photosets.getList": raw},
+        raw={PHOTOSETS_GET_LIST: raw},
     )
 
 
@@ -267,7 +275,7 @@ def comments_of(photo_id: str, data: dict[str, Any], web_url: str) -> CommentsIt
         for raw in raws
     ]
     users = _unique_users(user_of(raw, web_url, nsid_key="author") for raw in raws)
-    raw = {"flickr.photos.comments.getList": data.get("comments", {})}
+    raw = {PHOTOS_COMMENTS_GET_LIST: data.get("comments", {})}
     return CommentsItem(photo_id=photo_id, comments=comments, users=users, raw=raw)
 
 
@@ -283,7 +291,7 @@ def faves_of(photo_id: str, pages: list[dict[str, Any]], web_url: str) -> FavesI
     ]  # fmt: skip
     users = _unique_users(user_of(p, web_url) for p in people)
     return FavesItem(photo_id=photo_id, total=total, faves=faves, users=users,
-                     raw={"flickr.photos.getFavorites": pages})  # fmt: skip
+                     raw={PHOTOS_GET_FAVORITES: pages})  # fmt: skip
 
 
 @shape_checked
@@ -315,9 +323,9 @@ def info_of(
     users = _unique_users(
         [user_of(photo.get("owner", {}), web_url), *(user_of(p, web_url) for p in persons)]
     )
-    raw = {"flickr.photos.getInfo": photo}
+    raw = {PHOTOS_GET_INFO: photo}
     if people is not None:
-        raw["flickr.photos.people.getList"] = people.get("people", {})
+        raw[PHOTOS_PEOPLE_GET_LIST] = people.get("people", {})
     location = _location(photo.get("location"))
     return PhotoInfoItem(
         photo_id=photo_id,
@@ -340,7 +348,7 @@ def gallery_of(raw: dict[str, Any]) -> GalleryItem:
         url=text(raw.get("url")),
         date_create=iso_from_unix(raw.get("date_create")),
         date_update=iso_from_unix(raw.get("date_update")),
-        raw={"flickr.galleries.getList": raw},
+        raw={GALLERIES_GET_LIST: raw},
     )
 
 
@@ -355,7 +363,7 @@ def collections_of(data: dict[str, Any]) -> list[CollectionItem]:
                 id=text(node.get("id")), title=text(node.get("title")),
                 description=text(node.get("description")), parent_id=parent, position=position,
                 album_ids=[text(s.get("id")) for s in node.get("set", []) or []],
-                raw={"flickr.collections.getTree": {k: v for k, v in node.items()
+                raw={COLLECTIONS_GET_TREE: {k: v for k, v in node.items()
                                                     if k != "collection"}},
             )  # fmt: skip
             found.append(item)
@@ -393,13 +401,10 @@ def _unique_users(users: Any) -> list[User]:
     return list(seen.values())
 
 
-FAVORITES_METHOD = "flickr.favorites.getList"
-
-
 @shape_checked
 def favorite_photo(raw: dict[str, Any], *, me: str, web_url: str) -> PhotoItem:
     """A PhotoItem for a photo the account faved: under Favorites/, with date and owner."""
-    item = photo_from_list(raw, method=FAVORITES_METHOD, owner="", web_url=web_url)
+    item = photo_from_list(raw, method=FAVORITES_GET_LIST, owner="", web_url=web_url)
     item.collection = "favorites"
     item.date_faved = iso_from_unix(raw.get("date_faved"))
     item.owner_user = user_of(raw, web_url, nsid_key="owner")

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from flickr_crawl.site import images, pages, search
 from flickr_crawl.site.files import STATE_NAME, TMP_SUFFIX, PageWriter
 from flickr_crawl.site.model import load, open_readonly
+from flickr_crawl.site.photo import photo_pages
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -108,8 +109,8 @@ def render(
     yield from pages.tags_index(site).items()
     for name in data.tags:
         yield from pages.tag_pages(site, name).items()
-    yield from pages.photo_pages(site, data.photostream, "Photostream", "index.html")
-    yield from pages.photo_pages(site, data.favorites, "Favorites", "favorites.html")
+    yield from photo_pages(site, data.photostream, "Photostream", "index.html")
+    yield from photo_pages(site, data.favorites, "Favorites", "favorites.html")
     yield from pages.search_page(site).items()
     keys = {pid: d.key for pid, d in derived.items()}
     yield "search-index.js", search.build_index(data, [*data.photostream, *data.favorites], keys)

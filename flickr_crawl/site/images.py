@@ -7,7 +7,7 @@ that a crash could leave behind, and a changed original gets new names (no stale
 browser cache). JPEG originals are decoded at a reduced scale (``draft``), EXIF orientation is
 applied (``exif_transpose``), and the copies carry no metadata: no GPS in the web copies.
 A video's copies are made from its still (Pillow cannot decode the video itself; see
-``flickr_crawl.site.pages``).
+``flickr_crawl.site.photo``).
 """
 
 from __future__ import annotations

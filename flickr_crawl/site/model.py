@@ -20,6 +20,7 @@ from urllib.parse import quote
 from flickr_crawl.archive.integrity import COMPLETE
 from flickr_crawl.catalog import siteview
 from flickr_crawl.catalog.db import read_snapshot
+from flickr_crawl.flickr.api import GALLERIES_GET_PHOTOS
 
 if TYPE_CHECKING:
     import sqlite3
@@ -407,7 +408,7 @@ def _gallery_listing(raw: str | None) -> dict[str, dict[str, Any]]:
         data = json.loads(raw or "{}")
     except ValueError:
         return {}
-    pages = data.get("flickr.galleries.getPhotos") if isinstance(data, dict) else None
+    pages = data.get(GALLERIES_GET_PHOTOS) if isinstance(data, dict) else None
     found: dict[str, dict[str, Any]] = {}
     for page in pages if isinstance(pages, list) else []:
         for photo in page.get("photo", []) if isinstance(page, dict) else []:

@@ -65,7 +65,7 @@ def test_a_body_that_is_not_json_is_retried(flickr, tmp_path):
 def test_a_listing_page_that_keeps_failing_is_recorded_and_the_listing_goes_on(flickr, tmp_path):
     """After RETRY_TIMES the page is given up (listed as failed) and the next page is asked;
     the listing then counts as incomplete, so nothing is taken for deleted."""
-    settings = {"RETRY_TIMES": 2, "FLICKR_API_PER_PAGE": 5, "FLICKR_DEEP_METADATA": False}
+    settings = {"RETRY_TIMES": 2, "FLICKR_API_PER_PAGE": 5, "FLICKR_DEEP_METADATA_ENABLED": False}
     run = Run(flickr, PhotostreamSpider, tmp_path / "a", settings)
     first = _photo_page(run)
     second = next(r for r in run.call(first) if isinstance(r, scrapy.Request)

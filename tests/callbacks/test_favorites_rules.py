@@ -33,7 +33,7 @@ def _walk(run, follow=(LIST,)):
 
 def test_a_first_run_lists_every_fave_page_by_page(flickr, tmp_path):
     run = Run(flickr, FavoritesSpider, tmp_path / "a",
-              {"FLICKR_API_PER_PAGE": 4, "FLICKR_DEEP_METADATA": False})  # fmt: skip
+              {"FLICKR_API_PER_PAGE": 4, "FLICKR_DEEP_METADATA_ENABLED": False})  # fmt: skip
     (first,) = run.start()
     query = calls([first])[0][1]
     assert "min_fave_date" not in query  # no watermark yet: everything
@@ -46,7 +46,7 @@ def test_a_first_run_lists_every_fave_page_by_page(flickr, tmp_path):
     # the next page is asked before anything else of this page
     assert calls(made[:1]) == [(LIST, {**query, "page": "2"})]
     run = Run(flickr, FavoritesSpider, tmp_path / "b",
-              {"FLICKR_API_PER_PAGE": 4, "FLICKR_DEEP_METADATA": False})  # fmt: skip
+              {"FLICKR_API_PER_PAGE": 4, "FLICKR_DEEP_METADATA_ENABLED": False})  # fmt: skip
     asked = len(flickr.asked)
     out = _walk(run)
     assert flickr.asked[asked:] == [LIST] * pages
@@ -63,7 +63,7 @@ def test_someone_elses_fave_gets_its_calls_and_an_own_photo_none(flickr, tmp_pat
     own = next(p for p in flickr.world.photos.values()
                if p.owner == flickr.owner and p.comments and not p.deleted)  # fmt: skip
     flickr.world.apply([{"op": "owner_fave", "photo_id": own.id}])
-    run = Run(flickr, FavoritesSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA": False})
+    run = Run(flickr, FavoritesSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA_ENABLED": False})
     out = _walk(run)
     favorites = {i.photo_id: i for i in out if isinstance(i, FavoriteItem)}
     assert favorites[own.id].stored_as == "own"
@@ -87,11 +87,11 @@ def test_someone_elses_fave_gets_its_calls_and_an_own_photo_none(flickr, tmp_pat
 
 def test_the_next_run_asks_only_faves_since_the_newest_one(flickr, tmp_path):
     archive = tmp_path / "a"
-    first = Run(flickr, FavoritesSpider, archive, {"FLICKR_DEEP_METADATA": False})
+    first = Run(flickr, FavoritesSpider, archive, {"FLICKR_DEEP_METADATA_ENABLED": False})
     everything = (LIST, "flickr.photos.comments.getList", "flickr.photos.getFavorites")
     first.save(_walk(first, everything))
     newest = max(f.date_faved for f in _faves(flickr))
-    run = Run(flickr, FavoritesSpider, archive, {"FLICKR_DEEP_METADATA": False})
+    run = Run(flickr, FavoritesSpider, archive, {"FLICKR_DEEP_METADATA_ENABLED": False})
     (request,) = run.start()
     assert calls([request])[0][1]["min_fave_date"] == str(newest)
     out = _walk(run)

@@ -168,9 +168,9 @@ def test_comments_and_faves_never_stored_are_asked_again(flickr, tmp_path):
     the calls failed) leaves them unknown: the next run asks for them although the counts
     are the same."""
     archive = tmp_path / "a"
-    first = Run(flickr, PhotostreamSpider, archive, {"FLICKR_DEEP_METADATA": False})
+    first = Run(flickr, PhotostreamSpider, archive, {"FLICKR_DEEP_METADATA_ENABLED": False})
     first.save(listing(first))  # the listing only: no per-photo answer stored
-    run = Run(flickr, PhotostreamSpider, archive, {"FLICKR_DEEP_METADATA": False})
+    run = Run(flickr, PhotostreamSpider, archive, {"FLICKR_DEEP_METADATA_ENABLED": False})
     out = listing(run)
     photos = _owned(flickr)
     asked = [(m, q["photo_id"]) for m, q in calls(out)]

@@ -54,7 +54,7 @@ def listing_until(run, stop):
 
 
 def test_a_list_page_asks_comments_and_faves_only_where_its_counts_say(flickr, tmp_path):
-    run = Run(flickr, PhotostreamSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA": False})
+    run = Run(flickr, PhotostreamSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA_ENABLED": False})
     out = run.call(_photo_page(run))
     photos = _listed(flickr)
     assert [i.id for i in items(out) if isinstance(i, PhotoItem)] == [p.id for p in photos]
@@ -86,14 +86,14 @@ def test_a_list_page_asks_comments_and_faves_only_where_its_counts_say(flickr, t
 
 def test_with_budget_room_getinfo_goes_along_with_the_listing(flickr, tmp_path):
     """No hourly cap (or room for the whole run): each photo's getInfo is asked as it is
-    listed, at the lowest priority; with FLICKR_DEEP_METADATA off, never."""
+    listed, at the lowest priority; with FLICKR_DEEP_METADATA_ENABLED off, never."""
     run = Run(flickr, PhotostreamSpider, tmp_path / "a")
     out = run.call(_photo_page(run))
     info = [r for r in out if isinstance(r, scrapy.Request)
             and method(r) == "flickr.photos.getInfo"]  # fmt: skip
     assert [dict(calls([r])[0][1]) for r in info] == [{"photo_id": p.id} for p in _listed(flickr)]
     assert {r.priority for r in info} == {-10}
-    off = Run(flickr, PhotostreamSpider, tmp_path / "b", {"FLICKR_DEEP_METADATA": False})
+    off = Run(flickr, PhotostreamSpider, tmp_path / "b", {"FLICKR_DEEP_METADATA_ENABLED": False})
     assert "flickr.photos.getInfo" not in [m for m, _ in calls(off.call(_photo_page(off)))]
 
 
@@ -134,7 +134,7 @@ def test_getinfo_asks_people_only_where_it_says_there_are_some(flickr, tmp_path)
 
 def test_the_photostream_is_paged_until_its_last_page(flickr, tmp_path):
     run = Run(flickr, PhotostreamSpider, tmp_path / "a",
-              {"FLICKR_API_PER_PAGE": 5, "FLICKR_DEEP_METADATA": False})  # fmt: skip
+              {"FLICKR_API_PER_PAGE": 5, "FLICKR_DEEP_METADATA_ENABLED": False})  # fmt: skip
     photos = _listed(flickr)
     pages = math.ceil(len(photos) / 5)
     assert pages == 4
@@ -177,7 +177,7 @@ def test_an_album_is_paged_and_yielded_once_with_every_photo_in_order(flickr, tm
 
 
 def test_each_photo_item_knows_its_albums_in_album_order(flickr, tmp_path):
-    run = Run(flickr, PhotostreamSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA": False})
+    run = Run(flickr, PhotostreamSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA_ENABLED": False})
     out = listing(run)
     photos = {i.id: i for i in items(out) if isinstance(i, PhotoItem)}
     live = [a for a in flickr.world.albums if not a.deleted]
@@ -192,7 +192,7 @@ def test_faves_are_paged_50_at_a_time_into_one_item(flickr, tmp_path):
     flickr.world.apply([{"op": "add_fave", "photo_id": photo.id}
                         for _ in range(70 - len(photo.faves))])  # fmt: skip
     assert len(photo.faves) == 70
-    run = Run(flickr, PhotostreamSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA": False})
+    run = Run(flickr, PhotostreamSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA_ENABLED": False})
     out = run.call(_photo_page(run))
     (request,) = [r for r in out if isinstance(r, scrapy.Request)
                   and method(r) == "flickr.photos.getFavorites"
@@ -211,7 +211,7 @@ def test_faves_are_paged_50_at_a_time_into_one_item(flickr, tmp_path):
 
 def test_comments_answer_becomes_one_item(flickr, tmp_path):
     photo = next(p for p in _listed(flickr) if len(p.comments) > 1)
-    run = Run(flickr, PhotostreamSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA": False})
+    run = Run(flickr, PhotostreamSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA_ENABLED": False})
     out = run.call(_photo_page(run))
     (request,) = [r for r in out if isinstance(r, scrapy.Request)
                   and method(r) == "flickr.photos.comments.getList"
@@ -225,7 +225,7 @@ def test_a_video_without_its_original_in_the_list_asks_getsizes(flickr, tmp_path
     """The list gives the owner's video original (originalsecret): no call. Without it,
     getSizes is asked instead of the item, and the item comes with that answer."""
     video = next(p for p in _listed(flickr) if p.media == "video")
-    run = Run(flickr, PhotostreamSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA": False})
+    run = Run(flickr, PhotostreamSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA_ENABLED": False})
     out = run.call(_photo_page(run))
     assert "flickr.photos.getSizes" not in [m for m, _ in calls(out)]
     (item,) = [i for i in items(out) if getattr(i, "id", None) == video.id]
@@ -233,7 +233,7 @@ def test_a_video_without_its_original_in_the_list_asks_getsizes(flickr, tmp_path
     assert item.source.label == "Video Original"
 
     video.originalsecret = ""  # the list stops giving it (as for a video not yet processed)
-    run = Run(flickr, PhotostreamSpider, tmp_path / "b", {"FLICKR_DEEP_METADATA": False})
+    run = Run(flickr, PhotostreamSpider, tmp_path / "b", {"FLICKR_DEEP_METADATA_ENABLED": False})
     out = run.call(_photo_page(run))
     assert [i for i in items(out) if getattr(i, "id", None) == video.id] == []
     (sizes,) = [r for r in out if isinstance(r, scrapy.Request)
@@ -249,7 +249,7 @@ def test_a_video_without_its_original_in_the_list_asks_getsizes(flickr, tmp_path
 def test_the_listing_asks_in_this_order(flickr, tmp_path, spider_arg):
     """collections, galleries (and each gallery's photos), albums (and each album's photos),
     then the photostream: each photo item already knows its albums and galleries."""
-    run = Run(flickr, PhotostreamSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA": False},
+    run = Run(flickr, PhotostreamSpider, tmp_path / "a", {"FLICKR_DEEP_METADATA_ENABLED": False},
               **spider_arg)  # fmt: skip
     listing(run)
     order = list(dict.fromkeys(flickr.asked))
