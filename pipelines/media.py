@@ -83,7 +83,12 @@ NO_WEB_SESSION = (
 )
 SESSION_REFUSED = (
     "the web session was refused (expired or signed out; HTTP {status} for play/orig); run "
-    "`scrapy weblogin` again, then `scrapy crawl redownload -a missing=1`"
+    "`scrapy weblogin` again (or set FLICKR_WEB_PASSWORD, and a crawl signs in again itself), "
+    "then `scrapy crawl redownload -a missing=1`"
+)
+SIGNIN_DID_NOT_HELP = (
+    "the web session was refused, and signing in again with FLICKR_WEB_PASSWORD did not help "
+    "(the log says why); run `scrapy weblogin`, then `scrapy crawl redownload -a missing=1`"
 )
 # What embed_exif writes into a JPEG: an edit of any of these on Flickr is embedded again.
 EXIF_FIELDS = ("title", "description", "tags", "owner", "owner_name", "license",
@@ -316,15 +321,11 @@ class MediaPipeline:
                                              embed)  # fmt: skip
         except _NotPlaced as refused:
             part.unlink(missing_ok=True)
-            if (
-                refused.session
-                and retry
-                and session is not None
-                and await session.renew(generation)
-            ):
-                self.stats.inc_value("flickr/websession/retried")
-                self.web_cookies = session.cookies  # a refusal now is of a session
-                return await self._download(item, dirs, retry=False)
+            if refused.session and session is not None and session.signin is not None:
+                if retry and await session.renew(generation):
+                    self.stats.inc_value("flickr/websession/retried")
+                    return await self._download(item, dirs, retry=False)
+                return self._missing(item, SIGNIN_DID_NOT_HELP)
             if refused.missing:
                 return self._missing(item, str(refused))
             return self._failed(item, str(refused))

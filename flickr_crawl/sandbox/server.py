@@ -159,6 +159,8 @@ class SandboxServer(ThreadingHTTPServer):
                 "media_requests": 0,
                 "video_requests": 0,
                 "web_requests": 0,
+                "web_signin_posts": 0,  # sign-in forms sent (right or wrong password)
+                "web_signins": 0,  # sessions the sign-in page started
                 "bytes_served": 0,
                 "rate_limited": 0,
                 "faults_injected": {},
@@ -803,6 +805,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if method != "POST":
             self.send(200, self._signin_form())
             return
+        srv.count("web_signin_posts")
         form = dict(parse_qsl(self._body().decode("utf-8", "replace"), keep_blank_values=True))
         owner = srv.world.owner
         if form.get("username") != owner.username or form.get("password") != srv.world.web_password:
@@ -811,6 +814,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         epass = hashlib.sha256(f"{time.time_ns()}:{random.random()}".encode()).hexdigest()[:32]
         with srv.state_lock:
             srv.web_sessions.add(epass)
+            srv.stats["web_signins"] += 1
         expires = formatdate(time.time() + 2 * 365 * 86400, usegmt=True)
         headers = [
             ("Location", f"{srv.base}/photos/{owner.path_alias or owner.nsid}/"),
