@@ -69,7 +69,8 @@ def signin_request(
     with the response (``meta["playwright_page"]``) for ``wait_for_session``."""
     from scrapy_playwright.page import PageMethod
 
-    profile.mkdir(parents=True, exist_ok=True, mode=0o700)
+    profile.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # the session file's too
+    profile.mkdir(exist_ok=True, mode=0o700)
     profile.chmod(0o700)
     context: dict[str, Any] = {"user_data_dir": str(profile), "headless": headless}
     if executable:
