@@ -39,11 +39,17 @@ DOWNLOAD_TIMEOUT = 180
 # Media files go through this downloader too, in their own slot (flickr-media,
 # FLICKR_MEDIA_CONCURRENCY at a time); this handler streams their bodies to disk instead of
 # memory (flickr_crawl.downloader.media). So no size cap by default: a video original can be
-# gigabytes, and memory does not grow with it. A cap set here applies to media too.
+# gigabytes, and memory does not grow with it. A cap set here applies to media too. The web
+# sign-in page goes through scrapy-playwright, started only for it (downloader.handler).
 DOWNLOAD_HANDLERS = {
-    "http": "flickr_crawl.downloader.media.MediaDownloadHandler",
-    "https": "flickr_crawl.downloader.media.MediaDownloadHandler",
+    "http": "flickr_crawl.downloader.handler.DownloadHandler",
+    "https": "flickr_crawl.downloader.handler.DownloadHandler",
 }
+# scrapy-playwright (the web sign-in only): the browser's own headers, not Scrapy's, and a
+# sign-in page that does not load in a minute has failed. Its browser context is persistent,
+# with its options in the request (flickr_crawl.downloader.websignin).
+PLAYWRIGHT_PROCESS_REQUEST_HEADERS = None
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 60_000
 DOWNLOAD_MAXSIZE = 0
 DOWNLOAD_WARNSIZE = 0
 RETRY_ENABLED = True
@@ -90,11 +96,16 @@ FLICKR_WEB_URL = "https://www.flickr.com/"  # web pages: photo pages, sign-in, v
 # JSON file with api_key, api_secret, oauth_token, oauth_token_secret (mode 0600).
 # Empty means the per-user default, ~/.config/flickr-crawl/auth.json.
 FLICKR_AUTH_FILE = ""
-# Flickr web session (Playwright storage_state JSON, mode 0600) for video originals.
+# Flickr web session (Playwright storage_state JSON, mode 0600) for video originals; the
+# browser profile sits beside it (<name>.browser/, 0700).
 # Empty means ~/.config/flickr-crawl/web-session.json.
 FLICKR_WEB_SESSION_FILE = ""
-FLICKR_SIGNIN_URL = ""  # web sign-in page for `scrapy weblogin`; empty: FLICKR_WEB_URL + signin/
-FLICKR_CHROMIUM_PATH = ""  # browser for `scrapy weblogin`; empty: Playwright's, else Debian's
+# Who a crawl signs in as again when Flickr refuses the session (the password comes from the
+# environment, FLICKR_WEB_PASSWORD, never from settings); empty: the name `scrapy weblogin
+# --username` saved in the session file.
+FLICKR_WEB_USERNAME = ""
+FLICKR_SIGNIN_URL = ""  # web sign-in page; empty: FLICKR_WEB_URL + signin/
+FLICKR_CHROMIUM_PATH = ""  # browser for the web sign-in; empty: Playwright's, else Debian's
 
 # --- flickr-crawl: API budget ---------------------------------------------------------------
 FLICKR_API_CALLS_PER_HOUR = 3600  # hard cap over any rolling hour; 0 disables the cap

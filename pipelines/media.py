@@ -54,7 +54,7 @@ from flickr_crawl.downloader.media import (
     MEDIA_SLOT,
     Stored,
 )
-from flickr_crawl.downloader.mediacookies import WEB_SESSION
+from flickr_crawl.downloader.mediacookies import WEB_SESSION, MediaCookiesMiddleware
 from flickr_crawl.extensions.diskspace import DISK_FULL, DiskFull
 from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.extensions.report import RunReport
@@ -84,7 +84,12 @@ NO_WEB_SESSION = (
 )
 SESSION_REFUSED = (
     "the web session was refused (expired or signed out; HTTP {status} for play/orig); run "
-    "`scrapy weblogin` again, then `scrapy crawl redownload -a missing=1`"
+    "`scrapy weblogin` again (or set FLICKR_WEB_PASSWORD, and a crawl signs in again itself), "
+    "then `scrapy crawl redownload -a missing=1`"
+)
+SIGNIN_DID_NOT_HELP = (
+    "the web session was refused, and signing in again with FLICKR_WEB_PASSWORD did not help "
+    "(the log says why); run `scrapy weblogin`, then `scrapy crawl redownload -a missing=1`"
 )
 # What embed_exif writes into a JPEG: an edit of any of these on Flickr is embedded again.
 EXIF_FIELDS = ("title", "description", "tags", "owner", "owner_name", "license",
@@ -298,9 +303,13 @@ class MediaPipeline:
         self.report.failure("download", item.id, reason)
         return MediaFile(status="failed", reason=reason)
 
-    async def _download(self, item: PhotoItem, dirs: list[str]) -> MediaFile:
+    async def _download(self, item: PhotoItem, dirs: list[str], *, retry: bool = True) -> MediaFile:
+        """Fetch, check and place the file; a video the web session was refused for is
+        fetched once more if the session could be renewed (signed in again) meanwhile."""
         source = item.source
         assert source is not None
+        session = MediaCookiesMiddleware.of(self.crawler) if item.media == "video" else None
+        generation = session.generation if session is not None else 0
         embed = StreamingEmbed(item) if item.media != "video" and self.exif else None
         folder = inside(self.archive, dirs[0])
         part = part_path(folder, item.id)
@@ -313,6 +322,11 @@ class MediaPipeline:
                                              embed)  # fmt: skip
         except _NotPlaced as refused:
             part.unlink(missing_ok=True)
+            if refused.session and session is not None and session.signin is not None:
+                if retry and await session.renew(generation):
+                    self.stats.inc_value("flickr/websession/retried")
+                    return await self._download(item, dirs, retry=False)
+                return self._missing(item, SIGNIN_DID_NOT_HELP)
             if refused.missing:
                 return self._missing(item, str(refused))
             return self._failed(item, str(refused))
@@ -366,7 +380,7 @@ class MediaPipeline:
         if got is None:
             if item.media == "video" and response.status in (401, 403, 404, 410):
                 why = SESSION_REFUSED if self.web_cookies else NO_WEB_SESSION
-                raise _NotPlaced(why.format(status=response.status), missing=True)
+                raise _NotPlaced(why.format(status=response.status), session=True)
             raise _NotPlaced(f"HTTP {response.status}")
         kind = sniff(got.head)
         content_type = _header(response, b"Content-Type")
@@ -376,7 +390,7 @@ class MediaPipeline:
             what = f"got {kind or 'unknown data'} ({content_type or 'no type'})"
             if item.media == "video" and kind == "html":  # sent to the sign-in page
                 why = SESSION_REFUSED if self.web_cookies else NO_WEB_SESSION
-                raise _NotPlaced(why.format(status="200, a web page"), missing=True)
+                raise _NotPlaced(why.format(status="200, a web page"), session=True)
             if item.media == "video":
                 raise _NotPlaced(f"Flickr sent no video for the original: {what}", missing=True)
             raise _NotPlaced(f"not an image: {what}")
@@ -559,9 +573,10 @@ class MediaPipeline:
 class _NotPlaced(Exception):
     """The answer is not the file (an error status, a web page, a poster): its reason."""
 
-    def __init__(self, reason: str, *, missing: bool = False):
+    def __init__(self, reason: str, *, missing: bool = False, session: bool = False):
         super().__init__(reason)
-        self.missing = missing  # a video Flickr would not give: "missing", not "failed"
+        self.missing = missing or session  # a video Flickr would not give: not "failed"
+        self.session = session  # refused for want of a (valid) web session
 
 
 def _stored(response: Response) -> Stored | None:

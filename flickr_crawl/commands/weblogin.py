@@ -1,11 +1,13 @@
 """``scrapy weblogin``: sign in to Flickr in a real browser and keep the web session.
 
 Flickr serves video originals (``play/orig``) only to a signed-in web session, never to OAuth.
-This opens Chromium (Playwright) at Flickr's sign-in page. A person signs in in the window
-(headed, the default where there is a display); for automation and tests ``--username`` with
-the password in ``FLICKR_WEB_PASSWORD`` fills the form headless. Once Flickr has set its
-session cookies, the browser's storage state is saved to ``FLICKR_WEB_SESSION_FILE`` (mode
-0600). Cookie values are never printed.
+This opens Flickr's sign-in page in Chromium through scrapy-playwright (one request of a tiny
+spider, in a persistent browser context whose profile sits beside the session file; see
+``flickr_crawl.downloader.websignin``). A person signs in in the window (headed, the default
+where there is a display); for automation and tests ``--username`` with the password in
+``FLICKR_WEB_PASSWORD`` fills the form headless. Once Flickr has set its session cookies, the
+browser's storage state (and the user name, for a crawl to sign in again) is saved to
+``FLICKR_WEB_SESSION_FILE`` (mode 0600). Cookie values and the password are never printed.
 """
 
 from __future__ import annotations
@@ -13,32 +15,66 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from typing import TYPE_CHECKING, Any
 
+from scrapy import Spider
 from scrapy.commands import ScrapyCommand
 
 from flickr_crawl.archive.storage import write_private_atomic
+from flickr_crawl.downloader.mediacookies import PASSWORD_ENV
+from flickr_crawl.downloader.websignin import (
+    WebSignInError,
+    close_request,
+    failure_reason,
+    signin_request,
+    signin_url,
+    wait_for_session,
+)
 from flickr_crawl.flickr.browser import NoBrowser, chromium_path
-from flickr_crawl.flickr.websession import SESSION_COOKIES, session_file_path
+from flickr_crawl.flickr.websession import browser_profile_path, session_file_path
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import AsyncIterator
 
-USERNAME_FIELDS = 'input[name="username"], input[type="email"], input[name="email"]'
-PASSWORD_FIELDS = 'input[type="password"]'  # noqa: S105 - a CSS selector, not a password
-SUBMIT_BUTTONS = '#login-submit, button[type="submit"], input[type="submit"]'
-# Where a sign-in page says why it did not sign you in (wrong password, unknown account).
-REFUSALS = '[role="alert"], .error, .error-message, .form-error, #login-error'
+    from scrapy import Request
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
 
 
-class WebLoginError(Exception):
-    pass
+class WebLoginSpider(Spider):
+    """One request: the sign-in page, then a wait for the session (``state``, or ``error``)."""
+
+    name = "weblogin"
+    # Only the sign-in: no archive, no API, none of the backup's pipelines and extensions.
+    custom_settings = {"ITEM_PIPELINES": {}, "EXTENSIONS": {}, "DOWNLOADER_MIDDLEWARES": {}}
+
+    def __init__(self, *, signin: Request, filled: bool, timeout: float, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.signin = signin
+        self.filled = filled
+        self.timeout = timeout
+        self.state: dict[str, Any] | None = None
+        self.error = "the sign-in did not run"
+
+    async def start(self) -> AsyncIterator[Request]:
+        yield self.signin.replace(callback=self.signed_in, errback=self.failed)
+
+    async def signed_in(self, response: Response) -> None:
+        page = response.meta["playwright_page"]
+        try:
+            self.state = await wait_for_session(page, filled=self.filled, wait=self.timeout)
+        except WebSignInError as exc:
+            self.error = str(exc)
+
+    async def failed(self, failure: Failure) -> None:
+        request = failure.request  # type: ignore[attr-defined]
+        await close_request(request)
+        self.error = failure_reason(request, failure.value)
 
 
 class Command(ScrapyCommand):
     requires_project = False
-    requires_crawler_process = False
     default_settings = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
@@ -55,11 +91,9 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
+        assert self.crawler_process is not None
         path = session_file_path(self.settings.get("FLICKR_WEB_SESSION_FILE"))
-        signin = self.settings.get("FLICKR_SIGNIN_URL") or (
-            self.settings.get("FLICKR_WEB_URL").rstrip("/") + "/signin/"
-        )
-        password = os.environ.get("FLICKR_WEB_PASSWORD", "")
+        password = os.environ.get(PASSWORD_ENV, "")
         if opts.username and not password:
             print("error: --username needs the password in FLICKR_WEB_PASSWORD", file=sys.stderr)
             self.exitcode = 1
@@ -72,84 +106,33 @@ class Command(ScrapyCommand):
             )
             self.exitcode = 1
             return
-        headless = opts.headless or bool(opts.username)
         try:
-            state = sign_in(
-                signin, chromium_path(self.settings.get("FLICKR_CHROMIUM_PATH")),
-                username=opts.username, password=password, headless=headless,
-                timeout=opts.timeout,
-            )  # fmt: skip
-        except (WebLoginError, NoBrowser) as exc:
+            executable = chromium_path(self.settings.get("FLICKR_CHROMIUM_PATH"))
+        except NoBrowser as exc:
             print(f"error: {exc}", file=sys.stderr)
             self.exitcode = 1
             return
+        url = signin_url(self.settings)
+        signin = signin_request(
+            url, profile=browser_profile_path(path), executable=executable,
+            headless=opts.headless or bool(opts.username), username=opts.username,
+            password=password,
+        )  # fmt: skip
+        if not opts.username:
+            print(f"Sign in to Flickr in the browser window ({url}); waiting...", flush=True)
+        crawler = self.crawler_process.create_crawler(WebLoginSpider)
+        self.crawler_process.crawl(
+            crawler, signin=signin, filled=bool(opts.username), timeout=opts.timeout
+        )
+        self.crawler_process.start()
+        spider = crawler.spider
+        state = spider.state if isinstance(spider, WebLoginSpider) else None
+        if state is None:
+            error = spider.error if isinstance(spider, WebLoginSpider) else "the sign-in failed"
+            print(f"error: {error}", file=sys.stderr)
+            self.exitcode = 1
+            return
+        if opts.username:
+            state["username"] = opts.username  # who a crawl signs in as again
         write_private_atomic(path, json.dumps(state, indent=2).encode("utf-8"))
         print(f"Signed in to Flickr; web session saved to {path} (mode 0600).")
-
-
-def _refusal(page: Any) -> str:
-    """The sign-in page's visible error message after a filled form was sent; "" if none.
-
-    Read between page loads, so a page going away mid-read just means "not yet".
-    """
-    from playwright.sync_api import Error as PlaywrightError
-
-    try:
-        for element in page.query_selector_all(REFUSALS):
-            if element.is_visible() and (text := " ".join(element.inner_text().split())):
-                return text[:200]
-    except PlaywrightError:
-        pass  # the page is navigating: look again on the next round
-    return ""
-
-
-def sign_in(
-    url: str, executable: str | None, *, username: str | None, password: str, headless: bool,
-    timeout: float,
-) -> dict[str, Any]:  # fmt: skip
-    """Drive the sign-in page until Flickr's session cookies exist; the storage state."""
-    try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        raise WebLoginError("Playwright is not installed: pip install playwright") from None
-
-    with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(executable_path=executable, headless=headless)
-        except PlaywrightError as exc:
-            raise WebLoginError(f"cannot start Chromium: {str(exc).splitlines()[0]}") from None
-        try:
-            context = browser.new_context()
-            page = context.new_page()
-            try:
-                page.goto(url, timeout=60_000)
-                if username:
-                    page.fill(USERNAME_FIELDS, username)
-                    page.fill(PASSWORD_FIELDS, password)
-                    page.click(SUBMIT_BUTTONS)
-                else:
-                    print(f"Sign in to Flickr in the browser window ({url}); waiting...",
-                          flush=True)  # fmt: skip
-            except PlaywrightError as exc:
-                raise WebLoginError(f"sign-in page failed: {str(exc).splitlines()[0]}") from None
-            # A person may take minutes; a filled form is answered in seconds or not at all.
-            deadline = time.monotonic() + (min(timeout, 30) if username else timeout)
-            while time.monotonic() < deadline:
-                try:
-                    names = {c["name"] for c in context.cookies()}
-                except PlaywrightError:
-                    raise WebLoginError("the browser was closed before signing in") from None
-                if names >= SESSION_COOKIES:
-                    return dict(context.storage_state())
-                if username and (refusal := _refusal(page)):
-                    raise WebLoginError(f"Flickr did not sign you in: {refusal}")
-                try:
-                    page.wait_for_timeout(250)
-                except PlaywrightError:
-                    raise WebLoginError("the browser was closed before signing in") from None
-            raise WebLoginError(
-                f"no Flickr session after {timeout:.0f} s (wrong user name or password?)"
-            )
-        finally:
-            browser.close()

@@ -21,14 +21,36 @@ def session_file_path(setting: str | None) -> Path:
     return Path(setting).expanduser() if setting else DEFAULT_SESSION_FILE.expanduser()
 
 
+def browser_profile_path(session_file: Path) -> Path:
+    """The browser's own profile (a persistent context) beside the session file: it keeps
+    what Flickr's sign-in pages store besides cookies. Made 0700 by whoever creates it."""
+    return session_file.with_name(session_file.stem + ".browser")
+
+
+def session_username(path: Path) -> str:
+    """The user name ``scrapy weblogin --username`` signed in with ("" if none): what a crawl
+    signs in with again when Flickr refuses the session."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    username = data.get("username") if isinstance(data, dict) else None
+    return username if isinstance(username, str) else ""
+
+
 def load_cookies(path: Path) -> list[dict[str, Any]]:
     """Cookies of a storage_state file, as Scrapy ``Request(cookies=...)`` dicts; [] if none."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
+    return state_cookies(data)
+
+
+def state_cookies(state: Any) -> list[dict[str, Any]]:
+    """The cookies of a storage_state dict (as ``load_cookies`` gives them); [] if none."""
     cookies = []
-    for cookie in data.get("cookies", []) if isinstance(data, dict) else []:
+    for cookie in state.get("cookies", []) if isinstance(state, dict) else []:
         if not isinstance(cookie, dict) or not cookie.get("name"):
             continue
         cookies.append(

@@ -141,6 +141,8 @@ class SandboxServer(ThreadingHTTPServer):
                 "media_requests": 0,
                 "video_requests": 0,
                 "web_requests": 0,
+                "web_signin_posts": 0,  # sign-in forms sent (right or wrong password)
+                "web_signins": 0,  # sessions the sign-in page started
                 "bytes_served": 0,
                 "rate_limited": 0,
                 "faults_injected": {},

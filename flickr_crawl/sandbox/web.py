@@ -59,6 +59,7 @@ class WebHandler(BaseHandler):
         if method != "POST":
             self.send(200, self._signin_form())
             return
+        srv.count("web_signin_posts")
         form = dict(parse_qsl(self._body().decode("utf-8", "replace"), keep_blank_values=True))
         owner = srv.world.owner
         if form.get("username") != owner.username or form.get("password") != srv.world.web_password:
@@ -67,6 +68,7 @@ class WebHandler(BaseHandler):
         epass = hashlib.sha256(f"{time.time_ns()}:{random.random()}".encode()).hexdigest()[:32]
         with srv.state_lock:
             srv.web_sessions.add(epass)
+            srv.stats["web_signins"] += 1
         expires = formatdate(time.time() + 2 * 365 * 86400, usegmt=True)
         headers = [
             ("Location", f"{srv.base}/photos/{owner.path_alias or owner.nsid}/"),

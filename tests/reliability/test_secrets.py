@@ -135,6 +135,8 @@ def test_the_web_session_file_is_private_from_its_first_byte(world, tmp_path):
         code, out = _run_with_umask_0(args, env={"FLICKR_WEB_PASSWORD": login["password"]})
     assert code == 0, out
     assert stat.S_IMODE(session.stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert "web-session.browser" in watcher.seen  # the browser profile, 0700 like the rest
     assert {name: oct(mode) for name, mode in watcher.seen.items() if mode & 0o077} == {}
     for cookie in json.loads(session.read_text())["cookies"]:
         assert cookie["value"] not in out
