@@ -840,6 +840,13 @@ def test_timeline_counts_years_and_months_and_opens_their_photos(tab, world):
                 following.click()
         assert set(dates) == expected, label
         assert dates == {pid: taken_as_shown(by_id[pid]) for pid in expected}
+    # A photo's own page dates it at the same precision.
+    for p in [p for p in photos if p["takengranularity"] in (4, 6, 8)][:3]:
+        tab.page.goto(url(tab.site, f"photos/{p['id']}.html"))
+        taken = tab.page.locator("dl.facts dt", has_text="Taken").locator(
+            "xpath=following-sibling::dd[1]"
+        )
+        assert taken.text_content() == taken_as_shown(p), p["id"]
     assert made
     assert all(u.startswith("file://") for u in made), made
     assert not tab.seen.outside
