@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
+from flickr_crawl.catalog.db import close_catalog, open_catalog
 from flickr_crawl.catalog.schema import VIEWS, datasette_metadata
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import crawl
+from tests.helpers import as_old_catalog, crawl
 
 
 def _free_port() -> int:
@@ -165,3 +166,22 @@ def test_faves_with_users(served) -> None:
         "SELECT photo_id, nsid, date_faved FROM faves ORDER BY photo_id, date_faved DESC, nsid"
     ).fetchall()
     assert [(r["photo_id"], r["nsid"], r["date_faved"]) for r in got] == [tuple(s) for s in stored]
+
+
+def test_an_older_catalog_gets_the_views_when_a_run_opens_it(served, tmp_path) -> None:
+    path = tmp_path / "catalog.db"
+    with sqlite3.connect(path) as copy:
+        served.db.backup(copy)
+    copy.close()
+    as_old_catalog(path, 4)
+    with sqlite3.connect(path) as old:
+        assert not old.execute("SELECT name FROM sqlite_master WHERE type = 'view'").fetchall()
+    old.close()
+    db = open_catalog(path)
+    try:
+        for view in VIEWS:
+            assert db.execute(f"SELECT * FROM {view}").fetchall() == (
+                served.db.execute(f"SELECT * FROM {view}").fetchall()
+            ), view
+    finally:
+        close_catalog(db)
