@@ -1,6 +1,7 @@
 """The items spiders yield: typed dataclasses, read by pipelines through ``isinstance``.
 
-Each keeps the untouched API payloads it came from in ``raw`` (keyed by method), so nothing
+Each item has an ``item_type`` (``photo``, ``album``, ``comments``...: ``ITEM_TYPES``), and
+each keeps the untouched API payloads it came from in ``raw`` (keyed by method), so nothing
 Flickr said is lost even where our normalised fields do not cover it yet.
 """
 
@@ -10,6 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flickr_crawl.flickr.identity import media_key
+
+
+def _typed(name: str) -> Any:
+    """The ``item_type`` field every item carries (fixed, not an argument): in a feed export
+    (``scrapy crawl photostream -O items.jsonl``) each line says which of the item shapes it
+    is, so the export can be split (``jq 'select(.item_type == "photo")'``)."""
+    return field(default=name, init=False)
 
 
 @dataclass(kw_only=True)
@@ -63,6 +71,7 @@ class AlbumRef:
 class PhotoItem:
     """One photo or video of the account, with everything the list calls said about it."""
 
+    item_type: str = _typed("photo")
     id: str
     owner: str
     owner_name: str = ""
@@ -115,6 +124,7 @@ class PhotoItem:
 class AlbumItem:
     """An album (photoset) with its photos in the owner's order."""
 
+    item_type: str = _typed("album")
     id: str
     title: str = ""
     description: str = ""
@@ -158,6 +168,7 @@ class Comment:
 class CommentsItem:
     """All comments of one photo (photos.comments.getList is not paginated)."""
 
+    item_type: str = _typed("comments")
     photo_id: str
     comments: list[Comment] = field(default_factory=list)
     users: list[User] = field(default_factory=list)
@@ -176,6 +187,7 @@ class Fave:
 class FavesItem:
     """Everyone who faved one photo, from all pages of photos.getFavorites."""
 
+    item_type: str = _typed("faves")
     photo_id: str
     total: int = 0
     faves: list[Fave] = field(default_factory=list)
@@ -223,6 +235,7 @@ class Person:
 class PhotoInfoItem:
     """The deep pass for one photo: photos.getInfo (+ photos.people.getList where needed)."""
 
+    item_type: str = _typed("photo_info")
     photo_id: str
     tags: list[Tag] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
@@ -236,6 +249,7 @@ class PhotoInfoItem:
 class GalleryItem:
     """One of the owner's galleries, with its photos (the owner's and others') in order."""
 
+    item_type: str = _typed("gallery")
     id: str
     title: str = ""
     description: str = ""
@@ -250,6 +264,7 @@ class GalleryItem:
 class CollectionItem:
     """A collection: albums or sub-collections, as collections.getTree nests them."""
 
+    item_type: str = _typed("collection")
     id: str
     title: str = ""
     description: str = ""
@@ -263,6 +278,7 @@ class CollectionItem:
 class FavoriteItem:
     """One photo the account faved (flickr.favorites.getList), as a fave record."""
 
+    item_type: str = _typed("favorite")
     photo_id: str
     owner: str
     date_faved: str | None = None  # ISO 8601, UTC
@@ -279,6 +295,7 @@ class FavoritesListedItem:
     ``min_fave_date`` once the whole run has finished.
     """
 
+    item_type: str = _typed("favorites_listed")
     photo_ids: list[str] = field(default_factory=list)
     complete: bool = False
     full: bool = False
@@ -295,6 +312,7 @@ class PhotostreamListedItem:
     changes since, written once the whole run has finished cleanly.
     """
 
+    item_type: str = _typed("photostream_listed")
     owner: str
     photo_ids: list[str] = field(default_factory=list)
     complete: bool = False
@@ -312,7 +330,24 @@ class OldAlbumFolderItem:
     folder once its photos have moved to the folders they belong in now.
     """
 
+    item_type: str = _typed("old_album_folder")
     id: str
     title: str = ""
     folder: str = ""
     deleted: bool = False
+
+
+# Every item shape a spider yields, by its ``item_type``.
+ITEM_TYPES: dict[str, type[Any]] = {
+    "photo": PhotoItem,
+    "album": AlbumItem,
+    "comments": CommentsItem,
+    "faves": FavesItem,
+    "photo_info": PhotoInfoItem,
+    "gallery": GalleryItem,
+    "collection": CollectionItem,
+    "favorite": FavoriteItem,
+    "favorites_listed": FavoritesListedItem,
+    "photostream_listed": PhotostreamListedItem,
+    "old_album_folder": OldAlbumFolderItem,
+}

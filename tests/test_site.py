@@ -764,3 +764,136 @@ def test_copies_are_found_again_and_keyed_on_the_original(tmp_path):
     assert images.key_for("42", "aaa", 10, SIZES) != images.key_for("42", "bbb", 10, SIZES)
     bigger = images.Sizes(thumb=64, web=400, quality=80)
     assert images.key_for("42", "aaa", 10, SIZES) != images.key_for("42", "aaa", 10, bigger)
+
+
+# --- timeline and map ----------------------------------------------------------------------
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December")  # fmt: skip
+
+
+def taken_as_shown(photo: dict[str, Any]) -> str:
+    """The date taken as a person reads it, at Flickr's granularity (0 exact, 4 month,
+    6 year, 8 circa), from the sandbox's own "YYYY-MM-DD HH:MM:SS"."""
+    year, month, day = photo["datetaken"][:4], photo["datetaken"][5:7], photo["datetaken"][8:10]
+    granularity = photo["takengranularity"]
+    if granularity == 8:
+        return f"circa {year}"
+    if granularity == 6:
+        return year
+    if granularity == 4:
+        return f"{MONTH_NAMES[int(month) - 1]} {year}"
+    return f"{int(day)} {MONTH_NAMES[int(month) - 1]} {year}, {photo['datetaken'][11:16]}"
+
+
+def watch_requests(page: Any) -> list[str]:
+    """Every request the page makes (before routing decides), in order."""
+    made: list[str] = []
+    page.on("request", lambda request: made.append(request.url))
+    return made
+
+
+@pytest.mark.requires_browser
+def test_timeline_counts_years_and_months_and_opens_their_photos(tab, world):
+    made = watch_requests(tab.page)
+    photos = own_photos(world)
+    years: dict[str, set[str]] = {}
+    months: dict[tuple[str, str], set[str]] = {}
+    for p in photos:
+        years.setdefault(p["datetaken"][:4], set()).add(p["id"])
+        if p["takengranularity"] in (0, 4):
+            months.setdefault((p["datetaken"][:4], p["datetaken"][5:7]), set()).add(p["id"])
+    assert any(p["takengranularity"] in (6, 8) for p in photos), "year-only dates to show"
+    tab.page.goto(url(tab.site, "timeline.html"))
+    shown_years = tab.page.eval_on_selector_all(
+        "main li.year", "els => els.map(e => [e.dataset.year, Number(e.dataset.count)])"
+    )
+    assert shown_years == sorted(([y, len(ids)] for y, ids in years.items()), reverse=True)
+    shown_months = tab.page.eval_on_selector_all(
+        "main li.year li[data-month]",
+        "els => els.map(e => [e.closest('li.year').dataset.year, e.dataset.month,"
+        " Number(e.dataset.count), e.querySelector('.count').textContent])",
+    )
+    assert {(y, m): n for y, m, n, _ in shown_months} == {k: len(v) for k, v in months.items()}
+    assert all(str(n) == text for _, _, n, text in shown_months)
+    tab.page.screenshot(path=str(world.tmp / "timeline.png"), full_page=True)
+    # Each year and month opens its photos, each dated at the precision Flickr knows it.
+    by_id = {p["id"]: p for p in photos}
+    busiest = max(months, key=lambda k: len(months[k]))
+    vague = {p["datetaken"][:4] for p in photos if p["takengranularity"] in (6, 8)}
+    opened = [(year, years[year]) for year in sorted(vague)]
+    opened.append((f"{MONTH_NAMES[int(busiest[1]) - 1]} {busiest[0]}", months[busiest]))
+    for label, expected in opened:
+        tab.page.goto(url(tab.site, "timeline.html"))
+        with tab.page.expect_navigation():
+            tab.page.get_by_role("link", name=label, exact=True).click()
+        dates = {}
+        while True:
+            for href, text in tab.page.eval_on_selector_all(
+                "main ul.grid a",
+                "els => els.map(e => [e.href, e.querySelector('time').textContent])",
+            ):
+                dates[Path(urlparse(href).path).stem] = text
+            following = tab.page.locator("main nav.pager a[rel=next]").first
+            if not following.count():
+                break
+            with tab.page.expect_navigation():
+                following.click()
+        assert set(dates) == expected, label
+        assert dates == {pid: taken_as_shown(by_id[pid]) for pid in expected}
+    # A photo's own page dates it at the same precision.
+    for p in [p for p in photos if p["takengranularity"] in (4, 6, 8)][:3]:
+        tab.page.goto(url(tab.site, f"photos/{p['id']}.html"))
+        taken = tab.page.locator("dl.facts dt", has_text="Taken").locator(
+            "xpath=following-sibling::dd[1]"
+        )
+        assert taken.text_content() == taken_as_shown(p), p["id"]
+    assert made
+    assert all(u.startswith("file://") for u in made), made
+    assert not tab.seen.outside
+    assert not tab.seen.errors
+
+
+@pytest.mark.requires_browser
+def test_map_places_public_locations_offline_and_links_them(tab, world):
+    made = watch_requests(tab.page)
+    photos = own_photos(world)
+    public = {p["id"]: p for p in photos if p["geo"] and p["ispublic"]}
+    private = {p["id"] for p in photos if p["geo"] and not p["ispublic"]}
+    assert public, "the sandbox account has public locations"
+    assert private, "and private ones"
+    tab.page.set_viewport_size({"width": 1200, "height": 900})
+    tab.page.goto(url(tab.site, "map.html"))
+    tab.page.wait_for_load_state("load")
+    points = tab.page.eval_on_selector_all(
+        "main svg.worldmap a",
+        "els => els.map(e => [e.dataset.photo, e.getAttribute('href'),"
+        " Number(e.querySelector('circle').getAttribute('cx')),"
+        " Number(e.querySelector('circle').getAttribute('cy'))])",
+    )
+    assert {pid for pid, *_ in points} == set(public)
+    for pid, href, x, y in points:
+        geo = public[pid]["geo"]
+        assert x == pytest.approx(geo["longitude"] + 180, abs=1e-3)
+        assert y == pytest.approx(90 - geo["latitude"], abs=1e-3)
+        assert href == f"photos/{pid}.html"
+        assert (tab.site / href).is_file()
+    listed = tab.page.eval_on_selector_all(
+        "main ul.map-list li", "els => els.map(e => e.dataset.photo)"
+    )
+    assert set(listed) == set(public)
+    # The outline is drawn (ocean, land and the points' colours all on screen), from the file.
+    shot = world.tmp / "map.png"
+    tab.page.locator("main svg.worldmap").screenshot(path=str(shot))
+    colours = {c for _, c in Image.open(shot).convert("RGB").getcolors(1 << 20)}
+    assert (0xDF, 0xEA, 0xF3) in colours  # ocean
+    assert (0xF4, 0xF1, 0xEA) in colours  # land
+    assert (0xFF, 0x00, 0x84) in colours  # a point
+    assert url(tab.site, "assets/world.svg") in made
+    assert all(u.startswith("file://") for u in made), made
+    # A point opens its photo's page (the last one drawn: nothing covers it).
+    pid = points[-1][0]
+    with tab.page.expect_navigation():
+        tab.page.locator(f'main svg.worldmap a[data-photo="{pid}"] circle').click(force=True)
+    assert tab.page.url == url(tab.site, f"photos/{pid}.html")
+    assert not tab.seen.outside
+    assert not tab.seen.errors

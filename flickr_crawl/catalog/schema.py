@@ -8,7 +8,7 @@ per schema version, each a sequence of statements run in one transaction, applie
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import sqlite3
@@ -383,7 +383,83 @@ _V4: tuple[str, ...] = (
     "ALTER TABLE files ADD COLUMN poster_key TEXT",  # what names the still on Flickr
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4)
+# Version 5: views for the questions people ask an archive, so Datasette, sqlite-utils or the
+# sqlite3 shell answer them without a join by hand. VIEWS describes each (README, Datasette
+# metadata). Views read only; the tables stay the truth. Albums and comments of a photo exclude
+# those gone from Flickr where the view is about what is there now; flags say so elsewhere.
+VIEWS: dict[str, str] = {
+    "photo_files": "Each photo and video with its file in the archive (path relative to the "
+    "archive folder, status, size, sha256) and the albums it is in, by title and by id.",
+    "missing_files": "Photos and videos whose file is not complete in the archive: missing "
+    "(e.g. a video without a web session), failed, or never downloaded, with the reason.",
+    "album_contents": "Every album's photos in Flickr's order (position 1 first), with each "
+    "photo's title and file.",
+    "comments_with_authors": "Every comment with its photo and its author's name and profile.",
+    "faves_with_users": "Everyone who faved each photo, with their name, profile and the date.",
+}
+_V5: tuple[str, ...] = (
+    """
+    CREATE VIEW photo_files AS
+    SELECT p.id AS photo_id, p.media, p.title, p.date_taken, p.date_taken_granularity,
+           p.date_posted, p.is_public, p.page_url, p.deleted_on_flickr,
+           f.status, f.path, f.size, f.sha256, f.content_type, f.label,
+           (SELECT json_group_array(title) FROM (
+                SELECT a.title FROM album_photos ap JOIN albums a ON a.id = ap.album_id
+                WHERE ap.photo_id = p.id AND a.deleted_on_flickr = 0 ORDER BY a.title, a.id
+           )) AS albums,
+           (SELECT json_group_array(id) FROM (
+                SELECT a.id FROM album_photos ap JOIN albums a ON a.id = ap.album_id
+                WHERE ap.photo_id = p.id AND a.deleted_on_flickr = 0 ORDER BY a.title, a.id
+           )) AS album_ids
+    FROM photos p LEFT JOIN files f ON f.photo_id = p.id
+    WHERE p.media IS NOT NULL
+    ORDER BY p.date_posted DESC, p.id DESC
+    """,
+    """
+    CREATE VIEW missing_files AS
+    SELECT p.id AS photo_id, p.media, p.title, p.page_url, p.deleted_on_flickr,
+           COALESCE(f.status, 'not downloaded') AS status, f.reason, f.updated_at
+    FROM photos p LEFT JOIN files f ON f.photo_id = p.id
+    WHERE p.media IS NOT NULL
+      AND (f.status IS NULL OR f.status NOT IN ('downloaded', 'uptodate'))
+    ORDER BY p.id
+    """,
+    """
+    CREATE VIEW album_contents AS
+    SELECT a.id AS album_id, a.title AS album_title, ap.position, ap.photo_id,
+           p.media, p.title, f.status, f.path
+    FROM albums a
+    JOIN album_photos ap ON ap.album_id = a.id
+    LEFT JOIN photos p ON p.id = ap.photo_id
+    LEFT JOIN files f ON f.photo_id = ap.photo_id
+    WHERE a.deleted_on_flickr = 0
+    ORDER BY a.title, a.id, ap.position
+    """,
+    """
+    CREATE VIEW comments_with_authors AS
+    SELECT c.id AS comment_id, c.photo_id, p.title AS photo_title, c.date, c.author,
+           COALESCE(NULLIF(u.realname, ''), NULLIF(c.realname, ''), NULLIF(u.username, ''),
+                    c.author_name) AS author_name,
+           COALESCE(NULLIF(u.username, ''), c.author_name) AS author_username,
+           u.profile_url AS author_profile_url, c.html, c.permalink, c.author_is_deleted,
+           c.deleted_on_flickr
+    FROM comments c
+    LEFT JOIN photos p ON p.id = c.photo_id
+    LEFT JOIN users u ON u.nsid = c.author
+    ORDER BY c.photo_id, c.date, c.id
+    """,
+    """
+    CREATE VIEW faves_with_users AS
+    SELECT fv.photo_id, p.title AS photo_title, fv.nsid, u.username, u.realname,
+           u.profile_url, fv.date_faved, fv.deleted_on_flickr
+    FROM faves fv
+    LEFT JOIN photos p ON p.id = fv.photo_id
+    LEFT JOIN users u ON u.nsid = fv.nsid
+    ORDER BY fv.photo_id, fv.date_faved DESC, fv.nsid
+    """,
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -428,6 +504,13 @@ def rebuild_fts(db: sqlite3.Connection) -> None:
     """Re-index photos_fts from photos (needed after a VACUUM, which may renumber rowids)."""
     with db:
         db.execute("INSERT INTO photos_fts(photos_fts) VALUES ('rebuild')")
+
+
+def datasette_metadata(title: str = "Flickr archive") -> dict[str, Any]:
+    """Datasette's metadata for catalog.db (``datasette catalog.db -m metadata.json``): the
+    views described."""
+    views = {name: {"description": text} for name, text in VIEWS.items()}
+    return {"title": title, "databases": {"catalog": {"tables": views}}}
 
 
 def iter_tables(db: sqlite3.Connection) -> Iterator[str]:

@@ -27,8 +27,16 @@ def users(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
     yield from db.execute("SELECT nsid, username, realname, profile_url, deleted FROM users")
 
 
+# Whether Flickr shows the photo's location to everyone: the geo extra's ``geo_is_public`` in the
+# list payload the catalog kept (``photos.raw``: {method: entry}); NULL where none says.
+GEO_IS_PUBLIC = """(SELECT max(CAST(json_extract(m.value, '$.geo_is_public') AS INTEGER))
+    FROM json_each(CASE WHEN json_valid(p.raw) THEN p.raw ELSE '{}' END) m
+    WHERE m.type = 'object')"""
+
+
 def photos(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
-    """Every photo with its data (not a stub) and its file's record, its video's still."""
+    """Every photo with its data (not a stub) and its file's record, its video's still, and
+    whether its location is public (``geo_is_public``)."""
     columns = {r["name"] for r in db.execute("PRAGMA table_info(files)")}
     posters = ("f.poster_path, f.poster_sha256" if "poster_path" in columns
                else "NULL AS poster_path, NULL AS poster_sha256")  # fmt: skip
@@ -38,7 +46,7 @@ def photos(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
                p.date_taken_granularity, p.date_taken_unknown, p.views, p.license_name,
                p.license_url, p.is_public, p.is_friend, p.is_family, p.latitude, p.longitude,
                p.accuracy, p.neighbourhood, p.locality, p.county, p.region, p.country,
-               p.page_url, p.deleted_on_flickr,
+               p.page_url, p.deleted_on_flickr, {GEO_IS_PUBLIC} AS geo_is_public,
                f.status, f.path, f.sha256, f.size, f.width, f.height, {posters}
         FROM photos p LEFT JOIN files f ON f.photo_id = p.id
         WHERE p.media IS NOT NULL

@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
-from flickr_crawl.site import images, pages, search
+from flickr_crawl.site import images, pages, search, timeline, worldmap
 from flickr_crawl.site.files import STATE_NAME, TMP_SUFFIX, PageWriter
 from flickr_crawl.site.model import load, open_readonly
 from flickr_crawl.site.photo import photo_pages
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SITE_DIR = "site"
-ASSETS = ("site.css", "site.js", "search.js", "video.svg", "missing.svg")
+ASSETS = ("site.css", "site.js", "search.js", "video.svg", "missing.svg", "world.svg")
 # What a build may delete when it no longer makes it: its own kinds of file, nothing else.
 _OWN_SUFFIXES = (".html", ".js", ".css", ".svg", ".jpg", TMP_SUFFIX)
 
@@ -112,6 +112,8 @@ def render(
     yield from photo_pages(site, data.photostream, "Photostream", "index.html")
     yield from photo_pages(site, data.favorites, "Favorites", "favorites.html")
     yield from pages.search_page(site).items()
+    yield from timeline.timeline_pages(site).items()
+    yield from worldmap.map_page(site).items()
     keys = {pid: d.key for pid, d in derived.items()}
     yield "search-index.js", search.build_index(data, [*data.photostream, *data.favorites], keys)
     assets = resources.files("flickr_crawl.site") / "assets"

@@ -111,6 +111,7 @@ class Photo:
     height: int | None
     poster_path: str | None = None  # a video's still (Flickr's largest), beside the video
     poster_sha256: str | None = None
+    geo_public: bool = False  # Flickr shows its location to everyone (the map shows only these)
     tags: list[tuple[str, str, bool]] = field(default_factory=list)  # (tag, raw, machine)
     notes: list[Note] = field(default_factory=list)
     people: list[Person] = field(default_factory=list)
@@ -291,6 +292,7 @@ def _photos(db: sqlite3.Connection) -> dict[str, Photo]:
             height=r["height"],
             poster_path=r["poster_path"],
             poster_sha256=r["poster_sha256"],
+            geo_public=lat is not None and r["geo_is_public"] == 1,
         )
     return photos
 

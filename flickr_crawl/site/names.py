@@ -46,6 +46,11 @@ def favorites_page(page: int) -> str:
     return "favorites.html" if page == 1 else f"favorites/page-{page}.html"
 
 
+def timeline_page(year: str, month: str = "", page: int = 1) -> str:
+    """A year's (``2023``) or a month's (``2023``, ``11``) photos; ``undated`` for no date."""
+    return _paged(f"timeline/{file_id(year)}{'-' + file_id(month) if month else ''}", page)
+
+
 def _paged(base: str, page: int) -> str:
     return f"{base}.html" if page == 1 else f"{base}-page-{page}.html"
 

@@ -85,6 +85,8 @@ NAV = (
     ("galleries.html", "Galleries"),
     ("favorites.html", "Favorites"),
     ("tags.html", "Tags"),
+    ("timeline.html", "Timeline"),
+    ("map.html", "Map"),
 )
 
 
@@ -178,21 +180,24 @@ def time_tag(value: str | None, granularity: int | None = 0) -> Safe:
     return tag("time", format_date(value, granularity), datetime=value)
 
 
-def grid(site: Site, path: str, photo_ids: Sequence[str], *, caption: bool = False) -> Safe:
-    """Thumbnails in order, each a link to the photo's page."""
+def grid(
+    site: Site, path: str, photo_ids: Sequence[str], *, caption: bool = False, dated: bool = False
+) -> Safe:
+    """Thumbnails in order, each a link to the photo's page (``dated``: with the date taken,
+    at the precision Flickr knows it)."""
     depth = path.count("/")
     cache = site.cache
     items = []
     for pid in photo_ids:
-        key = ("grid", pid, depth, caption)
+        key = ("grid", pid, depth, caption, dated)
         item = cache.get(key)
         if item is None:  # a photo shows in many lists: its item is made once per depth
-            item = cache[key] = _grid_item(site, path, pid, caption=caption)
+            item = cache[key] = _grid_item(site, path, pid, caption=caption, dated=dated)
         items.append(item)
     return tag("ul", items, class_="grid")
 
 
-def _grid_item(site: Site, path: str, pid: str, *, caption: bool) -> Safe:
+def _grid_item(site: Site, path: str, pid: str, *, caption: bool, dated: bool = False) -> Safe:
     photo = site.archive.photos[pid]
     name = title_of(photo)
     derived = site.derived.get(pid)
@@ -204,7 +209,13 @@ def _grid_item(site: Site, path: str, pid: str, *, caption: bool) -> Safe:
         img = void("img", src=rel(path, f"assets/{kind}.svg"), alt=label, loading="lazy")
     extra = tag("span", name, class_="cap") if caption else None
     badge = tag("span", "▶", class_="badge", aria_hidden="true") if photo.media == "video" else None
-    return tag("li", tag("a", [img, badge, extra], href=rel(path, photo_page(pid)), title=name))
+    when = None
+    if dated and photo.date_taken:
+        taken = time_tag(photo.date_taken, photo.date_taken_granularity)
+        when = tag("span", taken, class_="cap date")
+    return tag(
+        "li", tag("a", [img, badge, extra, when], href=rel(path, photo_page(pid)), title=name)
+    )
 
 
 def pager(path_of: Callable[[int], str], path: str, page: int, pages: int) -> Safe:
@@ -229,6 +240,7 @@ def paged_grid(
     section: str,
     *,
     caption: bool = False,
+    dated: bool = False,
 ) -> dict[str, bytes]:
     """A list of photos over as many pages as it takes: {path: page}."""
     size = site.page_size
@@ -241,7 +253,7 @@ def paged_grid(
             [
                 head,
                 pager(path_of, path, page, pages),
-                grid(site, path, chunk, caption=caption)
+                grid(site, path, chunk, caption=caption, dated=dated)
                 if chunk
                 else tag("p", "Nothing here yet.", class_="empty"),
                 pager(path_of, path, page, pages),
