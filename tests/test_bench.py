@@ -76,3 +76,28 @@ def test_the_split_bound_is_aria2c_beside_our_metadata_work_until_both_are_done(
     assert "| flickr-crawl, full backup | 52.0 | 50% | 54.0 | 25.0 |" in text
     # A results.json from before this section: rendered without it.
     assert "What bounds" not in render(_results(*steps[:2]))
+
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def test_bench_run_starts_its_harness_and_every_bench_script_starts():
+    # bench/ is on sys.path for these scripts, so a module there named like one Scrapy's
+    # dependencies import (Twisted's ``incremental``, say) breaks them at import time.
+    for script in (BENCH / "peers" / "compare.py", *sorted(BENCH.glob("*.py"))):
+        done = subprocess.run([sys.executable, str(script), "--help"], check=False,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, f"{script.name}: {done.stderr.strip().splitlines()[-1:]}"
+        assert "usage:" in done.stdout
+
+
+def test_no_bench_module_is_named_like_a_module_python_could_import_instead():
+    import pkgutil
+
+    taken = set(sys.stdlib_module_names) | {
+        m.name
+        for m in pkgutil.iter_modules()
+        if not getattr(m.module_finder, "path", "").startswith(str(BENCH))
+    }
+    ours = {p.stem for p in BENCH.glob("*.py")} | {p.name for p in BENCH.iterdir() if p.is_dir()}
+    assert not ours & taken

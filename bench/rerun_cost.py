@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: what a nightly re-run costs on a large account, in API calls and wall time.
 
-    .venv/bin/python bench/incremental.py --photos 10000 --albums 100
+    .venv/bin/python bench/rerun_cost.py --photos 10000 --albums 100
 
 Starts a sandbox, makes a full backup (API pacing off, small images: the calls do not depend
 on image size), then runs again with nothing changed, then again after a handful of changes

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark: ``scrapy site`` build time, full and after a small backup.
 
-    .venv/bin/python bench/site.py --photos 10000 --videos 50 --albums 100
-    .venv/bin/python bench/site.py --photos 300 --image-size realistic   # image cost per photo
+    .venv/bin/python bench/site_build.py --photos 10000 --videos 50 --albums 100
+    .venv/bin/python bench/site_build.py --photos 300 --image-size realistic  # image cost
 
 Makes a real archive first: starts a sandbox with that many photos, runs ``scrapy crawl
 photostream`` (pacing off) and ``scrapy crawl favorites`` into a temporary folder, so catalog.db
