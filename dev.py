@@ -4,6 +4,7 @@
     python3 dev.py demo   # back the sandbox Flickr up into ./demo-archive (videos too), build
                           # its offline site, say where everything is (installs Chromium)
     python3 dev.py test   # install what the tests need (Chromium, exiftool), run the whole suite
+                          # on 2 workers (pytest-xdist; -n 0 for one process)
 
 Both create ``.venv`` beside this file and install the project into it first (once; again when
 pyproject.toml changes). Only the standard library is used here, since nothing else is
@@ -26,6 +27,10 @@ PYTHON = BIN / "python"
 MARKER = VENV / ".installed-pyproject-sha256"
 # System packages the tests use: a browser for Playwright, exiftool to read metadata back.
 SYSTEM_TOOLS = {"chromium": "chromium", "exiftool": "libimage-exiftool-perl"}
+# The suite mostly waits on other processes (sandbox, crawls, Chromium): two pytest workers
+# (pytest-xdist), each test file on one of them so its module fixtures (a sandbox world, a
+# crawl) run once. A later -n on the command line wins (-n 0: one process).
+TEST_WORKERS = ("-n", "2", "--dist", "loadfile")
 
 
 def ensure_venv() -> None:
@@ -78,7 +83,7 @@ def main(argv: list[str]) -> int:
         cmd = [str(PYTHON), "-m", "flickr_crawl.demo", *argv[1:]]
     else:
         ensure_system_tools()
-        cmd = [str(PYTHON), "-m", "pytest", *argv[1:]]
+        cmd = [str(PYTHON), "-m", "pytest", *TEST_WORKERS, *argv[1:]]
     return subprocess.run(cmd, cwd=ROOT, env=env, check=False).returncode
 
 
