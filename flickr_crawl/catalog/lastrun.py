@@ -230,7 +230,7 @@ def _recorded(db: sqlite3.Connection) -> dict[str, Recorded]:
         " AND path IS NOT NULL AND source_key IS NOT NULL"
     ):
         recorded[row["photo_id"]] = Recorded(
-            _shared(row["status"]), row["path"], row["size"], row["sha256"],
+            sys.intern(row["status"]), row["path"], row["size"], row["sha256"],
             row["original_sha256"], row["original_size"], _shared(row["content_type"]),
             _shared(row["label"]), bool(row["is_original"]), row["reason"],
             _shared(row["metadata"]), row["source_key"], row["camera"],
