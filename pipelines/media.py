@@ -63,8 +63,10 @@ from flickr_crawl.flickr.websession import load_cookies, session_file_path
 from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.metadata.camera import read_camera_exif
 from flickr_crawl.metadata.exif import (
+    EXIF_FIELDS,
     StreamingEmbed,
     embed_exif,
+    exif_fields_sha256,
     original_exif_segment,
     restore_original,
 )
@@ -74,6 +76,8 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+
+    from flickr_crawl.catalog.lastrun import Recorded
 
 logger = logging.getLogger(__name__)
 
@@ -91,10 +95,9 @@ SIGNIN_DID_NOT_HELP = (
     "the web session was refused, and signing in again with FLICKR_WEB_PASSWORD did not help "
     "(the log says why); run `scrapy weblogin`, then `scrapy crawl redownload -a missing=1`"
 )
-# What embed_exif writes into a JPEG: an edit of any of these on Flickr is embedded again.
-EXIF_FIELDS = ("title", "description", "tags", "owner", "owner_name", "license",
-               "license_name", "license_url", "date_taken", "date_taken_unknown",
-               "date_posted", "geo")  # fmt: skip
+# Counted each time this step reads a JSON sidecar to judge a file (none for a photo whose
+# file catalog.db vouches for, unless its caption changed and is embedded again).
+SIDECAR_READ = "flickr/file/sidecar_read"
 
 
 class MediaPipeline:
@@ -178,6 +181,7 @@ class MediaPipeline:
         last = last_run(self.crawler)
         self.filed = dict(last.files) if catalog and last.found else None
         self.posters = dict(last.posters) if catalog and last.found else None
+        self.recorded = dict(last.recorded) if catalog and last.found else None
         self.journal.open()
 
     async def _process(self, item: PhotoItem) -> None:
@@ -197,7 +201,13 @@ class MediaPipeline:
             item.file = self._nothing_to_fetch(item)
             return
         previous, record = None, {}
-        if filed is not None or self.filed is None:
+        recorded = self.recorded.pop(item.id, None) if self.recorded is not None else None
+        if recorded is not None and not self._sidecar(dirs[0], item.id).is_file():
+            recorded = None  # a file without its sidecar is vouched for by nothing: as before
+        if recorded is not None:
+            # catalog.db's row says what the sidecar would: no sidecar is read.
+            previous, record = self.complete_file(item, dirs, filed, recorded.as_record())
+        elif filed is not None or self.filed is None:
             # With a catalog to go by, a photo it lists no complete file for has no sidecar
             # that vouches for one: nothing to read (3 system calls per new photo, each
             # waiting for the GIL again while the downloads run).
@@ -205,14 +215,14 @@ class MediaPipeline:
         if previous is None and placed:  # placed just before the last run was killed
             previous, _ = self.complete_file(item, dirs, filed, placed)
             if previous is not None:
-                record = placed
+                record, recorded = placed, None
                 self.stats.inc_value("flickr/file/recovered")
         if item.force_download:
             previous = None  # redownload: the sidecar's word is not enough
         if previous is not None:
             item.camera = record.get("camera")
             self.stats.inc_value("flickr/file/uptodate")
-            self._refresh_exif(item, previous, record)
+            self._refresh_exif(item, previous, record, dirs[0], recorded)
             item.file = previous
             item.file.status = "uptodate"
             item.file.links = self._link_into(item, previous.path or "", dirs[1:])
@@ -227,13 +237,12 @@ class MediaPipeline:
         record: dict[str, Any] | None = None,
     ) -> tuple[MediaFile | None, dict[str, Any]]:
         """The file a previous run verified, if it is still there with the size its sidecar
-        (or ``record``, a journal line) and catalog.db recorded (nothing is read or hashed),
-        of the same bytes on Flickr (the source's key: a new host or server is no new file);
-        and the previous sidecar record."""
-        sidecar = inside(self.archive, dirs[0]) / sidecar_name(item.id)
+        (or ``record``: a journal line, or catalog.db's row as a record) and catalog.db
+        recorded (nothing is hashed), of the same bytes on Flickr (the source's key: a new host
+        or server is no new file); and the previous record."""
         try:
             if record is None:
-                record = json.loads(sidecar.read_text(encoding="utf-8"))
+                record = self._read_sidecar(dirs[0], item.id)
             recorded = record["file"]
             same_source = recorded_key(record) == item.source.key  # type: ignore[union-attr]
             # An original already archived is never replaced by a smaller size the owner
@@ -266,10 +275,38 @@ class MediaPipeline:
         previous.content_type = mime_type_of_name(path) or previous.content_type
         return previous, record
 
-    def _refresh_exif(self, item: PhotoItem, previous: MediaFile, record: dict[str, Any]) -> None:
+    def _sidecar(self, folder: str, photo_id: str) -> Path:
+        return inside(self.archive, folder) / sidecar_name(photo_id)
+
+    def _read_sidecar(self, folder: str, photo_id: str) -> Any:
+        """The photo's JSON sidecar in ``folder``, as a previous run wrote it (counted)."""
+        self.stats.inc_value(SIDECAR_READ)
+        return json.loads(self._sidecar(folder, photo_id).read_text(encoding="utf-8"))
+
+    def _refresh_exif(
+        self,
+        item: PhotoItem,
+        previous: MediaFile,
+        record: dict[str, Any],
+        folder: str,
+        recorded: Recorded | None = None,
+    ) -> None:
         """Caption, tags, date, place or licence edited on Flickr: embed them again, starting
-        from the file as Flickr served it, so the bytes equal those of a fresh download."""
-        if not self.exif or previous.metadata != "embedded" or previous.original_exif is None:
+        from the file as Flickr served it, so the bytes equal those of a fresh download.
+        Kept on catalog.db's word (``recorded``), the file's sidecar is read only then: it
+        holds the served file's EXIF, and the fields as embedded."""
+        if not self.exif or previous.metadata != "embedded":
+            return
+        if recorded is not None:
+            embedded = {key: getattr(item, key) for key in EXIF_FIELDS}
+            if recorded.exif_fields_sha256 == exif_fields_sha256(embedded):
+                return
+            try:
+                record = self._read_sidecar(folder, item.id)
+                previous.original_exif = record["file"].get("original_exif")
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                return
+        if previous.original_exif is None:
             return
         now = ItemAdapter(item).asdict()
         if all(now.get(key) == record.get(key) for key in EXIF_FIELDS):
@@ -488,9 +525,8 @@ class MediaPipeline:
         if self.posters is not None:
             recorded = self.posters.pop(item.id, None)
         else:  # no catalog to go by: the sidecar in the video's folder
-            sidecar = inside(self.archive, folder) / sidecar_name(item.id)
             try:
-                record = json.loads(sidecar.read_text(encoding="utf-8"))
+                record = self._read_sidecar(folder, item.id)
                 recorded = dict(record["poster_file"])
                 recorded["key"] = recorded_key({"source": record.get("poster")})
             except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -212,6 +212,7 @@ class SidecarPipeline:
         record = {key: value for key, value in adapter.asdict().items()
                   if adapter.get_field_meta(key).get("recorded", True)}  # fmt: skip
         previous = _read_first(paths)
+        _keep_served_exif(record, previous)
         for key in PART_KEYS:
             if key in previous:
                 record[key] = previous[key]
@@ -317,6 +318,18 @@ def _apply_part(record: dict[str, Any], part: PhotoPart) -> None:
     for user in part.users:
         users[user.nsid] = {**users.get(user.nsid, {}), **_known(ItemAdapter(user).asdict())}
     record["raw"] = {**record.get("raw", {}), **part.raw}
+
+
+def _keep_served_exif(record: dict[str, Any], previous: dict[str, Any]) -> None:
+    """A file kept on catalog.db's word comes without the served file's EXIF segment
+    (catalog.db does not hold it, and its sidecar was not read): the earlier record's stays
+    while it describes the same bytes."""
+    file, before = record.get("file"), previous.get("file")
+    if not isinstance(file, dict) or not isinstance(before, dict):
+        return
+    same = file.get("status") == "uptodate" and file.get("sha256") == before.get("sha256")
+    if same and file.get("original_exif") is None:
+        file["original_exif"] = before.get("original_exif")
 
 
 def _part_fields(part: PhotoPart) -> dict[str, Any]:

@@ -57,6 +57,7 @@ from flickr_crawl.items import (
     Tag,
     User,
 )
+from flickr_crawl.metadata.exif import exif_fields_sha256
 from pipelines.catalog import CatalogPipeline
 from tests.helpers import as_old_catalog
 
@@ -131,6 +132,7 @@ def photo(photo_id: str = "5001", **kw: Any) -> PhotoItem:
             metadata="embedded",
             links=["Other/x.jpg"],
         ),
+        "camera": {"Model": "X-T4", "Make": "FUJIFILM"},
         "raw": {"flickr.people.getPhotos": {"id": photo_id, "title": "Harbour at dawn"}},
     }
     fields.update(kw)
@@ -477,6 +479,9 @@ def test_every_table_gets_exact_rows(db: sqlite3.Connection) -> None:
             "poster_size": None,
             "poster_sha256": None,
             "poster_key": None,
+            "source_key": "/o.jpg",  # what names the bytes (no Flickr URL here: its path)
+            "camera": '{"Model": "X-T4", "Make": "FUJIFILM"}',  # in the camera's order
+            "exif_fields_sha256": exif_fields_sha256(vars(photo("5001"))),
         },
         {
             "photo_id": "5002",
@@ -499,6 +504,11 @@ def test_every_table_gets_exact_rows(db: sqlite3.Connection) -> None:
             "poster_size": None,
             "poster_sha256": None,
             "poster_key": None,
+            "source_key": "/o.jpg",
+            "camera": '{"Model": "X-T4", "Make": "FUJIFILM"}',
+            "exif_fields_sha256": exif_fields_sha256(
+                vars(photo("5002", title="Second", description="", tags=[]))
+            ),
         },
     ]
     assert rows(db, "SELECT * FROM albums") == [
@@ -654,6 +664,20 @@ def test_hostile_order_keeps_foreign_keys_at_every_commit(db: sqlite3.Connection
     assert search(db, "zeppelin") == ["7001"]  # comment text kept when the photo arrived
 
 
+def test_the_file_row_tells_an_edit_of_what_is_embedded(db: sqlite3.Connection) -> None:
+    """The digest of the embedded fields changes with a caption, tags or place; not with
+    what no file holds (views, counts)."""
+    save_photo(db, photo("5001"), now=NOW)
+    digest = "SELECT exif_fields_sha256 FROM files WHERE photo_id = '5001'"
+    first = db.execute(digest).fetchone()[0]
+    save_photo(db, photo("5001", views=9000, count_faves=7), now=NOW)
+    assert db.execute(digest).fetchone()[0] == first
+    for edit in ({"title": "Harbour at dusk"}, {"tags": ["harbour"]}, {"geo": None},
+                 {"description": "Fog"}, {"license": 7}):  # fmt: skip
+        save_photo(db, photo("5001", **edit), now=NOW)
+        assert db.execute(digest).fetchone()[0] != first, edit
+
+
 def test_saving_again_changes_nothing(db: sqlite3.Connection) -> None:
     save_everything(db)
     before = dump(db)
@@ -805,6 +829,9 @@ def test_a_version_2_catalog_is_searched_by_its_text_not_its_html(tmp_path: Path
     assert search(db, "href") == []
     assert search(db, "pier") == search(db, "example") == ["5001"]
     assert search(db, "zeppelin") == ["5001"]
+    # Version 5's file columns are what a save of this flickr-crawl fills: NULL until then.
+    for file in fresh["files"]:
+        file.update(source_key=None, camera=None, exif_fields_sha256=None)
     assert dump(db) == fresh  # description HTML kept, text and comments as a new save makes them
     assert_consistent(db)
     db.close()

@@ -13,12 +13,15 @@ runs":
   filed under (to find photos whose folders changed without the photo itself changing:
   renamed, deleted or re-arranged albums);
 - where each complete file and each video's still are on disk (the media pipeline moves them
-  when their folders change, and keeps them while they are the same bytes on Flickr).
+  when their folders change, and keeps them while they are the same bytes on Flickr), and what
+  the file's record says (its source's key, camera, the digest of the fields embedded into
+  it): enough to keep it without reading its JSON sidecar.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -47,6 +50,37 @@ class Known(NamedTuple):
     has_file: bool
     owner: str = ""
     listed: bool = False  # a list call described it (not a stub), and it is still on Flickr
+
+
+class Recorded(NamedTuple):
+    """A complete file as catalog.db recorded it (schema version 5 on), with what a re-run
+    needs to keep it without reading the photo's JSON sidecar."""
+
+    status: str
+    path: str
+    size: int | None
+    sha256: str | None
+    original_sha256: str | None
+    original_size: int | None
+    content_type: str | None
+    label: str | None
+    is_original: bool
+    reason: str | None
+    metadata: str | None
+    source_key: str  # what names the bytes on Flickr (``flickr_crawl.flickr.identity``)
+    camera: str | None  # the camera's EXIF as JSON: decoded only for the photo that needs it
+    exif_fields_sha256: str | None  # ``flickr_crawl.metadata.exif.exif_fields_sha256``
+
+    def as_record(self) -> dict[str, Any]:
+        """The parts of a sidecar record this row stands for (``file``, ``source.key``,
+        ``camera``), in the sidecar's shape."""
+        file = {name: getattr(self, name) for name in _FILE_FIELDS}
+        camera = json.loads(self.camera) if self.camera is not None else None
+        return {"file": file, "source": {"key": self.source_key}, "camera": camera}
+
+
+_FILE_FIELDS = ("status", "path", "size", "sha256", "original_sha256", "original_size",
+                "content_type", "label", "is_original", "reason", "metadata")  # fmt: skip
 
 
 @dataclass
@@ -91,6 +125,8 @@ class LastRun:
     galleries: dict[str, Listed] = field(default_factory=dict)
     files: dict[str, Filed] = field(default_factory=dict)  # complete files: where, what size
     posters: dict[str, dict[str, Any]] = field(default_factory=dict)  # video stills, as files
+    # complete files whose row records their source's key (saved by a version-5 catalog)
+    recorded: dict[str, Recorded] = field(default_factory=dict)
 
     def state_int(self, key: str) -> int:
         try:
@@ -170,14 +206,41 @@ def _read(db: sqlite3.Connection) -> LastRun:
     ):
         paths = [row["path"], *json.loads(row["links"] or "[]")]
         last.files[row["photo_id"]] = Filed(paths, row["size"])
+    columns = {r["name"] for r in db.execute("PRAGMA table_info(files)")}
     # A catalog from before videos had stills has no poster columns: this run migrates it.
-    if "poster_key" in {r["name"] for r in db.execute("PRAGMA table_info(files)")}:
+    if "poster_key" in columns:
         for row in db.execute(
             "SELECT photo_id, poster_path AS path, poster_size AS size, poster_sha256 AS sha256,"
             " poster_key AS key FROM files WHERE poster_path IS NOT NULL"
         ):
             last.posters[row["photo_id"]] = dict(row)
+    if "source_key" in columns:  # version 5 on (this run migrates an older one)
+        last.recorded = _recorded(db)
     return last
+
+
+def _recorded(db: sqlite3.Connection) -> dict[str, Recorded]:
+    """Complete files with their source's key; rows saved before there was one (NULL) are left
+    to the sidecar. Repeated short strings are shared: one copy per account, not per photo."""
+    recorded = {}
+    for row in db.execute(
+        "SELECT photo_id, status, path, size, sha256, original_sha256, original_size,"
+        " content_type, label, is_original, reason, metadata, source_key, camera,"
+        " exif_fields_sha256 FROM files WHERE status IN ('downloaded', 'uptodate')"
+        " AND path IS NOT NULL AND source_key IS NOT NULL"
+    ):
+        recorded[row["photo_id"]] = Recorded(
+            sys.intern(row["status"]), row["path"], row["size"], row["sha256"],
+            row["original_sha256"], row["original_size"], _shared(row["content_type"]),
+            _shared(row["label"]), bool(row["is_original"]), row["reason"],
+            _shared(row["metadata"]), row["source_key"], row["camera"],
+            row["exif_fields_sha256"],
+        )  # fmt: skip
+    return recorded
+
+
+def _shared(value: str | None) -> str | None:
+    return sys.intern(value) if value is not None else None
 
 
 def _members(db: sqlite3.Connection, table: str, key: str) -> dict[str, list[str]]:

@@ -13,11 +13,13 @@ are the photo's or album's *current* state and are replaced on every save.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.catalog.db import to_json, transaction, utc_now
 from flickr_crawl.items import User
+from flickr_crawl.metadata.exif import EXIF_FIELDS, exif_fields_sha256
 from flickr_crawl.metadata.text import html_to_text
 
 if TYPE_CHECKING:
@@ -234,7 +236,9 @@ def save_photo(db: sqlite3.Connection, item: PhotoItem, *, now: str | None = Non
         w["photos"] += 1
         if item.file is not None:
             _save_file(db, item.id, item.file, item.source, now, item.poster_file,
-                       item.poster.key if item.poster else None)  # fmt: skip
+                       item.poster.key if item.poster else None, camera=item.camera,
+                       exif_fields=exif_fields_sha256({k: getattr(item, k) for k in EXIF_FIELDS}),
+                       )  # fmt: skip
             w["files"] += 1
         _sync_list_tags(db, item, w)
         for ref in item.albums:
@@ -276,18 +280,24 @@ def _save_file(
     now: str,
     poster: MediaFile | None = None,
     poster_key: str | None = None,
+    *,
+    camera: dict[str, Any] | None = None,
+    exif_fields: str | None = None,
 ) -> None:
     """The latest outcome for the photo's media file (one row per photo), and a video's
     still where one is complete on disk (a still that could not be had this time keeps the
-    earlier one's row: its file stays)."""
+    earlier one's row: its file stays). With the source's key, the camera's EXIF and the
+    digest of the fields embedded (``exif_fields``), the next run keeps the file on this row's
+    word alone (``flickr_crawl.catalog.lastrun``)."""
     db.execute(
         """
         INSERT INTO files (photo_id, status, path, links, size, sha256, original_sha256,
                            original_size, content_type, label, is_original, width, height,
-                           reason, metadata, updated_at)
+                           reason, metadata, updated_at, source_key, camera,
+                           exif_fields_sha256)
         VALUES (:photo_id, :status, :path, :links, :size, :sha256, :original_sha256,
                 :original_size, :content_type, :label, :is_original, :width, :height,
-                :reason, :metadata, :now)
+                :reason, :metadata, :now, :source_key, :camera, :exif_fields_sha256)
         ON CONFLICT (photo_id) DO UPDATE SET
             status = excluded.status, path = excluded.path, links = excluded.links,
             size = excluded.size, sha256 = excluded.sha256,
@@ -295,7 +305,8 @@ def _save_file(
             content_type = excluded.content_type, label = excluded.label,
             is_original = excluded.is_original, width = excluded.width, height = excluded.height,
             reason = excluded.reason, metadata = excluded.metadata,
-            updated_at = excluded.updated_at
+            updated_at = excluded.updated_at, source_key = excluded.source_key,
+            camera = excluded.camera, exif_fields_sha256 = excluded.exif_fields_sha256
         """,
         {
             "photo_id": photo_id,
@@ -314,6 +325,10 @@ def _save_file(
             "reason": file.reason,
             "metadata": file.metadata,
             "now": now,
+            "source_key": source.key if source else None,
+            # In the camera's own order: the sidecar a re-run writes from it stays the same.
+            "camera": json.dumps(camera, ensure_ascii=False) if camera is not None else None,
+            "exif_fields_sha256": exif_fields,
         },
     )
     if poster is not None and poster.status in ("downloaded", "uptodate"):

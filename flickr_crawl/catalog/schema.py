@@ -459,7 +459,18 @@ _V5: tuple[str, ...] = (
     """,
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5)
+# Version 6: what a re-run needs to keep a complete file without reading its JSON sidecar: the
+# key of the source it was fetched from (what names its bytes on Flickr), the camera's EXIF
+# read from it (JSON), and a digest of the photo's fields embedded into it
+# (``flickr_crawl.metadata.exif.exif_fields_sha256``). Rows saved before stay NULL: for those
+# photos the sidecar is read, once, and the run's save fills them.
+_V6: tuple[str, ...] = (
+    "ALTER TABLE files ADD COLUMN source_key TEXT",
+    "ALTER TABLE files ADD COLUMN camera TEXT",
+    "ALTER TABLE files ADD COLUMN exif_fields_sha256 TEXT",
+)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

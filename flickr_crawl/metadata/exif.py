@@ -17,6 +17,8 @@ the result says why ("skipped: ..."). Everything written here is also in the XMP
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 import math
 import re
@@ -30,6 +32,7 @@ from flickr_crawl.metadata.camera import read_camera_exif
 from flickr_crawl.metadata.text import clean_text, html_to_text
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from pathlib import Path
 
     from flickr_crawl.items import PhotoItem
@@ -42,6 +45,7 @@ __all__ = [
     "clean_text",
     "embed_exif",
     "exif_datetime",
+    "exif_fields_sha256",
     "html_to_text",
     "is_public_domain",
     "jpeg_head_length",
@@ -49,6 +53,12 @@ __all__ = [
 ]
 
 EMBEDDED = "embedded"
+
+# The photo's fields embed_exif writes into a JPEG: an edit of any of these on Flickr is
+# embedded again (the media pipeline compares them with what the last run recorded).
+EXIF_FIELDS = ("title", "description", "tags", "owner", "owner_name", "license",
+               "license_name", "license_url", "date_taken", "date_taken_unknown",
+               "date_posted", "geo")  # fmt: skip
 
 # Licences (api.LICENSES ids) under which nobody claims copyright: no "©" and xmpRights:Marked
 # False for them.
@@ -513,3 +523,11 @@ def _has_end(path: Path, start: int, *, block: int = 1 << 16) -> bool:
                 return True
             after, end, block = data[:1], begin, block * 4
     return False
+
+
+def exif_fields_sha256(values: Mapping[str, Any]) -> str:
+    """A digest of the ``EXIF_FIELDS`` among ``values`` (a photo's plain values, or a record of
+    them): catalog.db keeps it, so a run knows an edit without reading the JSON sidecar."""
+    fields = {key: values.get(key) for key in EXIF_FIELDS}
+    text = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
