@@ -1,4 +1,5 @@
-"""Flickr metadata -> an XMP sidecar (``<media file name>.xmp``) beside every photo and video.
+"""Flickr metadata -> an XMP packet: the sidecar beside every photo and video, and the packet
+embedded in JPEGs (``exif.py``).
 
 The sidecar is where photo managers (digiKam, darktable, Lightroom, Immich, exiftool) look for
 metadata they cannot or may not write into the media file itself: it works the same for JPEG,
@@ -6,6 +7,15 @@ PNG, GIF and video, and never touches the media bytes. Values are the ones ``exi
 (plain-text description, licence notice), in the XMP properties the Metadata Working Group
 maps them to: dc:title, dc:description, dc:subject, dc:creator, dc:rights,
 xmpRights:WebStatement/Marked/UsageTerms, photoshop:DateCreated, exif:GPSLatitude/Longitude.
+Tags are also written as Lightroom's ``lr:HierarchicalSubject`` and digiKam's
+``digiKam:TagsList``, where a machine tag ``ns:predicate=value`` becomes the branch
+ns > predicate > value (``dc:subject`` keeps it as typed).
+
+Dates keep their precision: a year- or month-only date ("2011", "2011-03", valid XMP) goes only
+into ``exif:DateTimeOriginal``. libexiv2 (digiKam, darktable, gThumb) turns a partial
+``photoshop:DateCreated`` or ``xmp:CreateDate`` into an IPTC and EXIF date when it reads a
+sidecar, which fails ("Unsupported date format") and yields a wrong day (2021-11-30 for
+"2022"); those two properties are written only for a full date.
 
 Every string passes through ``clean_text`` (no control characters or lone surrogates) and XML
 escaping, so no title or description can make the file ill-formed.
@@ -18,20 +28,24 @@ from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from flickr_crawl.archive.storage import write_bytes_atomic
-from flickr_crawl.metadata.exif import (
-    clean_text,
-    geo_coordinates,
-    html_to_text,
-    is_public_domain,
-    rights_text,
-)
+from flickr_crawl.metadata.text import clean_text, html_to_text
+from flickr_crawl.metadata.values import geo_coordinates, is_public_domain, rights_text
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from flickr_crawl.items import PhotoItem
 
-__all__ = ["sidecar_path", "write_xmp", "xmp_date", "xmp_gps", "xmp_packet"]
+__all__ = [
+    "SIDECAR_NAMINGS",
+    "hierarchical_tags",
+    "sidecar_path",
+    "sidecar_paths",
+    "write_xmp",
+    "xmp_date",
+    "xmp_gps",
+    "xmp_packet",
+]
 
 NAMESPACES = {
     "x": "adobe:ns:meta/",
@@ -41,8 +55,11 @@ NAMESPACES = {
     "xmpRights": "http://ns.adobe.com/xap/1.0/rights/",
     "photoshop": "http://ns.adobe.com/photoshop/1.0/",
     "exif": "http://ns.adobe.com/exif/1.0/",
+    "lr": "http://ns.adobe.com/lightroom/1.0/",
+    "digiKam": "http://www.digikam.org/ns/1.0/",
 }
 _ISO_PREFIX = re.compile(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2})?)?)?)?$")
+_MACHINE_TAG = re.compile(r"^([A-Za-z_][^:=|/]*):([^:=|/]+)=(.+)$")
 _XMP_TOOLKIT = "flickr-crawl"
 
 
@@ -74,6 +91,19 @@ def xmp_gps(photo: PhotoItem) -> tuple[str, str] | None:
         return None
     lat, lon = coordinates
     return _gps_value(lat, "N", "S"), _gps_value(lon, "E", "W")
+
+
+def hierarchical_tags(tags: list[str], separator: str) -> list[str]:
+    """Tags as keyword paths: ``geo:lat=1`` -> ``geo|lat|1`` (``separator`` "|" for Lightroom,
+    "/" for digiKam); a plain tag, or a machine tag whose value holds the separator, stays whole."""
+    paths = []
+    for tag in tags:
+        match = _MACHINE_TAG.match(tag)
+        if match and separator not in match[3]:
+            paths.append(separator.join(match.groups()))
+        else:
+            paths.append(tag)
+    return list(dict.fromkeys(paths))
 
 
 def _alt(name: str, value: str) -> list[str]:
@@ -108,6 +138,8 @@ def xmp_packet(photo: PhotoItem) -> bytes:
         lines += _alt("dc:description", description)
     if tags:
         lines += _array("dc:subject", "Bag", tags)
+        lines += _array("lr:HierarchicalSubject", "Bag", hierarchical_tags(tags, "|"))
+        lines += _array("digiKam:TagsList", "Seq", hierarchical_tags(tags, "/"))
     if creator:
         lines += _array("dc:creator", "Seq", [creator])
     lines += _alt("dc:rights", rights_text(photo))
@@ -120,10 +152,12 @@ def xmp_packet(photo: PhotoItem) -> bytes:
     if licence_url:
         lines += _simple("xmpRights:WebStatement", licence_url)
     taken = xmp_date(photo)
-    if taken:
+    if taken and len(taken) >= 10:  # a day is known
         lines += _simple("photoshop:DateCreated", taken)
         lines += _simple("exif:DateTimeOriginal", taken)
         lines += _simple("xmp:CreateDate", taken)
+    elif taken:
+        lines += _simple("exif:DateTimeOriginal", taken)
     gps = xmp_gps(photo)
     if gps:
         lines += _simple("exif:GPSVersionID", "2.3.0.0")
@@ -150,11 +184,31 @@ def xmp_packet(photo: PhotoItem) -> bytes:
     return packet.encode("utf-8")
 
 
-def sidecar_path(media_path: Path) -> Path:
-    """``123.jpg`` -> ``123.jpg.xmp`` (the name digiKam, darktable and Immich look for)."""
+# FLICKR_XMP_SIDECAR_NAMING: "file.ext.xmp" (123.jpg.xmp: darktable, digiKam, Immich,
+# exiftool's default) or "file.xmp" (123.xmp: Lightroom, Capture One). Names start with the
+# photo id, so two items never share a sidecar; a video's poster gets none.
+SIDECAR_NAMINGS = ("file.ext.xmp", "file.xmp")
+
+
+def sidecar_path(media_path: Path, naming: str = "file.ext.xmp") -> Path:
+    """``123.jpg`` -> ``123.jpg.xmp`` (naming "file.ext.xmp") or ``123.xmp`` ("file.xmp")."""
+    if naming == "file.xmp":
+        return media_path.with_suffix(".xmp")
+    if naming != "file.ext.xmp":
+        raise ValueError(f"unknown XMP sidecar naming {naming!r}: one of {SIDECAR_NAMINGS}")
     return media_path.with_name(media_path.name + ".xmp")
 
 
-def write_xmp(media_path: Path, photo: PhotoItem) -> Path:
-    """Write the sidecar beside ``media_path`` atomically; returns its path."""
-    return write_bytes_atomic(sidecar_path(media_path), xmp_packet(photo))
+def sidecar_paths(media_path: Path) -> list[Path]:
+    """Every name a sidecar of ``media_path`` may have (the naming setting can change)."""
+    return list(dict.fromkeys(sidecar_path(media_path, naming) for naming in SIDECAR_NAMINGS))
+
+
+def write_xmp(media_path: Path, photo: PhotoItem, naming: str = "file.ext.xmp") -> Path:
+    """Write the sidecar beside ``media_path`` atomically, named as ``naming`` says, and drop
+    one an earlier run wrote under the other naming; returns its path."""
+    path = write_bytes_atomic(sidecar_path(media_path, naming), xmp_packet(photo))
+    for other in sidecar_paths(media_path):
+        if other != path:
+            other.unlink(missing_ok=True)
+    return path
