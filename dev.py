@@ -3,7 +3,8 @@
 
     python3 dev.py demo   # back the sandbox Flickr up into ./demo-archive (videos too), build
                           # its offline site, say where everything is (installs Chromium)
-    python3 dev.py test   # install what the tests need (Chromium, exiftool, exiv2), run the whole suite
+    python3 dev.py test   # install what the tests need (Chromium, exiftool, exiv2), run the
+                          # whole suite
 
 Both create ``.venv`` beside this file and install the project into it first (once; again when
 pyproject.toml changes). Only the standard library is used here, since nothing else is

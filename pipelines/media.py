@@ -64,7 +64,7 @@ from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.metadata.camera import read_camera_exif
 from flickr_crawl.metadata.exif import (
     StreamingEmbed,
-    embed_exif,
+    embed_metadata,
     original_exif_segment,
     restore_original,
 )
@@ -91,7 +91,7 @@ SIGNIN_DID_NOT_HELP = (
     "the web session was refused, and signing in again with FLICKR_WEB_PASSWORD did not help "
     "(the log says why); run `scrapy weblogin`, then `scrapy crawl redownload -a missing=1`"
 )
-# What embed_exif writes into a JPEG: an edit of any of these on Flickr is embedded again.
+# What embed_metadata writes into a JPEG: an edit of any of these on Flickr is embedded again.
 EXIF_FIELDS = ("title", "description", "tags", "owner", "owner_name", "license",
                "license_name", "license_url", "date_taken", "date_taken_unknown",
                "date_posted", "geo")  # fmt: skip
@@ -275,7 +275,8 @@ class MediaPipeline:
         if all(now.get(key) == record.get(key) for key in EXIF_FIELDS):
             return
         path = inside(self.archive, previous.path or "")
-        served = restore_original(path.read_bytes(), base64.b64decode(previous.original_exif))
+        served = restore_original(path.read_bytes(), base64.b64decode(previous.original_exif),
+                                  previous.embedded_segments)  # fmt: skip
         if hashlib.sha256(served).hexdigest() != previous.original_sha256:
             logger.warning(
                 "Photo %(id)s: %(path)s is not the file catalog.db recorded; EXIF left as is "
@@ -285,8 +286,10 @@ class MediaPipeline:
         part = part_path(path.parent, item.id)
         try:
             part.write_bytes(served)
-            if embed_exif(part, item) != "embedded":
+            status, segments = embed_metadata(part, item)
+            if status != "embedded":
                 return
+            previous.embedded_segments = segments
             previous.size, previous.sha256 = sha256_file(part)
             self._journal(item, previous, part)
             part.replace(path)
@@ -400,19 +403,21 @@ class MediaPipeline:
             or "bin"
         )
         size, sha256 = got.stored_size, got.stored_sha256
-        metadata, original_exif = None, None
+        metadata, original_exif, segments = None, None, None
         if kind == "jpeg" and embed is not None and embed.status is not None:
             # Embedded as the file streamed in (flickr_crawl.metadata.exif.StreamingEmbed).
             item.camera, segment = embed.camera, embed.original_segment
-            metadata = self._embedded(item, embed.status)
+            metadata, segments = self._embedded(item, embed.status), embed.segments
         elif kind == "jpeg":  # EXIF off, or a head the stream could not take apart
             item.camera = read_camera_exif(part)  # before our own fields go in
             segment = original_exif_segment(part.read_bytes())
-            metadata = self._embed(part, item)
+            metadata, segments = self._embed(part, item)
             if metadata == "embedded":
                 size, sha256 = sha256_file(part)
         if metadata == "embedded":
             original_exif = base64.b64encode(segment or b"").decode("ascii")
+        else:
+            segments = None
         name = file_name(item.id, extension)
         relative = f"{dirs[0]}/{name}"
         placed = MediaFile(
@@ -427,6 +432,7 @@ class MediaPipeline:
             is_original=source.is_original,
             metadata=metadata,
             original_exif=original_exif,
+            embedded_segments=segments,
         )
         self._journal(item, placed, part)
         part.replace(folder / name)
@@ -526,11 +532,13 @@ class MediaPipeline:
                       file=dataclasses.asdict(placed), inode=part.stat().st_ino)  # fmt: skip
         self.journal.add(record)
 
-    def _embed(self, part: Path, item: PhotoItem) -> str:
-        """Write Flickr's metadata into the JPEG's EXIF (image data and camera EXIF kept)."""
+    def _embed(self, part: Path, item: PhotoItem) -> tuple[str, int]:
+        """Write Flickr's metadata into the JPEG's EXIF, XMP and IPTC (image data and camera
+        EXIF kept); the status and how many segments were written (``restore_original``)."""
         if not self.exif:
-            return "skipped: FLICKR_EXIF_ENABLED is off"
-        return self._embedded(item, embed_exif(part, item))
+            return "skipped: FLICKR_EXIF_ENABLED is off", 0
+        status, segments = embed_metadata(part, item)
+        return self._embedded(item, status), segments
 
     def _embedded(self, item: PhotoItem, status: str) -> str:
         """Count and log an embedding's outcome."""

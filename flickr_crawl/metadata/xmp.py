@@ -27,6 +27,7 @@ import re
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
+from flickr_crawl.archive.paths import XMP_SIDECAR_NAMINGS, xmp_sidecar_name
 from flickr_crawl.archive.storage import write_bytes_atomic
 from flickr_crawl.metadata.text import clean_text, html_to_text
 from flickr_crawl.metadata.values import geo_coordinates, is_public_domain, rights_text
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
     from flickr_crawl.items import PhotoItem
 
 __all__ = [
-    "SIDECAR_NAMINGS",
     "hierarchical_tags",
     "sidecar_path",
     "sidecar_paths",
@@ -184,24 +184,15 @@ def xmp_packet(photo: PhotoItem) -> bytes:
     return packet.encode("utf-8")
 
 
-# FLICKR_XMP_SIDECAR_NAMING: "file.ext.xmp" (123.jpg.xmp: darktable, digiKam, Immich,
-# exiftool's default) or "file.xmp" (123.xmp: Lightroom, Capture One). Names start with the
-# photo id, so two items never share a sidecar; a video's poster gets none.
-SIDECAR_NAMINGS = ("file.ext.xmp", "file.xmp")
-
-
 def sidecar_path(media_path: Path, naming: str = "file.ext.xmp") -> Path:
     """``123.jpg`` -> ``123.jpg.xmp`` (naming "file.ext.xmp") or ``123.xmp`` ("file.xmp")."""
-    if naming == "file.xmp":
-        return media_path.with_suffix(".xmp")
-    if naming != "file.ext.xmp":
-        raise ValueError(f"unknown XMP sidecar naming {naming!r}: one of {SIDECAR_NAMINGS}")
-    return media_path.with_name(media_path.name + ".xmp")
+    return media_path.with_name(xmp_sidecar_name(media_path.name, naming))
 
 
 def sidecar_paths(media_path: Path) -> list[Path]:
     """Every name a sidecar of ``media_path`` may have (the naming setting can change)."""
-    return list(dict.fromkeys(sidecar_path(media_path, naming) for naming in SIDECAR_NAMINGS))
+    names = dict.fromkeys(xmp_sidecar_name(media_path.name, n) for n in XMP_SIDECAR_NAMINGS)
+    return [media_path.with_name(name) for name in names]
 
 
 def write_xmp(media_path: Path, photo: PhotoItem, naming: str = "file.ext.xmp") -> Path:
