@@ -403,9 +403,12 @@ def _segment(marker: int, payload: bytes) -> bytes:
 
 
 def _xmp_and_iptc(photo: PhotoItem) -> bytes:
-    """Our XMP APP1 and IPTC APP13 segments, or b"" when the packet is too large for a
-    segment (a description of ~60 KB: it stays in EXIF and in the sidecars)."""
+    """Our XMP APP1 and IPTC APP13 segments. A description too long for one segment is cut
+    to 2,000 characters there (as in EXIF; the sidecars keep all of it); b"" when even then
+    the packet does not fit (thousands of long tags)."""
     xmp = XMP_SIGNATURE + xmp_packet(photo)
+    if len(xmp) > _MAX_APP1_PAYLOAD:
+        xmp = XMP_SIGNATURE + xmp_packet(photo, description_limit=2000)
     app13 = app13_payload(photo)
     if len(xmp) > _MAX_APP1_PAYLOAD or len(app13) > _MAX_APP1_PAYLOAD:
         logger.info("Photo %(id)s: XMP and IPTC not embedded (too large for a JPEG segment)",

@@ -125,11 +125,17 @@ def _simple(name: str, value: str) -> list[str]:
     return [f"   <{name}>{_text(value)}</{name}>"]
 
 
-def xmp_packet(photo: PhotoItem) -> bytes:
-    """A complete XMP packet (UTF-8) with everything Flickr says about the photo's content."""
+def xmp_packet(photo: PhotoItem, *, description_limit: int | None = None) -> bytes:
+    """A complete XMP packet (UTF-8) with everything Flickr says about the photo's content.
+
+    ``description_limit``: cut the description to that many characters (with "…"), for a
+    packet that must fit in a JPEG segment; the sidecar always has all of it.
+    """
     lines: list[str] = []
     title = clean_text(photo.title).strip()
     description = html_to_text(photo.description)
+    if description_limit is not None and len(description) > description_limit:
+        description = description[: description_limit - 1] + "…"
     tags = [t for t in (clean_text(t).strip() for t in photo.tags) if t]
     creator = clean_text(photo.owner_name or photo.owner).strip()
     if title:
