@@ -181,7 +181,9 @@ def exiv2(path: Path) -> tuple[dict[str, list[str]], str]:
     binary = shutil.which("exiv2")
     if binary is None:
         pytest.fail("exiv2 is required: apt-get install exiv2 (python3 dev.py test installs it)")
-    out = subprocess.run([binary, "-pa", str(path)], capture_output=True, text=True, check=False)
+    # errors="replace": exiv2 prints an XPTitle it cannot convert from UCS-2 as raw bytes
+    out = subprocess.run([binary, "-pa", str(path)], capture_output=True, check=False,
+                         encoding="utf-8", errors="replace")  # fmt: skip
     tags: dict[str, list[str]] = {}
     for line in out.stdout.splitlines():
         parts = line.split(None, 3)
