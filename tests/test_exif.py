@@ -531,11 +531,15 @@ def test_served_bytes_restored_after_xmp_and_iptc(part: Path) -> None:
     served = make_jpeg(part)
     assert embed_metadata(part, make_photo()) == ("embedded", 3)
     assert restore_original(part.read_bytes(), b"", 3) == served
-    # and a record from before XMP and IPTC: one segment, as then
+    # and a file embedded before XMP and IPTC were (EXIF alone; its record has no
+    # embedded_segments): restored as then
     served = make_jpeg(part, camera_exif())
     assert embed_exif(part, make_photo()) == "embedded"
+    found, scan = segments(part.read_bytes())
+    exif_only = b"\xff\xd8" + b"".join(s for s in found if not _is_xmp_or_iptc(s)) + scan
+    assert restore_original(exif_only, original_exif_segment(served) or b"", None) == served
     with pytest.raises(ValueError, match="fewer segments"):
-        restore_original(served, original_exif_segment(served) or b"", 99)
+        restore_original(exif_only, original_exif_segment(served) or b"", 99)
 
 
 def test_a_file_with_its_own_xmp_and_iptc_keeps_them(part: Path) -> None:
