@@ -30,6 +30,7 @@ from flickr_crawl.metadata.exif import (
     restore_original,
     rights_text,
 )
+from flickr_crawl.metadata.xmp import write_xmp
 from tests.helpers import exiv2
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ def make_photo(**overrides: Any) -> PhotoItem:
         "license_name": "Attribution License",
         "license_url": CC_BY,
         "geo": {"latitude": 51.5007, "longitude": -0.1246, "accuracy": 16},
+        "raw": {"flickr.people.getPhotos": {"id": "123", "geo_is_public": 1}},
     }
     values.update(overrides)
     return PhotoItem(**values)
@@ -583,3 +585,22 @@ def test_iim_lengths_kept_xmp_has_everything(part: Path) -> None:
     assert meta["XMP-dc:Subject"] == tag
     assert meta["XMP-dc:Description"] == description.strip()
     assert "ExifTool:Warning" not in meta
+
+
+@pytest.mark.parametrize("raw", [{"flickr.people.getPhotos": {"geo_is_public": 0}}, {}])
+def test_a_place_flickr_does_not_show_publicly_stays_out_of_the_jpeg(
+    part: Path, tmp_path: Path, raw: dict[str, Any]
+) -> None:
+    make_jpeg(part)
+    photo = make_photo(raw=raw)  # friends and family only, or not said: not public
+    assert embed_metadata(part, photo) == ("embedded", 3)
+    meta = exiftool(part)
+    assert not [key for key in meta if "GPS" in key]
+    assert meta["XMP-dc:Title"] == "Harbour at dusk"
+    # the owner's own sidecar keeps the place (as the JSON sidecar and the catalog do)
+    sidecar = exiftool(write_xmp(tmp_path / "123.jpg", photo))
+    assert sidecar["XMP-exif:GPSLatitude"] == pytest.approx(51.5007, abs=1e-6)
+    # a camera's own GPS is the camera's EXIF: kept, as every camera value is
+    make_jpeg(part, camera_exif(gps=True))
+    assert embed_metadata(part, photo) == ("embedded", 3)
+    assert exiftool(part)["GPS:GPSLatitudeRef"] == "S"

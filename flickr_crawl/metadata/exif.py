@@ -37,6 +37,7 @@ from flickr_crawl.metadata.text import clean_text, html_to_text
 from flickr_crawl.metadata.values import (
     ISO_DATE,
     geo_coordinates,
+    geo_is_public,
     is_public_domain,
     rights_text,
 )
@@ -151,10 +152,10 @@ def build_exif(existing: dict[str, Any], photo: PhotoItem, *, compact: int = 0) 
     """A new piexif dict: ``existing`` (as piexif.load gave it) plus Flickr's metadata.
 
     Camera values are kept; Flickr fills Artist, Copyright, DateTimeOriginal/CreateDate and GPS
-    only where the camera left them empty. Title, description and keywords come from Flickr
-    whenever Flickr has them. ``compact`` drops redundant copies of the description when the
-    block would not fit in a JPEG segment: 1 drops UserComment, 2 also XPComment, 3 also cuts
-    ImageDescription to 2,000 characters.
+    only where the camera left them empty (GPS only for a place Flickr shows publicly). Title,
+    description and keywords come from Flickr whenever Flickr has them. ``compact`` drops
+    redundant copies of the description when the block would not fit in a JPEG segment: 1
+    drops UserComment, 2 also XPComment, 3 also cuts ImageDescription to 2,000 characters.
     """
     result: dict[str, Any] = {name: dict(existing.get(name) or {}) for name in _IFD_NAMES}
     result["thumbnail"] = existing.get("thumbnail")
@@ -193,7 +194,7 @@ def build_exif(existing: dict[str, Any], photo: PhotoItem, *, compact: int = 0) 
         if not (isinstance(digitized, bytes) and _EXIF_DATE.match(digitized)):
             exif[piexif.ExifIFD.DateTimeDigitized] = taken.encode("ascii")
 
-    coordinates = geo_coordinates(photo)
+    coordinates = geo_coordinates(photo) if geo_is_public(photo) else None
     if coordinates and not _has_camera_gps(gps):
         lat, lon = coordinates
         gps.setdefault(piexif.GPSIFD.GPSVersionID, (2, 3, 0, 0))
@@ -406,9 +407,10 @@ def _xmp_and_iptc(photo: PhotoItem) -> bytes:
     """Our XMP APP1 and IPTC APP13 segments. A description too long for one segment is cut
     to 2,000 characters there (as in EXIF; the sidecars keep all of it); b"" when even then
     the packet does not fit (thousands of long tags)."""
-    xmp = XMP_SIGNATURE + xmp_packet(photo)
+    public = geo_is_public(photo)
+    xmp = XMP_SIGNATURE + xmp_packet(photo, gps=public)
     if len(xmp) > _MAX_APP1_PAYLOAD:
-        xmp = XMP_SIGNATURE + xmp_packet(photo, description_limit=2000)
+        xmp = XMP_SIGNATURE + xmp_packet(photo, description_limit=2000, gps=public)
     app13 = app13_payload(photo)
     if len(xmp) > _MAX_APP1_PAYLOAD or len(app13) > _MAX_APP1_PAYLOAD:
         logger.info("Photo %(id)s: XMP and IPTC not embedded (too large for a JPEG segment)",

@@ -2,7 +2,7 @@
 
 One place for the values the formats share, so the JPEG's EXIF, its XMP packet and IPTC
 record, and the XMP sidecar all say the same thing: the copyright notice, whether a licence
-claims copyright at all, and the photo's coordinates.
+claims copyright at all, the photo's coordinates and whether they are public.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ __all__ = [
     "ISO_DATE",
     "PUBLIC_DOMAIN_LICENSES",
     "geo_coordinates",
+    "geo_is_public",
     "is_public_domain",
     "rights_text",
 ]
@@ -70,3 +71,13 @@ def geo_coordinates(photo: PhotoItem) -> tuple[float, float] | None:
     if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180:
         return None
     return lat, lon
+
+
+def geo_is_public(photo: PhotoItem) -> bool:
+    """Whether Flickr shows the photo's place to everyone (``geo_is_public`` of the geo
+    extra, kept in ``raw``). A place the owner shows only to friends, family or nobody stays
+    out of the media file, which may be shared; the sidecars and the catalog keep it."""
+    for answer in photo.raw.values():
+        if isinstance(answer, dict) and "geo_is_public" in answer:
+            return str(answer["geo_is_public"]).strip() == "1"
+    return False

@@ -125,11 +125,14 @@ def _simple(name: str, value: str) -> list[str]:
     return [f"   <{name}>{_text(value)}</{name}>"]
 
 
-def xmp_packet(photo: PhotoItem, *, description_limit: int | None = None) -> bytes:
+def xmp_packet(
+    photo: PhotoItem, *, description_limit: int | None = None, gps: bool = True
+) -> bytes:
     """A complete XMP packet (UTF-8) with everything Flickr says about the photo's content.
 
     ``description_limit``: cut the description to that many characters (with "…"), for a
-    packet that must fit in a JPEG segment; the sidecar always has all of it.
+    packet that must fit in a JPEG segment; the sidecar always has all of it. ``gps`` False
+    leaves the place out (a JPEG's packet, when Flickr does not show the place publicly).
     """
     lines: list[str] = []
     title = clean_text(photo.title).strip()
@@ -164,11 +167,11 @@ def xmp_packet(photo: PhotoItem, *, description_limit: int | None = None) -> byt
         lines += _simple("xmp:CreateDate", taken)
     elif taken:
         lines += _simple("exif:DateTimeOriginal", taken)
-    gps = xmp_gps(photo)
-    if gps:
+    coordinates = xmp_gps(photo) if gps else None
+    if coordinates:
         lines += _simple("exif:GPSVersionID", "2.3.0.0")
-        lines += _simple("exif:GPSLatitude", gps[0])
-        lines += _simple("exif:GPSLongitude", gps[1])
+        lines += _simple("exif:GPSLatitude", coordinates[0])
+        lines += _simple("exif:GPSLongitude", coordinates[1])
         lines += _simple("exif:GPSMapDatum", "WGS-84")
     namespaces = "".join(
         f'\n    xmlns:{prefix}="{uri}"' for prefix, uri in NAMESPACES.items() if prefix != "x"
