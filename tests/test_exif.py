@@ -587,7 +587,14 @@ def test_iim_lengths_kept_xmp_has_everything(part: Path) -> None:
     assert "ExifTool:Warning" not in meta
 
 
-@pytest.mark.parametrize("raw", [{"flickr.people.getPhotos": {"geo_is_public": 0}}, {}])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"flickr.people.getPhotos": {"geo_is_public": 0}},
+        {"flickr.photos.getInfo": {"geoperms": {"ispublic": 0, "isfamily": 1}}},
+        {},
+    ],
+)
 def test_a_place_flickr_does_not_show_publicly_stays_out_of_the_jpeg(
     part: Path, tmp_path: Path, raw: dict[str, Any]
 ) -> None:
@@ -604,3 +611,12 @@ def test_a_place_flickr_does_not_show_publicly_stays_out_of_the_jpeg(
     make_jpeg(part, camera_exif(gps=True))
     assert embed_metadata(part, photo) == ("embedded", 3)
     assert exiftool(part)["GPS:GPSLatitudeRef"] == "S"
+
+
+def test_a_public_place_from_get_info_goes_into_the_jpeg(part: Path) -> None:
+    make_jpeg(part)
+    photo = make_photo(raw={"flickr.photos.getInfo": {"geoperms": {"ispublic": 1}}})
+    assert embed_metadata(part, photo) == ("embedded", 3)
+    meta = exiftool(part)
+    assert meta["Composite:GPSLatitude"] == pytest.approx(51.5007, abs=1e-6)
+    assert meta["XMP-exif:GPSLatitude"] == pytest.approx(51.5007, abs=1e-6)

@@ -74,10 +74,15 @@ def geo_coordinates(photo: PhotoItem) -> tuple[float, float] | None:
 
 
 def geo_is_public(photo: PhotoItem) -> bool:
-    """Whether Flickr shows the photo's place to everyone (``geo_is_public`` of the geo
-    extra, kept in ``raw``). A place the owner shows only to friends, family or nobody stays
-    out of the media file, which may be shared; the sidecars and the catalog keep it."""
+    """Whether Flickr shows the photo's place to everyone: ``geo_is_public`` of a list call's
+    geo extra, or ``geoperms.ispublic`` of getInfo, both kept in ``raw``; not said: no. A place
+    the owner shows only to friends, family or nobody stays out of the media file, which may
+    be shared; the sidecars and the catalog keep it."""
     for answer in photo.raw.values():
-        if isinstance(answer, dict) and "geo_is_public" in answer:
-            return str(answer["geo_is_public"]).strip() == "1"
+        if not isinstance(answer, dict):
+            continue
+        perms = answer.get("geoperms")
+        value = perms.get("ispublic") if isinstance(perms, dict) else answer.get("geo_is_public")
+        if value is not None:
+            return str(value).strip() == "1"
     return False
