@@ -489,8 +489,15 @@ def test_xmp_and_iptc_read_from_the_jpeg_alone(part: Path) -> None:
     # MakerNote, which exiv2 would try to parse as Canon's)
     make_jpeg(part)
     assert embed_metadata(part, photo) == ("embedded", 3)
-    # exiftool and libexiv2 read it all without a warning
+    # exiftool and libexiv2 read it all without a warning; the IPTC digest is the record's
+    # (Lightroom and other MWG readers then trust that IPTC and XMP agree)
     assert "ExifTool:Warning" not in exiftool(part)
+    digests = subprocess.run(
+        ["exiftool", "-s3", "-CurrentIPTCDigest", "-IPTCDigest", str(part)],
+        capture_output=True, check=True, text=True,
+    ).stdout.split()  # fmt: skip
+    assert len(digests) == 2
+    assert digests[0] == digests[1]
     tags, stderr = exiv2(part)
     assert exiv2_warnings(stderr) == []
     assert tags["Xmp.dc.title"] == ['lang="x-default" Zoë\'s harbour']
