@@ -57,6 +57,9 @@ class MediaFile:
     # The served file's own EXIF segment (base64, "" if it had none), kept when ours was
     # embedded, so the original bytes can always be restored exactly (flickr_crawl.metadata.exif).
     original_exif: str | None = None
+    # How many segments stand in its place: 3 (EXIF, XMP, IPTC) or 1 (EXIF alone, for a file
+    # with its own XMP or IPTC); None in records made before XMP and IPTC were embedded: 1.
+    embedded_segments: int | None = None
 
 
 @dataclass(kw_only=True)

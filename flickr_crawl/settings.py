@@ -137,6 +137,9 @@ FLICKR_SYNC_OVERLAP = 3600
 FLICKR_DEEP_METADATA_ENABLED = True  # last pass: getInfo (notes, tag authors), people.getList
 FLICKR_EXIF_ENABLED = True  # write title, description, tags, date, GPS, licence into JPEG EXIF
 FLICKR_XMP_ENABLED = True  # write <file>.xmp beside every media file (videos, PNG, GIF too)
+# The XMP sidecar's name: file.ext.xmp (123.jpg.xmp: darktable, digiKam, Immich) or file.xmp
+# (123.xmp: Lightroom, Capture One).
+FLICKR_XMP_SIDECAR_NAMING = "file.ext.xmp"
 FLICKR_CATALOG_ENABLED = True  # keep catalog.db (SQLite) in the archive root
 
 # The offline website's sizes are options of `scrapy site` (--thumb-size, --page-size, ...);

@@ -23,7 +23,6 @@ import threading
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from itemadapter import ItemAdapter
 from scrapy import Request, signals
 from scrapy.exceptions import NotConfigured
 
@@ -63,11 +62,12 @@ from flickr_crawl.flickr.websession import load_cookies, session_file_path
 from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.metadata.camera import read_camera_exif
 from flickr_crawl.metadata.exif import (
-    EXIF_FIELDS,
     StreamingEmbed,
-    embed_exif,
+    embed_metadata,
+    embedded_fields,
     exif_fields_sha256,
     original_exif_segment,
+    photo_fields,
     restore_original,
 )
 
@@ -298,21 +298,21 @@ class MediaPipeline:
         if not self.exif or previous.metadata != "embedded":
             return
         if recorded is not None:
-            embedded = {key: getattr(item, key) for key in EXIF_FIELDS}
-            if recorded.exif_fields_sha256 == exif_fields_sha256(embedded):
+            if recorded.exif_fields_sha256 == exif_fields_sha256(photo_fields(item)):
                 return
             try:
                 record = self._read_sidecar(folder, item.id)
                 previous.original_exif = record["file"].get("original_exif")
+                previous.embedded_segments = record["file"].get("embedded_segments")
             except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 return
         if previous.original_exif is None:
             return
-        now = ItemAdapter(item).asdict()
-        if all(now.get(key) == record.get(key) for key in EXIF_FIELDS):
+        if photo_fields(item) == embedded_fields(record):
             return
         path = inside(self.archive, previous.path or "")
-        served = restore_original(path.read_bytes(), base64.b64decode(previous.original_exif))
+        served = restore_original(path.read_bytes(), base64.b64decode(previous.original_exif),
+                                  previous.embedded_segments)  # fmt: skip
         if hashlib.sha256(served).hexdigest() != previous.original_sha256:
             logger.warning(
                 "Photo %(id)s: %(path)s is not the file catalog.db recorded; EXIF left as is "
@@ -322,8 +322,10 @@ class MediaPipeline:
         part = part_path(path.parent, item.id)
         try:
             part.write_bytes(served)
-            if embed_exif(part, item) != "embedded":
+            status, segments = embed_metadata(part, item)
+            if status != "embedded":
                 return
+            previous.embedded_segments = segments
             previous.size, previous.sha256 = sha256_file(part)
             self._journal(item, previous, part)
             part.replace(path)
@@ -437,19 +439,21 @@ class MediaPipeline:
             or "bin"
         )
         size, sha256 = got.stored_size, got.stored_sha256
-        metadata, original_exif = None, None
+        metadata, original_exif, segments = None, None, None
         if kind == "jpeg" and embed is not None and embed.status is not None:
             # Embedded as the file streamed in (flickr_crawl.metadata.exif.StreamingEmbed).
             item.camera, segment = embed.camera, embed.original_segment
-            metadata = self._embedded(item, embed.status)
+            metadata, segments = self._embedded(item, embed.status), embed.segments
         elif kind == "jpeg":  # EXIF off, or a head the stream could not take apart
             item.camera = read_camera_exif(part)  # before our own fields go in
             segment = original_exif_segment(part.read_bytes())
-            metadata = self._embed(part, item)
+            metadata, segments = self._embed(part, item)
             if metadata == "embedded":
                 size, sha256 = sha256_file(part)
         if metadata == "embedded":
             original_exif = base64.b64encode(segment or b"").decode("ascii")
+        else:
+            segments = None
         name = file_name(item.id, extension)
         relative = f"{dirs[0]}/{name}"
         placed = MediaFile(
@@ -464,6 +468,7 @@ class MediaPipeline:
             is_original=source.is_original,
             metadata=metadata,
             original_exif=original_exif,
+            embedded_segments=segments,
         )
         self._journal(item, placed, part)
         part.replace(folder / name)
@@ -557,16 +562,18 @@ class MediaPipeline:
         """Record the file about to be renamed from ``part`` as its sidecar will (see
         ``flickr_crawl.archive.placed``). Written before the rename, with the part's inode: a kill
         in between leaves a line no file matches, never a placed file without its line."""
-        record = {key: getattr(item, key) for key in EXIF_FIELDS}  # plain values only
+        record = photo_fields(item)  # plain values only
         record.update(id=item.id, source=dataclasses.asdict(item.source), camera=item.camera,
                       file=dataclasses.asdict(placed), inode=part.stat().st_ino)  # fmt: skip
         self.journal.add(record)
 
-    def _embed(self, part: Path, item: PhotoItem) -> str:
-        """Write Flickr's metadata into the JPEG's EXIF (image data and camera EXIF kept)."""
+    def _embed(self, part: Path, item: PhotoItem) -> tuple[str, int]:
+        """Write Flickr's metadata into the JPEG's EXIF, XMP and IPTC (image data and camera
+        EXIF kept); the status and how many segments were written (``restore_original``)."""
         if not self.exif:
-            return "skipped: FLICKR_EXIF_ENABLED is off"
-        return self._embedded(item, embed_exif(part, item))
+            return "skipped: FLICKR_EXIF_ENABLED is off", 0
+        status, segments = embed_metadata(part, item)
+        return self._embedded(item, status), segments
 
     def _embedded(self, item: PhotoItem, status: str) -> str:
         """Count and log an embedding's outcome."""

@@ -48,7 +48,7 @@ from flickr_crawl.items import (
     PhotoInfoItem,
     PhotoItem,
 )
-from flickr_crawl.metadata.xmp import sidecar_path, write_xmp
+from flickr_crawl.metadata.xmp import sidecar_path, sidecar_paths, write_xmp
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -82,6 +82,7 @@ class SidecarPipeline:
         self.layout = layout
         self.favorites_layout = "owner"  # FLICKR_FAVORITES_LAYOUT
         self.link_mode = "hardlink"  # FLICKR_LINK_MODE
+        self.xmp_naming = "file.ext.xmp"  # FLICKR_XMP_SIDECAR_NAMING
         self.stats = stats
         self.xmp = xmp
         self.folders: dict[str, list[str]] = {}  # photo id -> folders its sidecar is in
@@ -103,6 +104,7 @@ class SidecarPipeline:
         pipeline.crawler = crawler
         pipeline.favorites_layout = settings.get("FLICKR_FAVORITES_LAYOUT", "owner")
         pipeline.link_mode = settings.get("FLICKR_LINK_MODE", "hardlink")
+        pipeline.xmp_naming = settings.get("FLICKR_XMP_SIDECAR_NAMING", "file.ext.xmp")
         return pipeline
 
     @property
@@ -229,8 +231,12 @@ class SidecarPipeline:
         counts = {"flickr/sidecar/written": 1, "flickr/sidecar/merged": len(parts)}
         if self.xmp and item.file is not None and item.file.path:
             media = [inside(self.archive, m) for m in (item.file.path, *item.file.links)]
-            write_xmp(media[0], item)
-            self._spread(sidecar_path(media[0]), [sidecar_path(m) for m in media[1:]])
+            first = write_xmp(media[0], item, self.xmp_naming)
+            copies = [sidecar_path(m, self.xmp_naming) for m in media[1:]]
+            self._spread(first, copies)
+            for other in (p for m, copy in zip(media[1:], copies, strict=True)
+                          for p in sidecar_paths(m) if p != copy):  # fmt: skip
+                other.unlink(missing_ok=True)  # named as an earlier run's setting said
             counts["flickr/xmp/written"] = 1
         return counts
 
@@ -321,15 +327,18 @@ def _apply_part(record: dict[str, Any], part: PhotoPart) -> None:
 
 
 def _keep_served_exif(record: dict[str, Any], previous: dict[str, Any]) -> None:
-    """A file kept on catalog.db's word comes without the served file's EXIF segment
-    (catalog.db does not hold it, and its sidecar was not read): the earlier record's stays
-    while it describes the same bytes."""
+    """A file kept on catalog.db's word comes without the served file's EXIF segment and the
+    count of segments embedded in its place (catalog.db holds neither, and its sidecar was not
+    read): the earlier record's stay while it describes the same bytes."""
     file, before = record.get("file"), previous.get("file")
     if not isinstance(file, dict) or not isinstance(before, dict):
         return
     same = file.get("status") == "uptodate" and file.get("sha256") == before.get("sha256")
-    if same and file.get("original_exif") is None:
-        file["original_exif"] = before.get("original_exif")
+    if not same:
+        return
+    for key in ("original_exif", "embedded_segments"):
+        if file.get(key) is None:
+            file[key] = before.get(key)
 
 
 def _part_fields(part: PhotoPart) -> dict[str, Any]:

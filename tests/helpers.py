@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -171,3 +172,21 @@ def as_old_catalog(path: Path, version: int) -> None:
     old.execute("DETACH DATABASE current")
     close_catalog(old)
     current.unlink()
+
+
+def exiv2(path: Path) -> tuple[dict[str, list[str]], str]:
+    """What libexiv2 (digiKam, darktable, gThumb) reads from ``path``: each key (Xmp.dc.title,
+    Iptc.Application2.Keywords...) with its values as `exiv2 -pa` prints them, and its stderr
+    (warnings such as "Unsupported date format")."""
+    binary = shutil.which("exiv2")
+    if binary is None:
+        pytest.fail("exiv2 is required: apt-get install exiv2 (python3 dev.py test installs it)")
+    # errors="replace": exiv2 prints an XPTitle it cannot convert from UCS-2 as raw bytes
+    out = subprocess.run([binary, "-pa", str(path)], capture_output=True, check=False,
+                         encoding="utf-8", errors="replace")  # fmt: skip
+    tags: dict[str, list[str]] = {}
+    for line in out.stdout.splitlines():
+        parts = line.split(None, 3)
+        if len(parts) >= 3 and parts[0].startswith(("Exif.", "Iptc.", "Xmp.")):
+            tags.setdefault(parts[0], []).append(parts[3] if len(parts) > 3 else "")
+    return tags, out.stderr

@@ -21,7 +21,17 @@ import pytest
 from PIL import Image
 
 from flickr_crawl.items import PhotoItem
-from flickr_crawl.metadata.exif import build_exif, embed_exif, html_to_text, rights_text
+from flickr_crawl.metadata.exif import (
+    build_exif,
+    embed_exif,
+    embed_metadata,
+    html_to_text,
+    original_exif_segment,
+    restore_original,
+    rights_text,
+)
+from flickr_crawl.metadata.xmp import write_xmp
+from tests.helpers import exiv2
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -55,6 +65,7 @@ def make_photo(**overrides: Any) -> PhotoItem:
         "license_name": "Attribution License",
         "license_url": CC_BY,
         "geo": {"latitude": 51.5007, "longitude": -0.1246, "accuracy": 16},
+        "raw": {"flickr.people.getPhotos": {"id": "123", "geo_is_public": 1}},
     }
     values.update(overrides)
     return PhotoItem(**values)
@@ -90,19 +101,45 @@ def make_jpeg(path: Path, exif: bytes | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def split(data: bytes) -> tuple[list[bytes], bytes]:
-    """(segments before the scan except EXIF APP1, everything from SOS on): our own parser."""
-    pos, kept = 2, []
+def _is_exif(segment: bytes) -> bool:
+    return segment[1] == 0xE1 and segment[4:10] == b"Exif\x00\x00"
+
+
+def _is_xmp_or_iptc(segment: bytes) -> bool:
+    return (segment[1] == 0xE1 and segment[4:33] == b"http://ns.adobe.com/xap/1.0/\x00") or (
+        segment[1] == 0xED and segment[4:18] == b"Photoshop 3.0\x00"
+    )
+
+
+def segments(data: bytes) -> tuple[list[bytes], bytes]:
+    """(segments before the scan, everything from SOS on): our own parser."""
+    pos, found = 2, []
     while data[pos + 1] != 0xDA:
         end = pos + 2 + struct.unpack(">H", data[pos + 2 : pos + 4])[0]
-        if not (data[pos + 1] == 0xE1 and data[pos + 4 : pos + 10] == b"Exif\x00\x00"):
-            kept.append(data[pos:end])
+        found.append(data[pos:end])
         pos = end
-    return kept, data[pos:]
+    return found, data[pos:]
+
+
+def split(data: bytes) -> tuple[list[bytes], bytes]:
+    """(segments before the scan except EXIF APP1, everything from SOS on)."""
+    found, scan = segments(data)
+    return [s for s in found if not _is_exif(s)], scan
+
+
+def assert_only_metadata_segments_changed(before: bytes, after: bytes) -> None:
+    """Only the metadata segments differ: EXIF, and the XMP and IPTC segments embedding adds
+    to a file that had neither (one that had them keeps them byte for byte)."""
+    kept, scan = split(before)
+    now, scan_after = split(after)
+    if not any(_is_xmp_or_iptc(s) for s in kept):
+        now = [s for s in now if not _is_xmp_or_iptc(s)]
+    assert (now, scan_after) == (kept, scan)
 
 
 def assert_only_exif_changed(before: bytes, after: bytes) -> None:
-    assert split(after) == split(before)
+    """Only the metadata segments differ, and the decoded pixels are the same."""
+    assert_only_metadata_segments_changed(before, after)
     with Image.open(io.BytesIO(before)) as a, Image.open(io.BytesIO(after)) as b:
         assert a.tobytes() == b.tobytes()
 
@@ -289,7 +326,7 @@ def test_little_endian_camera_exif_kept(part: Path) -> None:
     assert meta["ExifIFD:ISO"] == 400
     assert meta["ExifIFD:ExifVersion"] == "0231"
     assert meta["IFD0:XPTitle"] == "Harbour at dusk"
-    assert split(part.read_bytes()) == split(source)
+    assert_only_metadata_segments_changed(source, part.read_bytes())
 
 
 def test_tags_piexif_would_drop_skip_the_file(part: Path) -> None:
@@ -396,8 +433,197 @@ def test_damaged_exif_never_raises_nor_touches_image_data(part: Path) -> None:
         outcome = embed_exif(part, make_photo())
         outcomes.add(outcome)
         if outcome == "embedded":
-            assert split(part.read_bytes()) == split(bytes(damaged))
+            assert_only_metadata_segments_changed(bytes(damaged), part.read_bytes())
         else:
             assert outcome.startswith("skipped: ")
             assert part.read_bytes() == damaged
     assert {"embedded", "skipped: unreadable EXIF"} <= outcomes
+
+
+# -- XMP and IPTC inside the JPEG (for Lightroom, Apple Photos: no sidecar for a JPEG) ---------
+
+MACHINE_TAGGED = ["harbour", "boats", "taxonomy:binomial=parus major", "zoë"]
+# piexif writes the Exif and GPS IFDs without their 4-byte "next IFD" field, which libexiv2
+# notices (and ignores) on every file whose EXIF we embedded; nothing to do with XMP or IPTC.
+PIEXIF_NEXT_POINTER = "has an unexpected next pointer; ignored."
+
+
+def exiv2_warnings(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if not line.endswith(PIEXIF_NEXT_POINTER)]
+
+
+def test_xmp_and_iptc_read_from_the_jpeg_alone(part: Path) -> None:
+    before = make_jpeg(part, camera_exif())
+    photo = make_photo(title="Zoë's harbour", tags=MACHINE_TAGGED)
+    status, count = embed_metadata(part, photo)
+    assert (status, count) == ("embedded", 3)
+    after = part.read_bytes()
+    assert_only_exif_changed(before, after)  # pixels, tables, scan data: as served
+
+    meta = exiftool(part)
+    text = "Boats\nin the harbour & gulls\nmore (https://x.org/p)"
+    rights = f"© 2019 Jane Doe. Attribution License {CC_BY}"
+    assert meta["XMP-dc:Title"] == "Zoë's harbour"
+    assert meta["XMP-dc:Description"] == text
+    assert meta["XMP-dc:Subject"] == MACHINE_TAGGED
+    assert meta["XMP-lr:HierarchicalSubject"] == [
+        "harbour", "boats", "taxonomy|binomial|parus major", "zoë",
+    ]  # fmt: skip
+    assert meta["XMP-dc:Creator"] == "Jane Doe"
+    assert meta["XMP-dc:Rights"] == rights
+    assert meta["XMP-xmpRights:WebStatement"] == CC_BY
+    assert meta["XMP-photoshop:DateCreated"] == "2019:06:01 20:15:30"
+    assert meta["XMP-exif:GPSLatitude"] == pytest.approx(51.5007, abs=1e-6)
+    assert meta["XMP-exif:GPSLongitude"] == pytest.approx(-0.1246, abs=1e-6)
+    assert meta["IPTC:CodedCharacterSet"] == "\x1b%G"
+    assert meta["IPTC:ObjectName"] == "Zoë's harbour"
+    assert meta["IPTC:Keywords"] == MACHINE_TAGGED
+    assert meta["IPTC:Caption-Abstract"] == text
+    assert meta["IPTC:By-line"] == "Jane Doe"
+    assert meta["IPTC:CopyrightNotice"] == rights
+    assert meta["IPTC:DateCreated"] == "2019:06:01"
+    assert meta["IFD0:Make"] == "Canon"  # the camera's EXIF is still there
+    assert piexif.load(after)["Exif"][piexif.ExifIFD.MakerNote] == MAKERNOTE
+
+    # libexiv2 (digiKam, darktable, gThumb) reads the same (from a file without the made-up
+    # MakerNote, which exiv2 would try to parse as Canon's)
+    make_jpeg(part)
+    assert embed_metadata(part, photo) == ("embedded", 3)
+    # exiftool and libexiv2 read it all without a warning; the IPTC digest is the record's
+    # (Lightroom and other MWG readers then trust that IPTC and XMP agree)
+    assert "ExifTool:Warning" not in exiftool(part)
+    digests = subprocess.run(
+        ["exiftool", "-s3", "-CurrentIPTCDigest", "-IPTCDigest", str(part)],
+        capture_output=True, check=True, text=True,
+    ).stdout.split()  # fmt: skip
+    assert len(digests) == 2
+    assert digests[0] == digests[1]
+    tags, stderr = exiv2(part)
+    assert exiv2_warnings(stderr) == []
+    assert tags["Xmp.dc.title"] == ['lang="x-default" Zoë\'s harbour']
+    assert tags["Xmp.dc.subject"] == [", ".join(MACHINE_TAGGED)]
+    assert tags["Xmp.digiKam.TagsList"] == ["harbour, boats, taxonomy/binomial/parus major, zoë"]
+    assert tags["Iptc.Application2.ObjectName"] == ["Zoë's harbour"]
+    assert tags["Iptc.Application2.Keywords"] == MACHINE_TAGGED
+    assert tags["Iptc.Application2.Byline"] == ["Jane Doe"]
+    assert tags["Iptc.Application2.Copyright"] == [rights]
+    assert tags["Iptc.Application2.DateCreated"] == ["2019-06-01"]
+    assert tags["Iptc.Application2.Caption"] == ["Boats"]  # first line of three
+    assert tags["Xmp.exif.GPSLatitude"] == ["51,30.042000N"]
+
+
+@pytest.mark.parametrize(("date_taken", "granularity"), [("2011-03", 4), ("1950", 8)])
+def test_partial_dates_in_xmp_and_iptc(part: Path, date_taken: str, granularity: int) -> None:
+    make_jpeg(part)
+    photo = make_photo(date_taken=date_taken, date_taken_granularity=granularity)
+    assert embed_metadata(part, photo) == ("embedded", 3)
+    meta = exiftool(part)
+    # As precise as Flickr knows it, nothing made up: no IPTC date (IIM's "00" month or day
+    # is what libexiv2 rejects), the year or month in XMP.
+    assert str(meta["XMP-exif:DateTimeOriginal"]) == date_taken.replace("-", ":")
+    assert "XMP-photoshop:DateCreated" not in meta
+    assert "IPTC:DateCreated" not in meta
+    tags, stderr = exiv2(part)
+    assert exiv2_warnings(stderr) == []
+    assert tags["Xmp.exif.DateTimeOriginal"] == [date_taken]
+
+
+def test_served_bytes_restored_after_xmp_and_iptc(part: Path) -> None:
+    served = make_jpeg(part, camera_exif(gps=True))
+    segment = original_exif_segment(served)
+    assert segment is not None
+    status, count = embed_metadata(part, make_photo(tags=MACHINE_TAGGED))
+    assert (status, count) == ("embedded", 3)
+    embedded = part.read_bytes()
+    assert restore_original(embedded, segment, count) == served
+    # no EXIF at all in the served file: ours (and XMP, IPTC) are taken out again
+    served = make_jpeg(part)
+    assert embed_metadata(part, make_photo()) == ("embedded", 3)
+    assert restore_original(part.read_bytes(), b"", 3) == served
+    # and a file embedded before XMP and IPTC were (EXIF alone; its record has no
+    # embedded_segments): restored as then
+    served = make_jpeg(part, camera_exif())
+    assert embed_exif(part, make_photo()) == "embedded"
+    found, scan = segments(part.read_bytes())
+    exif_only = b"\xff\xd8" + b"".join(s for s in found if not _is_xmp_or_iptc(s)) + scan
+    assert restore_original(exif_only, original_exif_segment(served) or b"", None) == served
+    with pytest.raises(ValueError, match="fewer segments"):
+        restore_original(exif_only, original_exif_segment(served) or b"", 99)
+
+
+def test_a_file_with_its_own_xmp_and_iptc_keeps_them(part: Path) -> None:
+    data = make_jpeg(part, camera_exif())
+    own_xmp = (
+        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/'
+        b'22-rdf-syntax-ns#"><rdf:Description rdf:about="" xmlns:GPano="http://ns.google.com/'
+        b'photos/1.0/panorama/" GPano:ProjectionType="equirectangular"/></rdf:RDF></x:xmpmeta>'
+    )
+    payload = b"http://ns.adobe.com/xap/1.0/\x00" + own_xmp
+    xmp = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    exif_end = data.index(b"\xff\xdb")  # before the quantisation tables
+    served = data[:exif_end] + xmp + data[exif_end:]
+    part.write_bytes(served)
+    assert embed_metadata(part, make_photo()) == ("embedded", 1)
+    after = part.read_bytes()
+    assert xmp in after  # byte for byte
+    assert b"Photoshop 3.0\x00" not in after  # no second, contradicting record
+    assert_only_exif_changed(served, after)
+    meta = exiftool(part)
+    assert meta["XMP-GPano:ProjectionType"] == "equirectangular"
+    assert "XMP-dc:Title" not in meta
+    assert meta["IFD0:XPTitle"] == "Harbour at dusk"  # EXIF still gets Flickr's metadata
+    assert restore_original(after, original_exif_segment(served) or b"", 1) == served
+
+
+def test_iim_lengths_kept_xmp_has_everything(part: Path) -> None:
+    make_jpeg(part)
+    title = "é" * 40  # 80 bytes: IIM allows 64 for Object Name
+    description = "Long " * 2000  # 10,000 characters: IIM allows 2,000 bytes for a caption
+    tag = "ü" * 50
+    assert embed_metadata(part, make_photo(title=title, description=description, tags=[tag])) == (
+        "embedded",
+        3,
+    )
+    meta = exiftool(part)
+    assert meta["IPTC:ObjectName"] == "é" * 32  # cut at a character, not inside one
+    assert meta["IPTC:Keywords"] == "ü" * 32
+    assert len(meta["IPTC:Caption-Abstract"].encode()) <= 2000
+    assert meta["XMP-dc:Title"] == title
+    assert meta["XMP-dc:Subject"] == tag
+    assert meta["XMP-dc:Description"] == description.strip()
+    assert "ExifTool:Warning" not in meta
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"flickr.people.getPhotos": {"geo_is_public": 0}},
+        {"flickr.photos.getInfo": {"geoperms": {"ispublic": 0, "isfamily": 1}}},
+        {},
+    ],
+)
+def test_a_place_flickr_does_not_show_publicly_stays_out_of_the_jpeg(
+    part: Path, tmp_path: Path, raw: dict[str, Any]
+) -> None:
+    make_jpeg(part)
+    photo = make_photo(raw=raw)  # friends and family only, or not said: not public
+    assert embed_metadata(part, photo) == ("embedded", 3)
+    meta = exiftool(part)
+    assert not [key for key in meta if "GPS" in key]
+    assert meta["XMP-dc:Title"] == "Harbour at dusk"
+    # the owner's own sidecar keeps the place (as the JSON sidecar and the catalog do)
+    sidecar = exiftool(write_xmp(tmp_path / "123.jpg", photo))
+    assert sidecar["XMP-exif:GPSLatitude"] == pytest.approx(51.5007, abs=1e-6)
+    # a camera's own GPS is the camera's EXIF: kept, as every camera value is
+    make_jpeg(part, camera_exif(gps=True))
+    assert embed_metadata(part, photo) == ("embedded", 3)
+    assert exiftool(part)["GPS:GPSLatitudeRef"] == "S"
+
+
+def test_a_public_place_from_get_info_goes_into_the_jpeg(part: Path) -> None:
+    make_jpeg(part)
+    photo = make_photo(raw={"flickr.photos.getInfo": {"geoperms": {"ispublic": 1}}})
+    assert embed_metadata(part, photo) == ("embedded", 3)
+    meta = exiftool(part)
+    assert meta["Composite:GPSLatitude"] == pytest.approx(51.5007, abs=1e-6)
+    assert meta["XMP-exif:GPSLatitude"] == pytest.approx(51.5007, abs=1e-6)

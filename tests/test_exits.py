@@ -254,6 +254,7 @@ def test_an_archive_that_cannot_be_written_is_one_line(world, how, part, says):
         ("FLICKR_PROGRESS_INTERVAL=-1", "a number >= 0.01"),
         ("FLICKR_SITE_JPEG_QUALITY=best", "a whole number from 1 to 95"),
         ("FLICKR_FAVORITES_LAYOUT=grid", "choose one of owner, date"),
+        ("FLICKR_XMP_SIDECAR_NAMING=photo.xmp", "choose one of file.ext.xmp, file.xmp"),
         ("FLICKR_WEB_URL=www.flickr.com", "must be an http(s) URL"),
     ],
 )

@@ -11,6 +11,7 @@ outside the sidecar pipeline's own writer thread, which merges each record into 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
 
+from flickr_crawl.metadata.exif import restore_original
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import ROOT, as_old_catalog, crawl_args, run_log, sidecars
 
@@ -154,3 +156,61 @@ def test_a_catalog_from_before_the_file_keys_reads_each_sidecar_once(tmp_path: P
         assert stat_value(run_log(archive), SIDECAR_READ) == photos
         assert run_again(sandbox, archive, photos) == []
         assert archive_state(archive) == before
+
+
+def test_an_edit_after_a_catalog_only_rerun_embeds_again_from_the_served_bytes(
+    tmp_path: Path,
+) -> None:
+    """A re-run on catalog.db's word writes each sidecar again without reading it: the served
+    file's EXIF segment and the count of segments embedded in its place must survive that, or
+    a later edit on Flickr could not give back Flickr's bytes to embed the new caption in."""
+    archive = tmp_path / "archive"
+    with Sandbox(*ACCOUNT, auth_file=tmp_path / "auth.json") as sandbox:
+        photos = len(sandbox.account(hashes=False)["photos"])
+        crawl_counting(sandbox, archive)
+        assert run_again(sandbox, archive, photos) == []
+        photo_id, (record, *_rest) = next(
+            (pid, recs) for pid, recs in sidecars(archive).items()
+            if recs[0]["file"]["metadata"] == "embedded" and recs[0]["file"]["embedded_segments"]
+        )  # fmt: skip
+        assert record["file"]["embedded_segments"] == 3  # EXIF, XMP, IPTC
+        sandbox.mutate([{"op": "edit_photo", "id": photo_id, "title": "Renamed on Flickr"}])
+        sandbox.reset_stats()
+
+        crawl_counting(sandbox, archive)
+
+        log = run_log(archive)
+        assert stat_value(log, "flickr/exif/refreshed") == 1, log[-3000:]
+        assert "is not the file catalog.db recorded" not in log
+        assert media_requests(sandbox) == []  # embedded again from the file on disk
+        after = sidecars(archive)[photo_id][0]["file"]
+        data = (archive / after["path"]).read_bytes()
+        assert b"Renamed on Flickr" in data  # in the XMP packet and the IPTC record
+        served = restore_original(data, base64.b64decode(after["original_exif"]),
+                                  after["embedded_segments"])  # fmt: skip
+        assert hashlib.sha256(served).hexdigest() == record["file"]["original_sha256"]
+
+
+def test_a_place_made_private_on_flickr_leaves_the_file_at_the_next_run(tmp_path: Path) -> None:
+    """GPS goes into a media file (which may be shared) only while Flickr shows the place to
+    everyone; the owner hiding it is an edit like a new caption, though no field of the photo
+    but its privacy changed."""
+    archive = tmp_path / "archive"
+    with Sandbox(*ACCOUNT, auth_file=tmp_path / "auth.json") as sandbox:
+        crawl_counting(sandbox, archive)
+        placed = {
+            pid: recs[0] for pid, recs in sidecars(archive).items()
+            if recs[0]["geo"] and recs[0]["file"]["metadata"] == "embedded"
+            and b"exif:GPSLatitude" in (archive / recs[0]["file"]["path"]).read_bytes()
+        }  # fmt: skip
+        assert placed, "no public place embedded: the test would prove nothing"
+        photo_id, record = next(iter(placed.items()))
+        sandbox.mutate([{"op": "edit_photo", "id": photo_id, "ispublic": 0, "isfriend": 1}])
+
+        crawl_counting(sandbox, archive)
+
+        log = run_log(archive)
+        assert stat_value(log, "flickr/exif/refreshed") == 1, log[-3000:]
+        data = (archive / sidecars(archive)[photo_id][0]["file"]["path"]).read_bytes()
+        assert b"exif:GPSLatitude" not in data  # the XMP packet has no place any more
+        assert sidecars(archive)[photo_id][0]["geo"] == record["geo"]  # the sidecar keeps it

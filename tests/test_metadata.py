@@ -20,7 +20,7 @@ from PIL import Image
 
 from flickr_crawl.metadata.exif import restore_original
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import crawl, kill_crawl_when, run_log, sidecars, web_session
+from tests.helpers import crawl, exiv2, kill_crawl_when, run_log, sidecars, web_session
 
 EXIFTOOL = shutil.which("exiftool")
 
@@ -129,7 +129,7 @@ def _scan(data: bytes) -> bytes:
 
 
 def test_exif_in_the_jpeg_and_camera_data_untouched(meta):
-    checked = 0
+    checked, private_places = 0, 0
     for photo in meta.account["photos"]:
         record = meta.records[photo["id"]][0]
         if photo["media"] != "photo" or not record["file"]["path"].endswith(".jpg"):
@@ -151,19 +151,45 @@ def test_exif_in_the_jpeg_and_camera_data_untouched(meta):
         assert Image.open(io.BytesIO(data)).tobytes() == Image.open(io.BytesIO(served)).tobytes()
         # and the served bytes can always be restored exactly
         segment = base64.b64decode(record["file"]["original_exif"])
-        assert restore_original(data, segment) == served
+        assert record["file"]["embedded_segments"] == 3  # EXIF, XMP, IPTC
+        assert restore_original(data, segment, record["file"]["embedded_segments"]) == served
         tags = _exiftool(path)
         assert str(tags["IFD0:XPTitle"]) == photo["title"]
         keywords = str(tags["IFD0:XPKeywords"])
         for tag in photo["tags"]:
             assert tag["raw"] in keywords or tag["content"] in keywords
-        assert tags["GPS:GPSLatitude"] == pytest.approx(abs(photo["geo"]["latitude"]), abs=1e-4)
-        assert tags["GPS:GPSLongitude"] == pytest.approx(abs(photo["geo"]["longitude"]), abs=1e-4)
         if not photo["takenunknown"]:
             assert tags["ExifIFD:DateTimeOriginal"].startswith(
                 photo["datetaken"][:4])  # fmt: skip
+        # XMP and IPTC in the JPEG itself, for apps that read no sidecar for a JPEG
+        contents = [t["content"] for t in photo["tags"]]
+        assert str(tags["XMP-dc:Title"]) == photo["title"]
+        assert [str(t) for t in _as_list(tags["XMP-dc:Subject"])] == contents
+        assert [str(t) for t in _as_list(tags["IPTC:Keywords"])] == [
+            t.encode()[:64].decode("utf-8", "ignore") for t in contents]  # fmt: skip
+        assert str(tags["IPTC:ObjectName"]) == photo["title"].encode()[:64].decode(
+            "utf-8", "ignore")  # fmt: skip
+        assert str(tags["IPTC:By-line"]) == record["owner_name"]
+        exiv2_tags, _stderr = exiv2(path)
+        assert exiv2_tags["Xmp.dc.title"] == [f'lang="x-default" {photo["title"]}']
+        assert exiv2_tags["Iptc.Application2.Keywords"] == [
+            t.encode()[:64].decode("utf-8", "ignore") for t in contents]  # fmt: skip
+        public = [a["geo_is_public"] for a in record["raw"].values()
+                  if isinstance(a, dict) and "geo_is_public" in a]  # fmt: skip
+        if public == [1]:
+            lat, lon = photo["geo"]["latitude"], photo["geo"]["longitude"]
+            assert tags["GPS:GPSLatitude"] == pytest.approx(abs(lat), abs=1e-4)
+            assert tags["GPS:GPSLongitude"] == pytest.approx(abs(lon), abs=1e-4)
+            assert tags["XMP-exif:GPSLatitude"] == pytest.approx(lat, abs=1e-5)
+            assert tags["XMP-exif:GPSLongitude"] == pytest.approx(lon, abs=1e-5)
+        else:  # a place only friends, family or nobody may see: not added to the file (the
+            # camera's own GPS, which the sandbox writes like a phone, stays as served)
+            assert not [key for key in tags if key.startswith("XMP-exif:GPS")], photo["id"]
+            assert after["GPS"] == before["GPS"]
+            private_places += 1
         checked += 1
-    assert checked >= 3
+    assert checked - private_places >= 3
+    assert private_places >= 1
 
 
 def test_xmp_of_a_video(meta):
@@ -178,6 +204,34 @@ def test_xmp_of_a_video(meta):
     assert str(tags["XMP-dc:Title"]) == video["title"]
     assert sorted(str(t) for t in _as_list(tags.get("XMP-dc:Subject"))) == sorted(
         t["content"] for t in video["tags"])  # fmt: skip
+    # libexiv2 (digiKam, darktable) reads the video's sidecar alone, without a warning
+    exiv2_tags, stderr = exiv2(xmp)
+    assert stderr == ""
+    assert exiv2_tags["Xmp.dc.title"] == [f'lang="x-default" {video["title"]}']
+    assert video["tags"]
+    assert exiv2_tags["Xmp.lr.HierarchicalSubject"] == [_keyword_paths(video["tags"], "|")]
+
+
+def _keyword_paths(tags: list[dict[str, Any]], separator: str) -> str:
+    """How exiv2 prints a bag of tags as keyword paths: ``ns:pred=value`` -> ns|pred|value."""
+    return ", ".join(
+        t["content"].replace(":", separator, 1).replace("=", separator, 1) if t["machine"]
+        else t["content"] for t in tags)  # fmt: skip
+
+
+def test_machine_tags_as_keyword_paths_in_sidecars(meta):
+    checked = 0
+    for photo in meta.account["photos"]:
+        record = meta.records[photo["id"]][0]
+        if not any(t["machine"] for t in photo["tags"]) or not record["file"].get("path"):
+            continue
+        tags, stderr = exiv2(Path(f"{meta.archive / record['file']['path']}.xmp"))
+        assert stderr == ""
+        assert tags["Xmp.dc.subject"] == [", ".join(t["content"] for t in photo["tags"])]
+        assert tags["Xmp.lr.HierarchicalSubject"] == [_keyword_paths(photo["tags"], "|")]
+        assert tags["Xmp.digiKam.TagsList"] == [_keyword_paths(photo["tags"], "/")]
+        checked += 1
+    assert checked >= 2
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -294,3 +348,39 @@ def test_deep_pass_waits_for_the_end_when_the_budget_is_tight(tmp_path):
     assert first_info > max(times["media"])
     for method in ("flickr.photos.comments.getList", "flickr.photos.getFavorites"):
         assert first_info > max(times[method])
+
+
+def test_sidecars_named_for_lightroom(tmp_path):
+    """FLICKR_XMP_SIDECAR_NAMING=file.xmp: 123.xmp beside 123.jpg (and in every album folder),
+    for photos and videos alike; switching back renames them, leaving no stale copy."""
+    auth = tmp_path / "auth.json"
+    args = ("--photos", "8", "--videos", "1", "--albums", "2", "--image-size", "small",
+            "--seed", "3")  # fmt: skip
+    with Sandbox(*args, auth_file=auth) as sandbox:
+        session = web_session(sandbox, tmp_path / "web-session.json")
+        archive = tmp_path / "archive"
+        web = ("-s", f"FLICKR_WEB_SESSION_FILE={session}")
+        result = crawl(sandbox, archive, *web, "-s", "FLICKR_XMP_SIDECAR_NAMING=file.xmp")
+        assert result.returncode == 0, result.stderr[-3000:]
+        media = []
+        for records in sidecars(archive).values():
+            file = records[0]["file"]
+            if file.get("path"):
+                media += [archive / p for p in (file["path"], *file["links"])]
+        assert len(media) >= 9
+        assert any(path.suffix in (".mp4", ".mov") for path in media)  # a video too
+        for path in media:
+            assert path.with_suffix(".xmp").is_file(), path
+            assert not Path(f"{path}.xmp").exists()
+        assert len(list(archive.rglob("*.xmp"))) == len(media)
+        tags, stderr = exiv2(media[0].with_suffix(".xmp"))
+        assert stderr == ""
+        assert "Xmp.dc.rights" in tags
+
+        # the default again, on a full run (an incremental one writes only what changed)
+        result = crawl(sandbox, archive, *web, "-a", "full=1")
+        assert result.returncode == 0, result.stderr[-3000:]
+        for path in media:
+            assert Path(f"{path}.xmp").is_file(), path
+            assert not path.with_suffix(".xmp").exists()
+        assert len(list(archive.rglob("*.xmp"))) == len(media)

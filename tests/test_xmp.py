@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from flickr_crawl.items import PhotoItem
-from flickr_crawl.metadata.xmp import NAMESPACES, write_xmp, xmp_gps, xmp_packet
+from flickr_crawl.metadata.xmp import NAMESPACES, sidecar_path, write_xmp, xmp_gps, xmp_packet
+from tests.helpers import exiv2
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -75,23 +76,57 @@ def test_video_sidecar_read_by_exiftool(tmp_path: Path) -> None:
     assert meta["XMP-dc:Source"] == "https://www.flickr.com/photos/zoe/456/"
     assert meta["XMP-xmpRights:WebStatement"] == CC_BY_SA
     assert meta["XMP-xmpRights:Marked"] is True
-    assert meta["XMP-photoshop:DateCreated"] == "2011:03"
-    assert meta["XMP-exif:DateTimeOriginal"] == "2011:03"
+    assert meta["XMP-exif:DateTimeOriginal"] == "2011:03"  # a month: no day made up
+    assert "XMP-photoshop:DateCreated" not in meta  # libexiv2 would turn "2011-03" into a day
     assert meta["XMP-exif:GPSLatitude"] == pytest.approx(59.3293, abs=1e-6)
     assert meta["XMP-exif:GPSLongitude"] == pytest.approx(-18.0686, abs=1e-6)
+    assert meta["XMP-lr:HierarchicalSubject"] == ["sea", "waves", "geo|lat|1"]
+    assert meta["XMP-digiKam:TagsList"] == ["sea", "waves", "geo/lat/1"]
+
+    # libexiv2, as digiKam, darktable and gThumb read a video's sidecar: no warning
+    tags, stderr = exiv2(path)
+    assert stderr == ""
+    assert tags["Xmp.dc.title"] == ['lang="x-default" Waves 🌊']
+    assert tags["Xmp.dc.subject"] == ["sea, waves, geo:lat=1"]
+    assert tags["Xmp.lr.HierarchicalSubject"] == ["sea, waves, geo|lat|1"]
+    assert tags["Xmp.digiKam.TagsList"] == ["sea, waves, geo/lat/1"]
+    assert tags["Xmp.dc.creator"] == ["Zoë Ångström"]
+    assert tags["Xmp.exif.DateTimeOriginal"] == ["2011-03"]
+    assert tags["Xmp.exif.GPSLatitude"] == ["59,19.758000N"]
 
 
 @pytest.mark.parametrize(
     ("date_taken", "granularity", "expected"),
     [
         ("2011-03-05T14:22:10", 0, "2011:03:05 14:22:10"),
+        ("2011-03", 4, "2011:03"),
         ("2011", 6, "2011"),
     ],
 )
 def test_date_granularity(tmp_path: Path, date_taken: str, granularity: int, expected: str) -> None:
     photo = make_video(date_taken=date_taken, date_taken_granularity=granularity)
-    meta = exiftool(write_xmp(tmp_path / "1.jpg", photo))
-    assert str(meta["XMP-photoshop:DateCreated"]) == expected
+    path = write_xmp(tmp_path / "1.jpg", photo)
+    meta = exiftool(path)
+    assert str(meta["XMP-exif:DateTimeOriginal"]) == expected
+    if granularity == 0:
+        assert str(meta["XMP-photoshop:DateCreated"]) == expected
+        assert str(meta["XMP-xmp:CreateDate"]) == expected
+    else:  # only where libexiv2 leaves a year or a month as it is
+        assert "XMP-photoshop:DateCreated" not in meta
+        assert "XMP-xmp:CreateDate" not in meta
+    # libexiv2 converts a sidecar's dates to EXIF and IPTC as it reads it: without a warning
+    # ("Unsupported date format") and without a made-up day
+    tags, stderr = exiv2(path)
+    assert stderr == ""
+    dates = ("Exif.Photo.DateTime", "Iptc.Application2.DateCreated", "Iptc.Application2.Digit")
+    converted = {key: value for key, value in tags.items() if key.startswith(dates)}
+    if granularity == 0:
+        assert tags["Xmp.exif.DateTimeOriginal"] == [expected]
+        assert converted["Exif.Photo.DateTimeOriginal"] == [expected]
+        assert converted["Iptc.Application2.DateCreated"] == ["2011-03-05"]
+    else:
+        assert tags["Xmp.exif.DateTimeOriginal"] == [date_taken]
+        assert converted == {}  # (was: DateTimeOriginal 2010:11:30 for "2011")
 
 
 def test_unknown_facts_are_left_out(tmp_path: Path) -> None:
@@ -173,3 +208,18 @@ def test_gps_form() -> None:
     )
     assert xmp_gps(make_video(geo={"latitude": float("nan"), "longitude": 1.0})) is None
     assert xmp_gps(make_video(geo={"latitude": 91.0, "longitude": 1.0})) is None
+
+
+def test_sidecar_naming_for_lightroom(tmp_path: Path) -> None:
+    media = tmp_path / "123.jpg"
+    assert write_xmp(media, make_video()) == tmp_path / "123.jpg.xmp"
+    path = write_xmp(media, make_video(title="renamed"), "file.xmp")
+    assert path == tmp_path / "123.xmp"
+    # the sidecar named as the earlier setting said goes: one sidecar per file
+    assert [p.name for p in tmp_path.iterdir()] == ["123.xmp"]
+    assert exiftool(path)["XMP-dc:Title"] == "renamed"
+    assert write_xmp(media, make_video(), "file.ext.xmp") == tmp_path / "123.jpg.xmp"
+    assert [p.name for p in tmp_path.iterdir()] == ["123.jpg.xmp"]
+    assert sidecar_path(tmp_path / "123.poster.jpg", "file.xmp").name == "123.poster.xmp"
+    with pytest.raises(ValueError, match=r"unknown XMP sidecar naming 'x\.xmp'"):
+        sidecar_path(media, "x.xmp")

@@ -30,6 +30,10 @@ LOGS_DIR = "logs"
 FAVORITES_DIR = "Favorites"
 FAVORITES_LAYOUTS = ("owner", "date")
 ALBUM_SIDECAR = "album.json"  # an album folder's record
+# FLICKR_XMP_SIDECAR_NAMING: 123.jpg.xmp (darktable, digiKam, Immich, exiftool's default) or
+# 123.xmp (Lightroom, Capture One). Media names start with the photo id, so no two items share
+# a sidecar, and 123.xmp never meets 123.json; a video's poster gets no XMP sidecar.
+XMP_SIDECAR_NAMINGS = ("file.ext.xmp", "file.xmp")
 
 _FORBIDDEN = set('<>:"/\\|?*')
 _RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{i}" for p in ("COM", "LPT") for i in range(10)}
@@ -152,6 +156,16 @@ def _resolved_folder(folder: Path) -> Path | None:
 def sidecar_name(photo_id: str) -> str:
     """The JSON sidecar beside a media file: ``<id>.json``, known even when the file is not."""
     return f"{safe_name(photo_id, fallback='photo')}.json"
+
+
+def xmp_sidecar_name(media_name: str, naming: str = "file.ext.xmp") -> str:
+    """The XMP sidecar of ``123.jpg``: ``123.jpg.xmp`` ("file.ext.xmp") or ``123.xmp``
+    ("file.xmp")."""
+    if naming == "file.xmp":
+        return f"{PurePosixPath(media_name).stem}.xmp"
+    if naming != "file.ext.xmp":
+        raise ValueError(f"unknown XMP sidecar naming {naming!r}: one of {XMP_SIDECAR_NAMINGS}")
+    return f"{media_name}.xmp"
 
 
 def favorite_dir(photo: PhotoItem, layout: str) -> str:

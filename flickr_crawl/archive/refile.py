@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from flickr_crawl.archive.paths import inside, sidecar_name
 from flickr_crawl.archive.storage import link_or_copy
-from flickr_crawl.metadata.xmp import sidecar_path
+from flickr_crawl.metadata.xmp import sidecar_paths
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ def refile(
         if path.is_file():
             path.unlink()
             removed.append(relative)
-        sidecar_path(path).unlink(missing_ok=True)
+        for xmp in sidecar_paths(path):  # under either FLICKR_XMP_SIDECAR_NAMING
+            xmp.unlink(missing_ok=True)
         if str(PurePosixPath(relative).parent) not in kept_folders:
             (path.parent / sidecar_name(photo_id)).unlink(missing_ok=True)
             remove_if_empty(path.parent, archive)

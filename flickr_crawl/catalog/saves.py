@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from flickr_crawl.catalog.db import to_json, transaction, utc_now
 from flickr_crawl.items import User
-from flickr_crawl.metadata.exif import EXIF_FIELDS, exif_fields_sha256
+from flickr_crawl.metadata.exif import exif_fields_sha256, photo_fields
 from flickr_crawl.metadata.text import html_to_text
 
 if TYPE_CHECKING:
@@ -237,7 +237,7 @@ def save_photo(db: sqlite3.Connection, item: PhotoItem, *, now: str | None = Non
         if item.file is not None:
             _save_file(db, item.id, item.file, item.source, now, item.poster_file,
                        item.poster.key if item.poster else None, camera=item.camera,
-                       exif_fields=exif_fields_sha256({k: getattr(item, k) for k in EXIF_FIELDS}),
+                       exif_fields=exif_fields_sha256(photo_fields(item)),
                        )  # fmt: skip
             w["files"] += 1
         _sync_list_tags(db, item, w)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from flickr_crawl import settings as defaults
-from flickr_crawl.archive.paths import FAVORITES_LAYOUTS, LAYOUTS
+from flickr_crawl.archive.paths import FAVORITES_LAYOUTS, LAYOUTS, XMP_SIDECAR_NAMINGS
 from flickr_crawl.flickr.auth import ENV_KEY, ENV_SECRET
 
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ RULES: dict[str, Rule] = {
     "FLICKR_LAYOUT": Rule("choice", choices=LAYOUTS),
     "FLICKR_FAVORITES_LAYOUT": Rule("choice", choices=FAVORITES_LAYOUTS),
     "FLICKR_LINK_MODE": Rule("choice", choices=("hardlink", "copy")),
+    "FLICKR_XMP_SIDECAR_NAMING": Rule("choice", choices=XMP_SIDECAR_NAMINGS),
     "FLICKR_MEDIA_CONCURRENCY": Rule("int", low=1, high=256),
     "FLICKR_DISK_RESERVE_MB": Rule("int", low=0),
     "FLICKR_SWEEP_EVERY": Rule("int", low=0),

@@ -1,10 +1,16 @@
-"""Flickr metadata -> EXIF, embedded into a JPEG original without touching its image data.
+"""Flickr metadata -> EXIF, XMP and IPTC, embedded into a JPEG original without touching its
+image data.
 
 The original from Flickr is the only copy we keep, so embedding must lose nothing: only the
-EXIF APP1 segment is replaced (JFIF, XMP, ICC, quantisation tables and scan data stay byte for
-byte), the camera's own tags are kept (Make, Model, dates, MakerNote, GPS, Orientation...), and
-Flickr's values only fill what the camera left empty, except for the descriptive fields (title,
-description, keywords), which are the owner's latest words on Flickr.
+EXIF APP1 segment is replaced, followed by an XMP packet (APP1, ``xmp.py``, the sidecar's
+packet) and an IPTC record (APP13, ``iptc.py``) for the photo apps that read no EXIF text and
+no sidecar for a JPEG (Lightroom, Apple Photos). A file that has its own XMP or IPTC keeps
+them untouched and gets no second copy. JFIF, ICC, quantisation tables and scan data stay
+byte for byte; the served file's EXIF segment is kept in the sidecar, so the bytes Flickr
+served can always be restored (``restore_original``). The camera's own tags are kept (Make,
+Model, dates, MakerNote, GPS, Orientation...), and Flickr's values only fill what the camera
+left empty, except for the descriptive fields (title, description, keywords), which are the
+owner's latest words on Flickr.
 
 piexif drives the EXIF side, with three guards around its known weaknesses: it silently drops
 tags missing from its table, it can fail on odd MakerNotes or thumbnails, and it always writes
@@ -20,7 +26,6 @@ import copy
 import hashlib
 import json
 import logging
-import math
 import re
 import struct
 from typing import TYPE_CHECKING, Any
@@ -29,7 +34,17 @@ import piexif
 
 from flickr_crawl.archive.storage import write_bytes_atomic
 from flickr_crawl.metadata.camera import read_camera_exif
+from flickr_crawl.metadata.iptc import PHOTOSHOP, app13_payload
 from flickr_crawl.metadata.text import clean_text, html_to_text
+from flickr_crawl.metadata.values import (
+    ISO_DATE,
+    geo_coordinates,
+    geo_is_public,
+    is_public_domain,
+    raw_geo_is_public,
+    rights_text,
+)
+from flickr_crawl.metadata.xmp import xmp_packet
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -44,11 +59,14 @@ __all__ = [
     "build_exif",
     "clean_text",
     "embed_exif",
+    "embed_metadata",
+    "embedded_fields",
     "exif_datetime",
     "exif_fields_sha256",
     "html_to_text",
     "is_public_domain",
     "jpeg_head_length",
+    "photo_fields",
     "rights_text",
 ]
 
@@ -59,10 +77,8 @@ EMBEDDED = "embedded"
 EXIF_FIELDS = ("title", "description", "tags", "owner", "owner_name", "license",
                "license_name", "license_url", "date_taken", "date_taken_unknown",
                "date_posted", "geo")  # fmt: skip
+GEO_PUBLIC = "geo_public"  # beside them: whether the place is public (photo_fields)
 
-# Licences (api.LICENSES ids) under which nobody claims copyright: no "©" and xmpRights:Marked
-# False for them.
-PUBLIC_DOMAIN_LICENSES = frozenset({7, 8, 9, 10})
 
 # Tags piexif may drop without loss: Microsoft's padding and the offset fix-up that goes with it.
 _DROPPABLE_TAGS = frozenset({0xEA1C, 0xEA1D})
@@ -73,44 +89,18 @@ _IFD_NAMES = ("0th", "Exif", "GPS", "Interop", "1st")
 # UNDEFINED, SSHORT, SLONG, SRATIONAL, FLOAT, DOUBLE).
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
 _MAX_APP1_PAYLOAD = 0xFFFF - 2  # the segment length field counts itself
+XMP_SIGNATURE = b"http://ns.adobe.com/xap/1.0/\x00"  # starts an APP1 holding an XMP packet
+_XMP_EXTENSION = b"http://ns.adobe.com/xmp/extension/\x00"
 # piexif fails in many ways on odd data (ValueError, struct.error, KeyError, even
 # UnboundLocalError from its own bare excepts); around its calls, any failure means "leave the
 # file alone", and embed_exif logs it with the photo id and returns it as the skip reason.
 _PIEXIF_ERRORS = (Exception,)
 
-_ISO_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?)?)?")
 _EXIF_DATE = re.compile(rb"^(?!0000)\d{4}:\d{2}:\d{2} \d{2}:\d{2}:\d{2}")
 
 
 class _Skip(Exception):
     """Leave the file as it is, for the reason given."""
-
-
-def is_public_domain(photo: PhotoItem) -> bool:
-    """Whether the photo's licence claims no copyright (Commons, US Gov, CC0, PD Mark)."""
-    return photo.license in PUBLIC_DOMAIN_LICENSES
-
-
-def _rights_year(photo: PhotoItem) -> str:
-    for value in (None if photo.date_taken_unknown else photo.date_taken, photo.date_posted):
-        if value and _ISO_DATE.match(value):
-            return value[:4]
-    return ""
-
-
-def rights_text(photo: PhotoItem) -> str:
-    """The copyright notice: "© 2019 Jane Doe. Attribution License https://...".
-
-    Public-domain licences get no "©"; "All Rights Reserved" has no URL. The year is the year
-    taken when known, else the year posted.
-    """
-    name = clean_text(photo.owner_name or photo.owner).strip()
-    holder = " ".join(p for p in (_rights_year(photo), name) if p)
-    licence = clean_text(photo.license_name).strip() or "All Rights Reserved"
-    terms = " ".join(p for p in (licence, clean_text(photo.license_url).strip()) if p)
-    if is_public_domain(photo):
-        return f"{holder}. {terms}" if holder else terms
-    return f"© {holder}. {terms}" if holder else f"© {terms}"
 
 
 # -- dates and places -----------------------------------------------------------------------
@@ -123,25 +113,11 @@ def exif_datetime(photo: PhotoItem) -> str | None:
     """
     if photo.date_taken_unknown or not photo.date_taken:
         return None
-    match = _ISO_DATE.match(photo.date_taken)
+    match = ISO_DATE.match(photo.date_taken)
     if not match or match[1] == "0000":
         return None
     year, month, day, hour, minute, second = (g or "" for g in match.groups())
     return f"{year}:{month or '01'}:{day or '01'} {hour or '00'}:{minute or '00'}:{second or '00'}"
-
-
-def geo_coordinates(photo: PhotoItem) -> tuple[float, float] | None:
-    """(latitude, longitude) from ``photo.geo`` when both are real coordinates."""
-    if not photo.geo:
-        return None
-    try:
-        lat = float(photo.geo["latitude"])
-        lon = float(photo.geo["longitude"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    if not (math.isfinite(lat) and math.isfinite(lon)) or abs(lat) > 90 or abs(lon) > 180:
-        return None
-    return lat, lon
 
 
 def _dms(value: float) -> tuple[tuple[int, int], tuple[int, int], tuple[int, int]]:
@@ -191,10 +167,10 @@ def build_exif(existing: dict[str, Any], photo: PhotoItem, *, compact: int = 0) 
     """A new piexif dict: ``existing`` (as piexif.load gave it) plus Flickr's metadata.
 
     Camera values are kept; Flickr fills Artist, Copyright, DateTimeOriginal/CreateDate and GPS
-    only where the camera left them empty. Title, description and keywords come from Flickr
-    whenever Flickr has them. ``compact`` drops redundant copies of the description when the
-    block would not fit in a JPEG segment: 1 drops UserComment, 2 also XPComment, 3 also cuts
-    ImageDescription to 2,000 characters.
+    only where the camera left them empty (GPS only for a place Flickr shows publicly). Title,
+    description and keywords come from Flickr whenever Flickr has them. ``compact`` drops
+    redundant copies of the description when the block would not fit in a JPEG segment: 1
+    drops UserComment, 2 also XPComment, 3 also cuts ImageDescription to 2,000 characters.
     """
     result: dict[str, Any] = {name: dict(existing.get(name) or {}) for name in _IFD_NAMES}
     result["thumbnail"] = existing.get("thumbnail")
@@ -233,7 +209,7 @@ def build_exif(existing: dict[str, Any], photo: PhotoItem, *, compact: int = 0) 
         if not (isinstance(digitized, bytes) and _EXIF_DATE.match(digitized)):
             exif[piexif.ExifIFD.DateTimeDigitized] = taken.encode("ascii")
 
-    coordinates = geo_coordinates(photo)
+    coordinates = geo_coordinates(photo) if geo_is_public(photo) else None
     if coordinates and not _has_camera_gps(gps):
         lat, lon = coordinates
         gps.setdefault(piexif.GPSIFD.GPSVersionID, (2, 3, 0, 0))
@@ -409,23 +385,68 @@ def original_exif_segment(data: bytes, *, complete: bool = True) -> bytes | None
     return data[where[0] : where[1]] if where else b""
 
 
-def restore_original(data: bytes, segment: bytes) -> bytes:
-    """The served JPEG, from an embedded one and the segment ``original_exif_segment`` kept."""
+def restore_original(data: bytes, segment: bytes, count: int | None = 1) -> bytes:
+    """The served JPEG, from an embedded one and the segment ``original_exif_segment`` kept.
+
+    ``count``: how many segments, from the EXIF one on, embedding wrote in its place (the
+    sidecar's ``embedded_segments``: 3 with the XMP and IPTC segments, 1 for EXIF alone, None
+    in records from before those were embedded, meaning 1).
+    """
     segments, _scan = _segments(data)
     where = _exif_segment(data, segments)
     if where is None:
         raise ValueError("no EXIF segment to replace")
-    return data[: where[0]] + segment + data[where[1] :]
+    index = next(i for i, (_m, start, _e) in enumerate(segments) if start == where[0])
+    ours = segments[index : index + (count or 1)]
+    if len(ours) != (count or 1):
+        raise ValueError("fewer segments than were embedded")
+    return data[: where[0]] + segment + data[ours[-1][2] :]
 
 
-def _embed_bytes(data: bytes, photo: PhotoItem, *, complete: bool = True) -> bytes:
+def _has_xmp_or_iptc(data: bytes, segments: list[tuple[int, int, int]]) -> bool:
+    """Whether the camera or an editor already put XMP or Photoshop/IPTC data in the head."""
+    for marker, start, _end in segments:
+        payload = data[start + 4 : start + 4 + 64]
+        if marker == 0xE1 and payload.startswith((XMP_SIGNATURE, _XMP_EXTENSION)):
+            return True
+        if marker == 0xED and payload.startswith(PHOTOSHOP):
+            return True
+    return False
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _xmp_and_iptc(photo: PhotoItem) -> bytes:
+    """Our XMP APP1 and IPTC APP13 segments. A description too long for one segment is cut
+    to 2,000 characters there (as in EXIF; the sidecars keep all of it); b"" when even then
+    the packet does not fit (thousands of long tags)."""
+    public = geo_is_public(photo)
+    xmp = XMP_SIGNATURE + xmp_packet(photo, gps=public)
+    if len(xmp) > _MAX_APP1_PAYLOAD:
+        xmp = XMP_SIGNATURE + xmp_packet(photo, description_limit=2000, gps=public)
+    app13 = app13_payload(photo)
+    if len(xmp) > _MAX_APP1_PAYLOAD or len(app13) > _MAX_APP1_PAYLOAD:
+        logger.info("Photo %(id)s: XMP and IPTC not embedded (too large for a JPEG segment)",
+                    {"id": photo.id})  # fmt: skip
+        return b""
+    return _segment(0xE1, xmp) + _segment(0xED, app13)
+
+
+def _embed_bytes(data: bytes, photo: PhotoItem, *, complete: bool = True) -> tuple[bytes, int]:
     """``data`` (a JPEG, or with ``complete`` False its head) with Flickr's metadata in its
-    EXIF segment; raises _Skip if not."""
+    EXIF segment, followed by an XMP packet and an IPTC record unless the file has its own;
+    and how many segments now stand where the EXIF segment was (or was inserted). Raises
+    _Skip if EXIF cannot be embedded."""
     segments, _scan = _segments(data, complete=complete)
     exif_segment = _exif_segment(data, segments)
     tiff = data[exif_segment[0] + 10 : exif_segment[1]] if exif_segment else None
     payload = _dump(_load_existing(tiff), photo)
-    app1 = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    ours = _segment(0xE1, payload)
+    # A file with its own XMP or IPTC (an editor's export) keeps them as they are: ours would
+    # be a second, contradicting copy, and merging packets is not worth the risk to them.
+    extra = b"" if _has_xmp_or_iptc(data, segments) else _xmp_and_iptc(photo)
     if exif_segment:
         start, end = exif_segment
     else:
@@ -435,23 +456,30 @@ def _embed_bytes(data: bytes, photo: PhotoItem, *, complete: bool = True) -> byt
             if marker != 0xE0:
                 break
             start = end = seg_end
-    return data[:start] + app1 + data[end:]
+    return data[:start] + ours + extra + data[end:], 3 if extra else 1
 
 
-def embed_exif(path: Path, photo: PhotoItem) -> str:
-    """Write Flickr's metadata into the JPEG at ``path`` (any name); "embedded" or "skipped: why".
+def embed_metadata(path: Path, photo: PhotoItem) -> tuple[str, int]:
+    """Write Flickr's metadata into the JPEG at ``path`` (any name): EXIF, and XMP and IPTC
+    where the file has none. ("embedded" or "skipped: why", the number of segments written
+    where the EXIF segment was: what ``restore_original`` needs.)
 
-    Only the EXIF segment changes; the file is replaced atomically, or not at all. Files that
-    are not JPEGs, are damaged, or whose EXIF piexif cannot carry over intact are left as they
-    are. I/O errors propagate.
+    Only the metadata segments change; the file is replaced atomically, or not at all. Files
+    that are not JPEGs, are damaged, or whose EXIF piexif cannot carry over intact are left as
+    they are. I/O errors propagate.
     """
     data = path.read_bytes()
     try:
-        new_data = _embed_bytes(data, photo)
+        new_data, count = _embed_bytes(data, photo)
     except _Skip as skip:
-        return _skipped(photo, skip)
+        return _skipped(photo, skip), 0
     write_bytes_atomic(path, new_data)
-    return EMBEDDED
+    return EMBEDDED, count
+
+
+def embed_exif(path: Path, photo: PhotoItem) -> str:
+    """``embed_metadata``'s status alone: "embedded" or "skipped: why"."""
+    return embed_metadata(path, photo)[0]
 
 
 def _skipped(photo: PhotoItem, skip: _Skip) -> str:
@@ -484,6 +512,7 @@ class StreamingEmbed:
         self.status: str | None = None  # None: the head was never seen whole
         self.camera: dict[str, Any] | None = None
         self.original_segment: bytes | None = None
+        self.segments = 0  # written where the EXIF segment was (see restore_original)
 
     def head_length(self, data: bytes | bytearray) -> int | None:
         """(reactor) See ``jpeg_head_length``."""
@@ -494,7 +523,7 @@ class StreamingEmbed:
         self.camera = read_camera_exif(head)
         self.original_segment = original_exif_segment(head, complete=False)
         try:
-            new_head = _embed_bytes(head, self.photo, complete=False)
+            new_head, self.segments = _embed_bytes(head, self.photo, complete=False)
         except _Skip as skip:
             self.status = _skipped(self.photo, skip)
             return head
@@ -525,9 +554,29 @@ def _has_end(path: Path, start: int, *, block: int = 1 << 16) -> bool:
     return False
 
 
-def exif_fields_sha256(values: Mapping[str, Any]) -> str:
-    """A digest of the ``EXIF_FIELDS`` among ``values`` (a photo's plain values, or a record of
-    them): catalog.db keeps it, so a run knows an edit without reading the JSON sidecar."""
+def photo_fields(photo: PhotoItem) -> dict[str, Any]:
+    """What embedding writes, as plain values: the ``EXIF_FIELDS`` and whether the place is
+    public (a place made private on Flickr must leave the file at the next run)."""
+    fields = {key: getattr(photo, key) for key in EXIF_FIELDS}
+    fields[GEO_PUBLIC] = geo_is_public(photo)
+    return fields
+
+
+def embedded_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``photo_fields`` of a record: a photo's plain values, a sidecar (its ``raw`` says
+    whether the place is public) or a placement journal line (says it itself)."""
     fields = {key: values.get(key) for key in EXIF_FIELDS}
+    public = values.get(GEO_PUBLIC)
+    if public is None:
+        raw = values.get("raw")
+        public = raw_geo_is_public(raw) if isinstance(raw, dict) else False
+    fields[GEO_PUBLIC] = bool(public)
+    return fields
+
+
+def exif_fields_sha256(values: Mapping[str, Any]) -> str:
+    """A digest of ``embedded_fields(values)``: catalog.db keeps it, so a run knows an edit
+    without reading the JSON sidecar."""
+    fields = embedded_fields(values)
     text = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -1,4 +1,5 @@
-"""Flickr metadata -> an XMP sidecar (``<media file name>.xmp``) beside every photo and video.
+"""Flickr metadata -> an XMP packet: the sidecar beside every photo and video, and the packet
+embedded in JPEGs (``exif.py``).
 
 The sidecar is where photo managers (digiKam, darktable, Lightroom, Immich, exiftool) look for
 metadata they cannot or may not write into the media file itself: it works the same for JPEG,
@@ -6,6 +7,15 @@ PNG, GIF and video, and never touches the media bytes. Values are the ones ``exi
 (plain-text description, licence notice), in the XMP properties the Metadata Working Group
 maps them to: dc:title, dc:description, dc:subject, dc:creator, dc:rights,
 xmpRights:WebStatement/Marked/UsageTerms, photoshop:DateCreated, exif:GPSLatitude/Longitude.
+Tags are also written as Lightroom's ``lr:HierarchicalSubject`` and digiKam's
+``digiKam:TagsList``, where a machine tag ``ns:predicate=value`` becomes the branch
+ns > predicate > value (``dc:subject`` keeps it as typed).
+
+Dates keep their precision: a year- or month-only date ("2011", "2011-03", valid XMP) goes only
+into ``exif:DateTimeOriginal``. libexiv2 (digiKam, darktable, gThumb) turns a partial
+``photoshop:DateCreated`` or ``xmp:CreateDate`` into an IPTC and EXIF date when it reads a
+sidecar, which fails ("Unsupported date format") and yields a wrong day (2021-11-30 for
+"2022"); those two properties are written only for a full date.
 
 Every string passes through ``clean_text`` (no control characters or lone surrogates) and XML
 escaping, so no title or description can make the file ill-formed.
@@ -17,21 +27,25 @@ import re
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
+from flickr_crawl.archive.paths import XMP_SIDECAR_NAMINGS, xmp_sidecar_name
 from flickr_crawl.archive.storage import write_bytes_atomic
-from flickr_crawl.metadata.exif import (
-    clean_text,
-    geo_coordinates,
-    html_to_text,
-    is_public_domain,
-    rights_text,
-)
+from flickr_crawl.metadata.text import clean_text, html_to_text
+from flickr_crawl.metadata.values import geo_coordinates, is_public_domain, rights_text
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from flickr_crawl.items import PhotoItem
 
-__all__ = ["sidecar_path", "write_xmp", "xmp_date", "xmp_gps", "xmp_packet"]
+__all__ = [
+    "hierarchical_tags",
+    "sidecar_path",
+    "sidecar_paths",
+    "write_xmp",
+    "xmp_date",
+    "xmp_gps",
+    "xmp_packet",
+]
 
 NAMESPACES = {
     "x": "adobe:ns:meta/",
@@ -41,8 +55,11 @@ NAMESPACES = {
     "xmpRights": "http://ns.adobe.com/xap/1.0/rights/",
     "photoshop": "http://ns.adobe.com/photoshop/1.0/",
     "exif": "http://ns.adobe.com/exif/1.0/",
+    "lr": "http://ns.adobe.com/lightroom/1.0/",
+    "digiKam": "http://www.digikam.org/ns/1.0/",
 }
 _ISO_PREFIX = re.compile(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2})?)?)?)?$")
+_MACHINE_TAG = re.compile(r"^([A-Za-z_][^:=|/]*):([^:=|/]+)=(.+)$")
 _XMP_TOOLKIT = "flickr-crawl"
 
 
@@ -76,6 +93,19 @@ def xmp_gps(photo: PhotoItem) -> tuple[str, str] | None:
     return _gps_value(lat, "N", "S"), _gps_value(lon, "E", "W")
 
 
+def hierarchical_tags(tags: list[str], separator: str) -> list[str]:
+    """Tags as keyword paths: ``geo:lat=1`` -> ``geo|lat|1`` (``separator`` "|" for Lightroom,
+    "/" for digiKam); a plain tag, or a machine tag whose value holds the separator, stays whole."""
+    paths = []
+    for tag in tags:
+        match = _MACHINE_TAG.match(tag)
+        if match and separator not in match[3]:
+            paths.append(separator.join(match.groups()))
+        else:
+            paths.append(tag)
+    return list(dict.fromkeys(paths))
+
+
 def _alt(name: str, value: str) -> list[str]:
     return [
         f"   <{name}>",
@@ -95,11 +125,20 @@ def _simple(name: str, value: str) -> list[str]:
     return [f"   <{name}>{_text(value)}</{name}>"]
 
 
-def xmp_packet(photo: PhotoItem) -> bytes:
-    """A complete XMP packet (UTF-8) with everything Flickr says about the photo's content."""
+def xmp_packet(
+    photo: PhotoItem, *, description_limit: int | None = None, gps: bool = True
+) -> bytes:
+    """A complete XMP packet (UTF-8) with everything Flickr says about the photo's content.
+
+    ``description_limit``: cut the description to that many characters (with "…"), for a
+    packet that must fit in a JPEG segment; the sidecar always has all of it. ``gps`` False
+    leaves the place out (a JPEG's packet, when Flickr does not show the place publicly).
+    """
     lines: list[str] = []
     title = clean_text(photo.title).strip()
     description = html_to_text(photo.description)
+    if description_limit is not None and len(description) > description_limit:
+        description = description[: description_limit - 1] + "…"
     tags = [t for t in (clean_text(t).strip() for t in photo.tags) if t]
     creator = clean_text(photo.owner_name or photo.owner).strip()
     if title:
@@ -108,6 +147,8 @@ def xmp_packet(photo: PhotoItem) -> bytes:
         lines += _alt("dc:description", description)
     if tags:
         lines += _array("dc:subject", "Bag", tags)
+        lines += _array("lr:HierarchicalSubject", "Bag", hierarchical_tags(tags, "|"))
+        lines += _array("digiKam:TagsList", "Seq", hierarchical_tags(tags, "/"))
     if creator:
         lines += _array("dc:creator", "Seq", [creator])
     lines += _alt("dc:rights", rights_text(photo))
@@ -120,15 +161,17 @@ def xmp_packet(photo: PhotoItem) -> bytes:
     if licence_url:
         lines += _simple("xmpRights:WebStatement", licence_url)
     taken = xmp_date(photo)
-    if taken:
+    if taken and len(taken) >= 10:  # a day is known
         lines += _simple("photoshop:DateCreated", taken)
         lines += _simple("exif:DateTimeOriginal", taken)
         lines += _simple("xmp:CreateDate", taken)
-    gps = xmp_gps(photo)
-    if gps:
+    elif taken:
+        lines += _simple("exif:DateTimeOriginal", taken)
+    coordinates = xmp_gps(photo) if gps else None
+    if coordinates:
         lines += _simple("exif:GPSVersionID", "2.3.0.0")
-        lines += _simple("exif:GPSLatitude", gps[0])
-        lines += _simple("exif:GPSLongitude", gps[1])
+        lines += _simple("exif:GPSLatitude", coordinates[0])
+        lines += _simple("exif:GPSLongitude", coordinates[1])
         lines += _simple("exif:GPSMapDatum", "WGS-84")
     namespaces = "".join(
         f'\n    xmlns:{prefix}="{uri}"' for prefix, uri in NAMESPACES.items() if prefix != "x"
@@ -150,11 +193,22 @@ def xmp_packet(photo: PhotoItem) -> bytes:
     return packet.encode("utf-8")
 
 
-def sidecar_path(media_path: Path) -> Path:
-    """``123.jpg`` -> ``123.jpg.xmp`` (the name digiKam, darktable and Immich look for)."""
-    return media_path.with_name(media_path.name + ".xmp")
+def sidecar_path(media_path: Path, naming: str = "file.ext.xmp") -> Path:
+    """``123.jpg`` -> ``123.jpg.xmp`` (naming "file.ext.xmp") or ``123.xmp`` ("file.xmp")."""
+    return media_path.with_name(xmp_sidecar_name(media_path.name, naming))
 
 
-def write_xmp(media_path: Path, photo: PhotoItem) -> Path:
-    """Write the sidecar beside ``media_path`` atomically; returns its path."""
-    return write_bytes_atomic(sidecar_path(media_path), xmp_packet(photo))
+def sidecar_paths(media_path: Path) -> list[Path]:
+    """Every name a sidecar of ``media_path`` may have (the naming setting can change)."""
+    names = dict.fromkeys(xmp_sidecar_name(media_path.name, n) for n in XMP_SIDECAR_NAMINGS)
+    return [media_path.with_name(name) for name in names]
+
+
+def write_xmp(media_path: Path, photo: PhotoItem, naming: str = "file.ext.xmp") -> Path:
+    """Write the sidecar beside ``media_path`` atomically, named as ``naming`` says, and drop
+    one an earlier run wrote under the other naming; returns its path."""
+    path = write_bytes_atomic(sidecar_path(media_path, naming), xmp_packet(photo))
+    for other in sidecar_paths(media_path):
+        if other != path:
+            other.unlink(missing_ok=True)
+    return path
