@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flickr_crawl.archive.links import links_leaving
+from flickr_crawl.archive.lock import ArchiveBusy, hold
 from flickr_crawl.archive.paths import CATALOG_NAME, LOGS_DIR, archive_dir
 from flickr_crawl.commands.checksettings import BadSetting, check_settings
 from flickr_crawl.downloader.budget import budget_file, ensure_budget_file
@@ -39,7 +40,8 @@ def preflight(
     """Raise ConfigError if the crawl cannot run as configured; ``warn`` gets the warnings.
 
     Nothing is created (archive, budget file) before the input is known to be good and
-    Flickr is known to answer.
+    Flickr is known to answer. On success this process holds the archive's lock (one writer
+    per archive, ``flickr_crawl.archive.lock``).
     """
     if spider not in known_spiders:
         raise ConfigError(f"no spider {spider!r}; choose one of {', '.join(sorted(known_spiders))}")
@@ -84,6 +86,12 @@ def preflight(
             f"there: remove the link (or point FLICKR_ARCHIVE_DIR elsewhere)"
         )
     _check_writable(archive)
+    try:
+        hold(archive)  # kept until this process exits; the crawl's ArchiveGuard reuses it
+    except ArchiveBusy as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot lock the archive {archive}: {exc.strerror}") from None
 
 
 def _check_flickr_answers(settings: BaseSettings) -> None:
