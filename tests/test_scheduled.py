@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from flickr_crawl.archive.lock import LOCK_NAME
+from flickr_crawl.extensions.report import RESULT_PREFIX
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import ROOT, crawl, crawl_args, scrapy
+from tests.helpers import ROOT, crawl, crawl_args, run_log, scrapy
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -107,3 +109,65 @@ def test_a_killed_crawl_does_not_keep_the_archive_locked(slow_sandbox, tmp_path)
     again = crawl(slow_sandbox, archive)
     assert again.returncode == 0, again.stderr
     assert "another run" not in again.stderr
+
+
+# -- Every outcome reaches the log -----------------------------------------------------------
+
+
+def _results(log: str) -> list[dict[str, Any]]:
+    """The ``Run result: {json}`` lines of a log."""
+    return [
+        json.loads(line.split(RESULT_PREFIX, 1)[1])
+        for line in log.splitlines()
+        if RESULT_PREFIX in line
+    ]
+
+
+def test_a_run_that_cannot_start_writes_its_error_into_the_job_log(tmp_path):
+    job_log = (
+        tmp_path / "job.log"
+    )  # what scrapyd passes: -s LOG_FILE=logs/<project>/<spider>/<job>.log
+    run = scrapy(
+        "crawl", "photostream",
+        "-s", f"FLICKR_AUTH_FILE={tmp_path / 'none.json'}",
+        "-s", f"FLICKR_ARCHIVE_DIR={tmp_path / 'archive'}",
+        "-s", f"LOG_FILE={job_log}",
+        env={"FLICKR_API_KEY": "", "FLICKR_API_SECRET": ""},
+    )  # fmt: skip
+    assert run.returncode == 1
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    error = run.stderr.strip().removeprefix("error: ")
+    log = job_log.read_text(encoding="utf-8")
+    assert f"ERROR: Cannot run: {error}" in log
+    assert _results(log) == [
+        {"status": "cannot_run", "exit_code": 1, "spider": "photostream", "error": error}
+    ]
+    assert not (tmp_path / "archive").exists()
+
+
+def test_each_run_ends_with_its_outcome_in_the_log_summary_and_stats(sandbox, tmp_path):
+    """The session sandbox has videos and the crawl no web session: exit 2, status incomplete."""
+    archive, job_log = tmp_path / "archive", tmp_path / "job.log"
+    run = crawl(sandbox, archive, "-s", f"LOG_FILE={job_log}")
+    assert run.returncode == 2, run.stderr
+    summary = json.loads(next((archive / "logs").glob("*.json")).read_text(encoding="utf-8"))
+    assert summary["status"] == "incomplete"
+    assert summary["exit_code"] == 2
+    for log in (job_log.read_text(encoding="utf-8"), run_log(archive)):
+        (result,) = _results(log)
+        assert result["status"] == "incomplete"
+        assert result["exit_code"] == 2
+        assert result["missing_videos"] == len(summary["missing_videos"]) > 0
+        assert result["photos_listed"] == summary["photos_listed"] > 0
+        assert result["api_calls"] == summary["api_calls"] > 0
+        assert result["summary"] == str(next((archive / "logs").glob("*.json")))
+    assert "'flickr/exit_code': 2" in job_log.read_text(encoding="utf-8")  # the stats dump
+
+
+def test_a_clean_run_says_ok_and_exit_0(slow_sandbox, tmp_path):
+    archive = tmp_path / "archive"
+    assert crawl(slow_sandbox, archive).returncode == 0
+    (result,) = _results(run_log(archive))
+    assert (result["status"], result["exit_code"], result["failed"]) == ("ok", 0, 0)
+    summary = json.loads(next((archive / "logs").glob("*.json")).read_text(encoding="utf-8"))
+    assert (summary["status"], summary["exit_code"]) == ("ok", 0)
