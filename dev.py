@@ -3,7 +3,8 @@
 
     python3 dev.py demo   # back the sandbox Flickr up into ./demo-archive (videos too), build
                           # its offline site, say where everything is (installs Chromium)
-    python3 dev.py test   # install what the tests need (Chromium, exiftool), run the whole suite
+    python3 dev.py test   # install what the tests need (Chromium, exiftool, Redis), run the
+                          # whole suite
 
 Both create ``.venv`` beside this file and install the project into it first (once; again when
 pyproject.toml changes). Only the standard library is used here, since nothing else is
@@ -24,8 +25,13 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 MARKER = VENV / ".installed-pyproject-sha256"
-# System packages the tests use: a browser for Playwright, exiftool to read metadata back.
-SYSTEM_TOOLS = {"chromium": "chromium", "exiftool": "libimage-exiftool-perl"}
+# System packages the tests use: a browser for Playwright, exiftool to read metadata back,
+# Redis for the API budget shared across machines (FLICKR_API_BUDGET_URL).
+SYSTEM_TOOLS = {
+    "chromium": "chromium",
+    "exiftool": "libimage-exiftool-perl",
+    "redis-server": "redis-server",
+}
 
 
 def ensure_venv() -> None:

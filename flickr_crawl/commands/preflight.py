@@ -11,7 +11,14 @@ from flickr_crawl.archive.links import links_leaving
 from flickr_crawl.archive.lock import ArchiveBusy, hold
 from flickr_crawl.archive.paths import CATALOG_NAME, LOGS_DIR, archive_dir
 from flickr_crawl.commands.checksettings import BadSetting, check_settings
-from flickr_crawl.downloader.budget import budget_file, ensure_budget_file
+from flickr_crawl.downloader.budget import (
+    BudgetUnavailable,
+    RedisBudget,
+    budget_file,
+    ensure_budget_file,
+    shared_budget,
+    shown_url,
+)
 from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials
 from flickr_crawl.flickr.mapping import since_timestamp
 from flickr_crawl.flickr.reachable import Unreachable, check_reachable, host_root
@@ -66,15 +73,7 @@ def preflight(
             raise ConfigError(str(exc)) from None
     _check_flickr_answers(settings)
     if settings.getint("FLICKR_API_CALLS_PER_HOUR") > 0:
-        auth = settings.get("FLICKR_AUTH_FILE")
-        budget = budget_file(settings.get("FLICKR_API_BUDGET_FILE", ""), auth, creds.api_key)
-        try:
-            ensure_budget_file(budget)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot keep the API call count in {budget}: {exc.strerror}; set "
-                "FLICKR_API_BUDGET_FILE to a writable file"
-            ) from None
+        _check_budget(settings, creds.api_key)
     try:
         archive.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -92,6 +91,31 @@ def preflight(
         raise ConfigError(str(exc)) from None
     except OSError as exc:
         raise ConfigError(f"cannot lock the archive {archive}: {exc.strerror}") from None
+
+
+def _check_budget(settings: BaseSettings, api_key: str) -> None:
+    """The key's hourly budget can be kept: its Redis answers, or its file can be written."""
+    if url := settings.get("FLICKR_API_BUDGET_URL", ""):
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(
+                f"FLICKR_API_BUDGET_URL={shown_url(url)!r}; expected redis://HOST:PORT/DB "
+                "(or rediss://, unix://)"
+            )
+        try:
+            budget = shared_budget(settings, api_key)
+            assert isinstance(budget, RedisBudget)
+            budget.check()
+        except BudgetUnavailable as exc:
+            raise ConfigError(f"{exc}; no API call can be counted, nothing was changed") from None
+        return
+    budget = budget_file(settings.get("FLICKR_API_BUDGET_FILE", ""), api_key)
+    try:
+        ensure_budget_file(budget)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot keep the API call count in {budget}: {exc.strerror}; set "
+            "FLICKR_API_BUDGET_FILE to a writable file"
+        ) from None
 
 
 def _check_flickr_answers(settings: BaseSettings) -> None:
