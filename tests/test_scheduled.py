@@ -15,7 +15,7 @@ import pytest
 from flickr_crawl.archive.lock import LOCK_NAME
 from flickr_crawl.extensions.report import RESULT_PREFIX
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import ROOT, crawl, crawl_args, run_log, scrapy
+from tests.helpers import ROOT, crawl, crawl_args, run_log, scrapy, sidecars
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -171,3 +171,104 @@ def test_a_clean_run_says_ok_and_exit_0(slow_sandbox, tmp_path):
     assert (result["status"], result["exit_code"], result["failed"]) == ("ok", 0, 0)
     summary = json.loads(next((archive / "logs").glob("*.json")).read_text(encoding="utf-8"))
     assert (summary["status"], summary["exit_code"]) == ("ok", 0)
+
+
+# -- Many accounts, one API key, one budget in Redis ----------------------------------------
+
+ACCOUNTS = 3
+KEY_LIMIT = 60  # calls an hour for the one key: less than the 3 accounts need together
+SANDBOX_ARGS = ("--accounts", str(ACCOUNTS), "--api-limit", str(KEY_LIMIT), "--photos", "8",
+                "--videos", "0", "--albums", "2", "--image-size", "small",
+                "--slow", "0.3")  # fmt: skip
+
+
+def _one_hour(sandbox: Sandbox, archives: dict[int, Path], redis_url: str) -> dict[int, int]:
+    """Start the accounts' crawls at once, all on the key's budget in Redis (with no URL, each
+    on a budget file of its own, as when budgets were kept beside each auth file); once the
+    hour's calls are spent and none arrives for 3 s, press Ctrl-C in those still waiting.
+    Exit codes."""
+    procs = {}
+    for n, archive in archives.items():
+        own = archive.parent / f"api-calls-{n}.json"
+        budget = (
+            f"FLICKR_API_BUDGET_URL={redis_url}" if redis_url else f"FLICKR_API_BUDGET_FILE={own}"
+        )
+        args = crawl_args(sandbox, archive, "-s", f"FLICKR_API_CALLS_PER_HOUR={KEY_LIMIT}",
+                          "-s", budget, auth_file=sandbox.auth_file_of(n))  # fmt: skip
+        procs[n] = subprocess.Popen(
+            [sys.executable, "-m", "scrapy", *args],
+            cwd=ROOT, env=dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    try:
+        last, quiet_since, deadline = -1, time.monotonic(), time.monotonic() + 300
+        while any(p.poll() is None for p in procs.values()):
+            assert time.monotonic() < deadline, "the crawls neither ended nor spent the hour"
+            total = _api_calls(sandbox)
+            if total != last:
+                last, quiet_since = total, time.monotonic()
+            elif total >= KEY_LIMIT and time.monotonic() - quiet_since > 3:
+                for proc in procs.values():
+                    if proc.poll() is None:
+                        proc.send_signal(signal.SIGINT)
+                break
+            time.sleep(0.2)
+        return {n: p.wait(timeout=60) for n, p in procs.items()}
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _calls_in_last_run(archive: Path) -> int:
+    newest = max((archive / "logs").glob("*.json"))
+    return int(json.loads(newest.read_text(encoding="utf-8"))["api_calls"])
+
+
+def test_three_accounts_on_one_key_share_its_budget_in_redis(redis_url, tmp_path):
+    """Three accounts under one key, each its own crawl at the same time, the key's hourly
+    budget kept in a real Redis: Flickr (the sandbox, which enforces the limit per key) never
+    refuses a call, no hour gets more than the limit, every account gets a fair share of it,
+    and the three archives are complete once the next hours' runs resumed them. An hour
+    passing is a restarted sandbox (its count starts again) and an emptied Redis database."""
+    import redis
+
+    archives = {n: tmp_path / f"account-{n}" for n in range(1, ACCOUNTS + 1)}
+    auth = tmp_path / "auth.json"
+    done: dict[int, int] = {}
+    hours = []
+    for _hour in range(4):
+        redis.Redis.from_url(redis_url).flushdb()
+        with Sandbox(*SANDBOX_ARGS, auth_file=auth) as sandbox:
+            todo = {n: a for n, a in archives.items() if done.get(n) != 0}
+            codes = _one_hour(sandbox, todo, redis_url)
+            stats = sandbox.stats()
+            hours.append({n: _calls_in_last_run(todo[n]) for n in todo})
+            assert stats["rate_limited"] == 0, f"the key was driven past its limit: {stats}"
+            assert stats["api_calls"]["total"] <= KEY_LIMIT
+            assert sum(hours[-1].values()) == stats["api_calls"]["total"]  # counted right
+            assert set(codes.values()) <= {0, 130}, codes
+            done.update(codes)
+            truth = {n: sandbox.account(number=n) for n in archives}
+        if all(code == 0 for code in done.values()):
+            break
+    assert all(code == 0 for code in done.values()), (done, hours)
+    assert len(hours) >= 2, "the limit was meant to be too low for one hour"
+    # The first hour, when all three wanted calls: none was starved by the others.
+    first = hours[0]
+    assert min(first.values()) >= KEY_LIMIT // (2 * ACCOUNTS), first
+    for n, archive in archives.items():
+        assert set(sidecars(archive)) == {p["id"] for p in truth[n]["photos"]}
+    owners = {truth[n]["owner"]["nsid"] for n in archives}
+    assert len(owners) == ACCOUNTS
+
+
+def test_control_a_budget_per_account_drives_the_key_past_its_limit(tmp_path):
+    """The control: with a window per account (per auth file, as before), three accounts
+    together overrun the key and the sandbox refuses calls, so the test above would have
+    caught budgets that are not shared."""
+    archives = {n: tmp_path / f"account-{n}" for n in range(1, ACCOUNTS + 1)}
+    with Sandbox(*SANDBOX_ARGS, auth_file=tmp_path / "auth.json") as sandbox:
+        _one_hour(sandbox, archives, "")
+        assert sandbox.stats()["rate_limited"] > 0
