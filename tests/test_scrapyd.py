@@ -103,16 +103,26 @@ def test_one_job_per_account_on_scrapyd_and_failed_jobs_visible(scrapyd, redis_u
     args = ("--accounts", "3", "--api-limit", str(LIMIT), "--photos", "6", "--videos", "0",
             "--albums", "2", "--image-size", "small")  # fmt: skip
     with Sandbox(*args, auth_file=auth) as sandbox:
-        jobs = {}
-        for n in (1, 2, 3, 4):  # 4: an account whose auth file is missing
-            auth_file = sandbox.auth_file_of(n) if n < 4 else tmp_path / "missing.json"
-            settings = sandbox_settings(sandbox.url, auth_file, tmp_path / f"archive-{n}")
-            settings += ["-s", f"FLICKR_API_CALLS_PER_HOUR={LIMIT}",
-                         "-s", f"FLICKR_API_BUDGET_URL={redis_url}",
-                         "-s", f"FLICKR_WEB_SESSION_FILE={tmp_path / 'none.json'}"]  # fmt: skip
-            pairs = [("project", PROJECT), ("spider", "photostream")]
-            pairs += [("setting", value) for value in settings[1::2]]
-            jobs[n] = _api(scrapyd, "schedule.json", pairs)["jobid"]
+        # deploy/'s layout: <root>/accounts/<name>/auth.json -> <root>/archives/<name>/
+        root = tmp_path / "flickr"
+        names = {1: "alice", 2: "bob", 3: "carol"}
+        for n, name in names.items():
+            (root / "accounts" / name).mkdir(parents=True)
+            shutil.copy(sandbox.auth_file_of(n), root / "accounts" / name / "auth.json")
+        (root / "accounts" / "dave").mkdir()  # an account whose token file is unreadable
+        (root / "accounts" / "dave" / "auth.json").write_text("{}")
+        names[4] = "dave"
+        endpoints = sandbox_settings(sandbox.url, auth, tmp_path / "unused")[1:6:2]
+        settings = [*endpoints, f"FLICKR_API_CALLS_PER_HOUR={LIMIT}",
+                    f"FLICKR_API_BUDGET_URL={redis_url}"]  # fmt: skip
+        run = subprocess.run(
+            [sys.executable, ROOT / "deploy" / "schedule.py", "--root", root, "--url", scrapyd,
+             *(arg for s in settings for arg in ("--setting", s))],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stderr
+        by_name = dict(line.split("\t") for line in run.stdout.splitlines())
+        jobs = {n: by_name[name] for n, name in names.items()}
         deadline = time.monotonic() + 300
         while True:
             listed = _api(scrapyd, f"listjobs.json?project={PROJECT}")
@@ -126,8 +136,9 @@ def test_one_job_per_account_on_scrapyd_and_failed_jobs_visible(scrapyd, redis_u
     results = {n: _result(scrapyd, finished[job]) for n, job in jobs.items()}
     for n in (1, 2, 3):
         assert (results[n]["status"], results[n]["exit_code"]) == ("ok", 0), results[n]
-        assert set(sidecars(tmp_path / f"archive-{n}")) == {p["id"] for p in truth[n]["photos"]}
-    assert (results[4]["status"], results[4]["exit_code"]) == ("cannot_run", 1)
-    assert results[4]["error"].startswith("no Flickr API key")
+        archive = root / "archives" / names[n]
+        assert set(sidecars(archive)) == {p["id"] for p in truth[n]["photos"]}
+    assert (results[4]["status"], results[4]["exit_code"]) == ("cannot_run", 1), results[4]
+    assert not (root / "archives" / "dave").exists()
     assert stats["rate_limited"] == 0
     assert stats["api_calls"]["total"] == sum(results[n]["api_calls"] for n in (1, 2, 3))
