@@ -110,9 +110,12 @@ FLICKR_CHROMIUM_PATH = ""  # browser for the web sign-in; empty: Playwright's, e
 # --- flickr-crawl: API budget ---------------------------------------------------------------
 FLICKR_API_CALLS_PER_HOUR = 3600  # hard cap over any rolling hour; 0 disables the cap
 FLICKR_API_PER_PAGE = 500  # list page size (Flickr's maximum)
-# The calls of the last hour, per API key, shared by every run (mode 0600).
-# Empty means api-calls-<key hash>.json beside the auth file.
+# The calls of the last hour, per API key, shared by every run and account (mode 0600).
+# Empty means api-calls-<key hash>.json in $XDG_STATE_HOME/flickr-crawl (~/.local/state/...).
 FLICKR_API_BUDGET_FILE = ""
+# redis://HOST:PORT/DB: keep that window in Redis instead, shared across machines (the
+# flickr-crawl[redis] extra); empty = the file above.
+FLICKR_API_BUDGET_URL = ""
 
 # --- flickr-crawl: backoff ------------------------------------------------------------------
 FLICKR_BACKOFF_ENABLED = True  # slow a host down when it answers 429, 503 or "unavailable"

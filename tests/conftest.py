@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from flickr_crawl.sandbox.process import Sandbox
+from tests.redis_server import start_redis
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -19,6 +21,20 @@ _E2E_CALLS = re.compile(
     r"Popen|run_demo|sync_playwright)\("
 )
 _CALLED = re.compile(r"\b([A-Za-z_]\w*)\(")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_state(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The hourly API budget files (per key, in the user's state folder) of this session's
+    crawls go to a folder of its own (XDG_STATE_HOME, inherited by every command the tests
+    run): never the user's, and no budget left by an earlier session."""
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on 127.0.0.1 for this session (skips where it is not installed)."""
+    yield from start_redis(tmp_path_factory.mktemp("redis"))
 
 
 @pytest.fixture(scope="session")

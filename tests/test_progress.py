@@ -106,6 +106,8 @@ def test_progress_log_lines(slow_sandbox: Sandbox, tmp_path: Path) -> None:
         # too small a budget for the deep pass to go along with the downloads (3 calls per
         # photo + 100), so it runs after them, as it does on a large account
         "-s", "FLICKR_API_CALLS_PER_HOUR=150",
+        # its own window: this key's calls by the session's other tests are not this run's
+        "-s", f"FLICKR_API_BUDGET_FILE={tmp_path / 'api-calls.json'}",
     )  # fmt: skip
     assert result.returncode in (0, 2), result.stderr[-2000:]  # 2: videos need a web session
     # Not on a terminal: the lines go to the run's log file; the console keeps warnings.

@@ -7,6 +7,7 @@ not start, or Flickr refused the credentials. 130: interrupted (run the same com
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,13 +18,17 @@ from scrapy.spiderloader import get_spider_loader
 from flickr_crawl.archive.paths import archive_dir
 from flickr_crawl.commands.preflight import ConfigError, preflight
 from flickr_crawl.extensions.jobdir import recover_unclean
-from flickr_crawl.extensions.report import RunReport, plural
-from flickr_crawl.extensions.runlog import show_summary, start_run_log
+from flickr_crawl.extensions.report import EXIT_CODES, RunReport, plural, result_line
+from flickr_crawl.extensions.runlog import log_start_failure, show_summary, start_run_log
 
 if TYPE_CHECKING:
     import argparse
 
-EXIT_OK, EXIT_CANNOT_RUN, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_CANNOT_RUN, EXIT_SOME_FAILED, EXIT_INTERRUPTED = (
+    EXIT_CODES[status] for status in ("ok", "cannot_run", "incomplete", "interrupted")
+)
+
+logger = logging.getLogger(__name__)
 
 
 class Command(ScrapyCrawlCommand):
@@ -45,13 +50,20 @@ class Command(ScrapyCrawlCommand):
         if len(args) != 1:
             return  # Scrapy's own usage error follows
         assert self.settings is not None
+        warnings: list[str] = []
+
+        def warn(line: str) -> None:
+            warnings.append(line)
+            print(f"warning: {line}", file=sys.stderr)
+
         try:
             preflight(
                 self.settings, args[0], get_spider_loader(self.settings).list(), opts.spargs,
-                warn=lambda line: print(f"warning: {line}", file=sys.stderr),
+                warn=warn,
             )  # fmt: skip
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
+            log_start_failure(self.settings, args[0], str(exc), warnings)
             sys.exit(EXIT_CANNOT_RUN)
         if jobdir := self.settings.get("JOBDIR"):
             aside = recover_unclean(Path(jobdir))
@@ -76,22 +88,25 @@ class Command(ScrapyCrawlCommand):
         reason = crawler.stats.get_value("finish_reason") if crawler.stats else None
         if report is not None:
             show_summary(report.summary_lines(), sys.stderr)
-        if self.crawler_process.bootstrap_failed or report is None:
+        if self.crawler_process.bootstrap_failed or report is None or report.exit_code is None:
             self.exitcode = EXIT_CANNOT_RUN
-        elif report.fatal_error:
-            print(f"error: {report.fatal_error}", file=sys.stderr)
-            self.exitcode = EXIT_CANNOT_RUN
-        elif reason != "finished":
-            print(
-                f"interrupted ({reason}); run the same command again to continue", file=sys.stderr
+            logger.error(
+                "%(line)s", {"line": result_line({"status": "cannot_run", "exit_code": 1})}
             )
-            self.exitcode = EXIT_INTERRUPTED
-        elif report.failures or report.missing_videos:
-            print(
-                f"finished, but {plural(len(report.failures), 'item')} failed and "
-                f"{plural(len(report.missing_videos), 'video')} "
-                f"{'is' if len(report.missing_videos) == 1 else 'are'} missing; see "
-                f"{report.json_path or 'the summary above'}",
-                file=sys.stderr,
-            )
-            self.exitcode = EXIT_SOME_FAILED
+        else:
+            self.exitcode = report.exit_code  # the outcome the log and summary also record
+            if report.fatal_error:
+                print(f"error: {report.fatal_error}", file=sys.stderr)
+            elif self.exitcode == EXIT_INTERRUPTED:
+                print(
+                    f"interrupted ({reason}); run the same command again to continue",
+                    file=sys.stderr,
+                )
+            elif self.exitcode == EXIT_SOME_FAILED:
+                print(
+                    f"finished, but {plural(len(report.failures), 'item')} failed and "
+                    f"{plural(len(report.missing_videos), 'video')} "
+                    f"{'is' if len(report.missing_videos) == 1 else 'are'} missing; see "
+                    f"{report.json_path or 'the summary above'}",
+                    file=sys.stderr,
+                )

@@ -25,7 +25,7 @@ from flickr_crawl.archive.paths import catalog_path
 from flickr_crawl.catalog.views import estimate_basis
 from flickr_crawl.commands.checksettings import BadSetting, check_settings
 from flickr_crawl.commands.helpformat import HelpFormatter
-from flickr_crawl.downloader.budget import shared_budget
+from flickr_crawl.downloader.budget import BudgetUnavailable, shared_budget
 from flickr_crawl.flickr.api import (
     GALLERIES_GET_LIST,
     PEOPLE_GET_PHOTOS,
@@ -84,7 +84,7 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         try:
             result = self.estimate(opts)
-        except (EstimateError, AuthError, CallFailed, BadSetting) as exc:
+        except (EstimateError, AuthError, CallFailed, BadSetting, BudgetUnavailable) as exc:
             print(f"error: {exc}", file=sys.stderr)
             self.exitcode = 1
             return

@@ -8,9 +8,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flickr_crawl.archive.links import links_leaving
+from flickr_crawl.archive.lock import ArchiveBusy, hold
 from flickr_crawl.archive.paths import CATALOG_NAME, LOGS_DIR, archive_dir
 from flickr_crawl.commands.checksettings import BadSetting, check_settings
-from flickr_crawl.downloader.budget import budget_file, ensure_budget_file
+from flickr_crawl.downloader.budget import (
+    BudgetUnavailable,
+    RedisBudget,
+    budget_file,
+    ensure_budget_file,
+    shared_budget,
+    shown_url,
+)
 from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials
 from flickr_crawl.flickr.mapping import since_timestamp
 from flickr_crawl.flickr.reachable import Unreachable, check_reachable, host_root
@@ -39,7 +47,8 @@ def preflight(
     """Raise ConfigError if the crawl cannot run as configured; ``warn`` gets the warnings.
 
     Nothing is created (archive, budget file) before the input is known to be good and
-    Flickr is known to answer.
+    Flickr is known to answer. On success this process holds the archive's lock (one writer
+    per archive, ``flickr_crawl.archive.lock``).
     """
     if spider not in known_spiders:
         raise ConfigError(f"no spider {spider!r}; choose one of {', '.join(sorted(known_spiders))}")
@@ -64,15 +73,7 @@ def preflight(
             raise ConfigError(str(exc)) from None
     _check_flickr_answers(settings)
     if settings.getint("FLICKR_API_CALLS_PER_HOUR") > 0:
-        auth = settings.get("FLICKR_AUTH_FILE")
-        budget = budget_file(settings.get("FLICKR_API_BUDGET_FILE", ""), auth, creds.api_key)
-        try:
-            ensure_budget_file(budget)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot keep the API call count in {budget}: {exc.strerror}; set "
-                "FLICKR_API_BUDGET_FILE to a writable file"
-            ) from None
+        _check_budget(settings, creds.api_key)
     try:
         archive.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -84,6 +85,37 @@ def preflight(
             f"there: remove the link (or point FLICKR_ARCHIVE_DIR elsewhere)"
         )
     _check_writable(archive)
+    try:
+        hold(archive)  # kept until this process exits; the crawl's ArchiveGuard reuses it
+    except ArchiveBusy as exc:
+        raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot lock the archive {archive}: {exc.strerror}") from None
+
+
+def _check_budget(settings: BaseSettings, api_key: str) -> None:
+    """The key's hourly budget can be kept: its Redis answers, or its file can be written."""
+    if url := settings.get("FLICKR_API_BUDGET_URL", ""):
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(
+                f"FLICKR_API_BUDGET_URL={shown_url(url)!r}; expected redis://HOST:PORT/DB "
+                "(or rediss://, unix://)"
+            )
+        try:
+            budget = shared_budget(settings, api_key)
+            assert isinstance(budget, RedisBudget)
+            budget.check()
+        except BudgetUnavailable as exc:
+            raise ConfigError(f"{exc}; no API call can be counted, nothing was changed") from None
+        return
+    budget = budget_file(settings.get("FLICKR_API_BUDGET_FILE", ""), api_key)
+    try:
+        ensure_budget_file(budget)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot keep the API call count in {budget}: {exc.strerror}; set "
+            "FLICKR_API_BUDGET_FILE to a writable file"
+        ) from None
 
 
 def _check_flickr_answers(settings: BaseSettings) -> None:

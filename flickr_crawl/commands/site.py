@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.commands import ScrapyCommand
 
+from flickr_crawl.archive.lock import SITE_LOCK_NAME, ArchiveBusy, hold
 from flickr_crawl.archive.paths import archive_dir
 from flickr_crawl.catalog.db import NoCatalog
 from flickr_crawl.commands.checksettings import BadSetting, check_settings
@@ -89,6 +90,13 @@ class Command(ScrapyCommand):
         sizes = Sizes(
             thumb=value["thumb_size"], web=value["web_size"], quality=value["jpeg_quality"]
         )
+        if archive.is_dir():  # (no archive: build_site says there is no catalog)
+            try:
+                hold(archive, SITE_LOCK_NAME)  # one site build at a time; a crawl may run
+            except (ArchiveBusy, OSError) as exc:
+                print(f"error: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+                self.exitcode = 1
+                return
         last = [time.monotonic()]
 
         def progress(done: int, total: int) -> None:

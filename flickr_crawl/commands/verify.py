@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from scrapy.commands import ScrapyCommand
 
 from flickr_crawl.archive.integrity import archive_of, mark_broken, verify
+from flickr_crawl.archive.lock import ArchiveBusy, hold
 from flickr_crawl.catalog.db import NoCatalog
 
 if TYPE_CHECKING:
@@ -43,6 +44,14 @@ class Command(ScrapyCommand):
             print(f"error: {exc}", file=sys.stderr)
             self.exitcode = 1
             return
+        if opts.fix:  # it writes the catalog: not while a crawl does
+            try:
+                hold(archive)
+            except (ArchiveBusy, OSError) as exc:
+                db.close()
+                print(f"error: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+                self.exitcode = 1
+                return
         checked, problems = verify(archive, db)
         for p in problems:
             print(f"{p.id}\t{p.path}\t{p.reason}")

@@ -4,10 +4,17 @@ A sliding one-hour window: a call is sent only while fewer than ``FLICKR_API_CAL
 calls went out in the last hour, otherwise it waits for the oldest to leave the window. Small
 accounts therefore finish at full speed, large ones settle at the limit and never exceed it.
 
-Flickr counts per key, not per process, so the window is kept in a small file per API key
-(``FLICKR_API_BUDGET_FILE``; by default ``api-calls-<key hash>.json`` beside the auth file):
-a run started again within the hour, or a second spider running at the same time, sees the
-calls the others made. The file is locked while a call is counted and replaced atomically.
+Flickr counts per key, not per process or account, so the window is kept per API key: by
+default in a small file in the user's state folder (``$XDG_STATE_HOME/flickr-crawl/``, else
+``~/.local/state/flickr-crawl/``), named by a hash of the key (never the key), whatever auth
+file (account) a run uses; ``FLICKR_API_BUDGET_FILE`` names another file. A run started again
+within the hour, a second spider, or another account's backup with the same key, running at
+the same time, sees the calls the others made. The file is locked while a call is counted and
+replaced atomically. Processes on several machines share one window through Redis instead
+(``FLICKR_API_BUDGET_URL=redis://host:6379/0``, the ``redis`` extra): the ``limits`` library's
+moving window, counted atomically in Redis. Every process waits for the same oldest call to
+leave the window and the first to ask gets the freed slot, so accounts sharing a key share
+its calls about evenly; none is starved.
 The check happens when a call really leaves the API slot (the downloader asks us, see
 ``flickr_crawl.downloader.slots``), so time spent queued or backing off is never counted early.
 It also counts every call (``flickr/api/calls`` and per method), the number users and
@@ -28,7 +35,7 @@ import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from scrapy.exceptions import CannotResolveHostError, DownloadConnectionRefusedError
 from scrapy.utils.misc import load_object
@@ -159,29 +166,131 @@ def ensure_budget_file(path: Path) -> None:
     os.close(os.open(lock, os.O_RDWR | os.O_CREAT, 0o600))
 
 
-def budget_file(setting: str, auth_setting: str | None, api_key: str) -> Path:
-    """Where the window of ``api_key`` is kept: the setting, else beside the auth file."""
+def state_dir() -> Path:
+    """The user's state folder for flickr-crawl (XDG): what outlives a run but is no config."""
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "flickr-crawl"
+
+
+def key_digest(api_key: str) -> str:
+    """What names a key's budget (files, Redis keys): a hash, never the key."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
+
+
+def budget_file(setting: str, api_key: str) -> Path:
+    """Where the window of ``api_key`` is kept: the setting, else in the user's state folder,
+    one file per key, whichever account (auth file) the run backs up."""
     if setting:
         return Path(setting).expanduser()
-    digest = hashlib.sha256(api_key.encode()).hexdigest()[:16]
-    return auth_file_path(auth_setting).parent / f"api-calls-{digest}.json"
+    return state_dir() / f"api-calls-{key_digest(api_key)}.json"
 
 
-def shared_budget(settings: BaseSettings, api_key: str) -> ApiBudget:
-    """The hourly budget of ``api_key`` as every run keeps it: in the key's budget file, or
-    only in memory when ``FLICKR_API_CALLS_PER_HOUR`` is 0 (no cap)."""
+class BudgetUnavailable(Exception):
+    """The shared budget (Redis) cannot be used; the message says why, without a password."""
+
+
+def shown_url(url: str) -> str:
+    """``url`` without its password (redis://:secret@host -> redis://***@host)."""
+    parts = urlsplit(url)
+    if parts.password is None and not parts.username:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class RedisBudget:
+    """The sliding window of one key in Redis, shared by processes on any number of machines.
+
+    The ``limits`` library's moving window (a Lua script: check and count are one atomic
+    step). A call that never reached Flickr is not refunded (the library keeps no handle on
+    one entry): the window errs on the safe side. Redis going away pauses API calls (a
+    warning, then a retry every few seconds) rather than letting them go uncounted.
+    """
+
+    RETRY = 5.0  # seconds between tries while Redis does not answer
+
+    path = None  # (the Budget protocol: no file)
+
+    def __init__(self, per_hour: int, url: str, api_key: str):
+        try:
+            from limits import RateLimitItemPerSecond
+            from limits.errors import ConfigurationError
+            from limits.storage import storage_from_string
+            from limits.strategies import MovingWindowRateLimiter
+        except ImportError:
+            raise BudgetUnavailable(
+                "FLICKR_API_BUDGET_URL needs the limits and redis packages: "
+                "pip install 'flickr-crawl[redis]'"
+            ) from None
+        self.per_hour = per_hour
+        self.url = shown_url(url)
+        self.last_sent = 0.0
+        self._id = key_digest(api_key)
+        self._item = RateLimitItemPerSecond(
+            per_hour, int(WINDOW + SLACK), namespace="flickr-crawl-api-calls"
+        )
+        try:
+            self._storage = storage_from_string(
+                url, wrap_exceptions=True, socket_timeout=10, socket_connect_timeout=10
+            )
+        except (ConfigurationError, ValueError) as exc:  # a URL limits cannot use
+            raise BudgetUnavailable(f"FLICKR_API_BUDGET_URL={self.url}: {exc}") from None
+        self._limiter = MovingWindowRateLimiter(self._storage)
+        self._down = False
+
+    def check(self) -> None:
+        """BudgetUnavailable unless Redis answers (before a run starts)."""
+        if not self._storage.check():
+            raise BudgetUnavailable(f"the API budget at {self.url} does not answer")
+
+    def acquire(self) -> float:
+        """Count a call and return 0 if one may go now; else the seconds to wait (uncounted)."""
+        from limits.errors import StorageError
+
+        try:
+            if self._limiter.hit(self._item, self._id):
+                self.last_sent = time.time()
+                self._down = False
+                return 0.0
+            reset = self._limiter.get_window_stats(self._item, self._id).reset_time
+        except StorageError as exc:
+            if not self._down:
+                logger.warning(
+                    "API budget at %(url)s does not answer (%(err)s); API calls wait for it",
+                    {"url": self.url, "err": exc},
+                )
+            self._down = True
+            return self.RETRY
+        return max(reset - time.time(), 0.01)
+
+    def refund(self, sent_at: float) -> None:
+        """Not possible with the library's window: the call stays counted (the safe side)."""
+
+    def used(self) -> int:
+        """Calls sent in the current window, by every process sharing the key."""
+        remaining = self._limiter.get_window_stats(self._item, self._id).remaining
+        return self.per_hour - remaining
+
+
+def shared_budget(settings: BaseSettings, api_key: str) -> ApiBudget | RedisBudget:
+    """The hourly budget of ``api_key`` as every run keeps it: in Redis
+    (``FLICKR_API_BUDGET_URL``), in the key's budget file, or only in memory when
+    ``FLICKR_API_CALLS_PER_HOUR`` is 0 (no cap). BudgetUnavailable if Redis cannot be used."""
     per_hour = settings.getint("FLICKR_API_CALLS_PER_HOUR", 3600)
-    path = None
-    if per_hour > 0:
-        auth = settings.get("FLICKR_AUTH_FILE")
-        path = budget_file(settings.get("FLICKR_API_BUDGET_FILE", ""), auth, api_key)
-    return ApiBudget(per_hour, path=path)
+    if per_hour <= 0:
+        return ApiBudget(per_hour)
+    if url := settings.get("FLICKR_API_BUDGET_URL", ""):
+        return RedisBudget(per_hour, url, api_key)
+    return ApiBudget(
+        per_hour, path=budget_file(settings.get("FLICKR_API_BUDGET_FILE", ""), api_key)
+    )
 
 
 class ApiBudgetMiddleware:
     """Downloader middleware and send gate that holds API calls within the hourly budget."""
 
-    def __init__(self, budget: ApiBudget, stats: StatsCollector):
+    def __init__(self, budget: ApiBudget | RedisBudget, stats: StatsCollector):
         self.budget = budget
         self._stats = stats
         self._waiting_until = 0.0
@@ -242,7 +351,7 @@ class ApiBudgetMiddleware:
         self._stats.inc_value(f"flickr/api/calls/{method}", n)
 
 
-def running_budget(crawler: Crawler | None) -> ApiBudget | None:
+def running_budget(crawler: Crawler | None) -> ApiBudget | RedisBudget | None:
     """The sliding window of this crawl's ``ApiBudgetMiddleware`` (None without one)."""
     engine = crawler.engine if crawler is not None else None
     downloader = getattr(engine, "downloader", None)

@@ -1,13 +1,19 @@
 """The run report: what failed, which videos are missing, and the summary at the end.
 
 Spiders and pipelines record failures here instead of only logging them, so the end of a run
-can list every id that needs attention, write the list into the archive (``logs/``), and the
-crawl command can turn it into an exit code (0 all done, 2 some items failed, 1 could not run)
-and print the summary as the console's last lines (``summary_lines``).
+can list every id that needs attention, write the list into the archive (``logs/``), decide
+the run's outcome (``outcome``: a status and the exit code the crawl command returns) and print
+the summary as the console's last lines (``summary_lines``).
+
+For schedulers and monitors (scrapyd marks every job "finished", whatever its exit code), the
+outcome is in three places a machine reads: the ``status`` and ``exit_code`` fields of the JSON
+summary in ``logs/``, one ``Run result: {json}`` line at the end of the log (a scrapyd job's
+log too), and the ``flickr/exit_code`` stat (spidermon-style monitors read the stats).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -35,6 +41,25 @@ logger = logging.getLogger(__name__)
 
 SAVED = ("downloaded", "uptodate")  # file statuses of a photo or video that is in the archive
 LISTED_FAILURES = 10  # failures the console summary names; all are in the JSON summary
+RESULT_PREFIX = "Run result: "  # the log line a monitor greps, then reads as JSON
+
+# The run's outcome: status -> the crawl command's exit code.
+EXIT_CODES = {"ok": 0, "cannot_run": 1, "incomplete": 2, "interrupted": 130}
+
+
+def outcome(reason: str, *, fatal: bool, failed: int, missing_videos: int) -> str:
+    """``ok`` (all saved), ``incomplete`` (finished; some items failed or videos missing),
+    ``interrupted`` (stopped early: run it again), ``cannot_run`` (credentials, disk, lock)."""
+    if fatal:
+        return "cannot_run"
+    if reason != "finished":
+        return "interrupted"
+    return "incomplete" if failed or missing_videos else "ok"
+
+
+def result_line(result: dict[str, Any]) -> str:
+    """The one ``Run result: {...}`` log line (compact JSON, keys in a fixed order)."""
+    return RESULT_PREFIX + json.dumps(result, separators=(",", ":"))
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:
@@ -65,6 +90,7 @@ class RunReport:
         self.json_path: Path | None = None
         self.log_path: Path | None = None
         self.final: dict[str, Any] | None = None  # the summary, as the spider closed
+        self.exit_code: int | None = None  # EXIT_CODES of the outcome, once closed
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -150,10 +176,39 @@ class RunReport:
             "fatal_error": self.fatal_error,
         }
 
+    def result(self, summary: dict[str, Any], spider: str) -> dict[str, Any]:
+        """The outcome and the counts a monitor acts on (the ``Run result`` line)."""
+        status = outcome(
+            summary["finish_reason"],
+            fatal=summary["fatal_error"] is not None,
+            failed=len(summary["failed"]),
+            missing_videos=len(summary["missing_videos"]),
+        )
+        return {
+            "status": status,
+            "exit_code": EXIT_CODES[status],
+            "spider": spider,
+            "finish_reason": summary["finish_reason"],
+            "photos_listed": summary["photos_listed"],
+            "files_downloaded": summary["files_downloaded"],
+            "files_uptodate": summary["files_uptodate"],
+            "failed": len(summary["failed"]),
+            "missing_videos": len(summary["missing_videos"]),
+            "api_calls": summary["api_calls"],
+            "error": summary["fatal_error"],
+        }
+
     def spider_closed(self, spider: Spider, reason: str) -> None:
         """Write the summary into the archive (beside this run's log file, with its name)."""
-        self.final = summary = self.summary(reason)
+        summary = self.summary(reason)
+        result = self.result(summary, spider.name)
+        self.final = summary = {"status": result["status"], "exit_code": result["exit_code"]} | (
+            summary
+        )
+        self.exit_code = result["exit_code"]
+        self._stats.set_value("flickr/exit_code", self.exit_code)
         if not self.archive.is_dir():
+            logger.info("%(line)s", {"line": result_line(result)})
             return
         handler = run_log()
         log = Path(handler.baseFilename) if handler is not None else None
@@ -161,8 +216,17 @@ class RunReport:
             self.log_path, path = log, log.with_suffix(".json")
         else:
             path = run_log_path(self.archive, spider.name, self.started).with_suffix(".json")
-        self.json_path = write_json_atomic(path, summary)
-        logger.info("Run summary written to %(path)s", {"path": str(self.json_path)})
+        try:
+            self.json_path = write_json_atomic(path, summary)
+        except OSError as exc:  # a full disk: the log line below still says how it ended
+            logger.error(
+                "Run summary not written to %(path)s: %(error)s",
+                {"path": str(path), "error": exc.strerror or exc},
+            )
+        else:
+            logger.info("Run summary written to %(path)s", {"path": str(self.json_path)})
+            result["summary"] = str(self.json_path)
+        logger.info("%(line)s", {"line": result_line(result)})
 
     def summary_lines(self) -> list[str]:
         """The run summary for a person (the console's last lines); none before the close."""

@@ -113,6 +113,25 @@ def run_log() -> RunLogHandler | None:
     return None
 
 
+def log_start_failure(settings: BaseSettings, spider: str, error: str, warnings: list[str]) -> None:
+    """A run that could not start, into the log file the command line asked for (a scrapyd
+    job's ``LOG_FILE``): its warnings, the error and the ``Run result`` line. The console got
+    the same one line already; without a log file there is nowhere else to write it."""
+    from scrapy.utils.log import configure_logging
+
+    from flickr_crawl.extensions.report import EXIT_CODES, result_line
+
+    if not settings.get("LOG_FILE") or not settings.getbool("LOG_ENABLED", True):
+        return
+    configure_logging(settings)
+    for line in warnings:
+        logger.warning("%(line)s", {"line": line})
+    logger.error("Cannot run: %(error)s", {"error": error})
+    result = {"status": "cannot_run", "exit_code": EXIT_CODES["cannot_run"], "spider": spider}
+    logger.error("%(line)s", {"line": result_line(result | {"error": error})})
+    logging.shutdown()
+
+
 def show_summary(lines: Iterable[str], stream: TextIO) -> None:
     """Print the run summary (the console's last lines), and end the log file with it too."""
     handler = run_log()

@@ -35,6 +35,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--videos", type=int, default=4)
     p.add_argument("--albums", type=int, default=8)
     p.add_argument("--auth-file", help="write a ready token file for the demo account (0600)")
+    p.add_argument("--accounts", type=int, default=1,
+                   help="accounts under the one API key, each with its own token and "
+                   "photos (token files: --auth-file, then -N before .json)")  # fmt: skip
     p.add_argument("--fault-rate", type=float, default=0.0)
     p.add_argument("--api-limit", type=int, default=0, help="API calls per hour per key; 0 = off")
     p.add_argument(
@@ -57,6 +60,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not 0.0 <= args.fault_rate <= 1.0:
         p.error("--fault-rate must be between 0 and 1")
+    if args.accounts < 1:
+        p.error("--accounts must be 1 or more")
     return args
 
 
@@ -78,6 +83,12 @@ def write_auth_file(path: str, world: World) -> None:
     Path(path).chmod(0o600)
 
 
+def account_auth_file(path: str, n: int) -> str:
+    """Account ``n``'s token file: ``auth.json`` -> ``auth-2.json`` (account 1: ``path``)."""
+    p = Path(path)
+    return str(p if n == 1 else p.with_name(f"{p.stem}-{n}{p.suffix}"))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the sandbox until signalled."""
     args = parse_args(argv)
@@ -91,8 +102,22 @@ def main(argv: list[str] | None = None) -> int:
         big_video=args.big_video,
         web_password=args.web_password,
     )
+    others = []
+    for n in range(2, args.accounts + 1):
+        other = World(
+            seed=args.seed * 1000 + n,  # photos, albums and a token of its own
+            photos=args.photos,
+            videos=args.videos,
+            albums=args.albums,
+            video_size=args.video_size,
+            web_password=args.web_password,
+        )
+        other.api_key, other.api_secret = world.api_key, world.api_secret  # one app, one key
+        others.append(other)
     if args.auth_file:
         write_auth_file(args.auth_file, world)
+        for n, other in enumerate(others, start=2):
+            write_auth_file(account_auth_file(args.auth_file, n), other)
     config = Config(
         seed=args.seed,
         fault_rate=args.fault_rate,
@@ -103,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         image_size=args.image_size,
         media_host=args.media_host,
     )
-    server = SandboxServer(world, config, args.port)
+    server = SandboxServer(world, config, args.port, others=others)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

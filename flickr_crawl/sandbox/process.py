@@ -138,9 +138,17 @@ class Sandbox:
         """Zero the counters."""
         self._post("/__sandbox/stats/reset")
 
-    def account(self, *, hashes: bool = True) -> dict[str, Any]:
-        """The ground truth of the generated account."""
-        return json.loads(self.get("/__sandbox/account" + ("" if hashes else "?hashes=0")))
+    def account(self, *, hashes: bool = True, number: int = 1) -> dict[str, Any]:
+        """The ground truth of the generated account (account ``number`` with ``--accounts``)."""
+        query = f"?account={number}" + ("" if hashes else "&hashes=0")
+        return json.loads(self.get("/__sandbox/account" + query))
+
+    def auth_file_of(self, number: int) -> Path:
+        """Account ``number``'s token file (``--accounts``): ``auth.json``, ``auth-2.json``..."""
+        assert self.auth_file is not None
+        if number == 1:
+            return self.auth_file
+        return self.auth_file.with_name(f"{self.auth_file.stem}-{number}{self.auth_file.suffix}")
 
     def mutate(self, ops: list[dict[str, Any]]) -> dict[str, Any]:
         """Apply mutation ops; returns the changed ids."""

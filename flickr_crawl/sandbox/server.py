@@ -21,11 +21,12 @@ import random
 import re
 import threading
 import time
+from dataclasses import dataclass
 from http.server import ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
-from flickr_crawl.sandbox.cdn import MEDIA_RE, CdnHandler
+from flickr_crawl.sandbox.cdn import MEDIA_RE, VIDEO_RE, CdnHandler
 from flickr_crawl.sandbox.handler import HTML_429, WRONG_TYPES
 from flickr_crawl.sandbox.media import MediaStore
 from flickr_crawl.sandbox.oauth import OAuthError, OAuthProvider, Token
@@ -59,6 +60,20 @@ def flickr_json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=True, separators=(",", ":")).replace("/", "\\/")
 
 
+def _photo_of(path: str) -> str | None:
+    """The photo id a media file, video or photo page URL names (which account serves it)."""
+    if m := MEDIA_RE.match(path):
+        return m.group(2)
+    if m := VIDEO_RE.match(path):
+        return m.group(1)
+    if m := PLAY_RE.match(path):
+        return m.group(2)
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[0] == "photos" and parts[2].isdigit():
+        return parts[2]
+    return None
+
+
 class Config:
     """Runtime knobs from the command line."""
 
@@ -73,31 +88,49 @@ class Config:
         self.media_host: str = kw.get("media_host", "")
 
 
+@dataclass
+class Account:
+    """One member whose photos the sandbox serves: the world, its REST answers, its files."""
+
+    world: World
+    rest: Rest
+    media: MediaStore
+
+
 class SandboxServer(ThreadingHTTPServer):
     """ThreadingHTTPServer holding the world, OAuth provider, media store and test state."""
 
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, world: World, config: Config, port: int = 0) -> None:
+    def __init__(
+        self, world: World, config: Config, port: int = 0, *, others: Iterable[World] = ()
+    ) -> None:
+        """``others``: more accounts under the same API key (``--accounts``), each with its
+        own OAuth token and photos, as when one app backs up a family's accounts."""
         super().__init__(("127.0.0.1", port), SandboxHandler)
-        self.world = world
         self.config = config
         self.base = f"http://127.0.0.1:{self.server_address[1]}"
-        self.rest = Rest(world, self.base)
+        self.accounts = [
+            Account(w, Rest(w, self.base), MediaStore(w.seed, config.image_size))
+            for w in (world, *others)
+        ]
+        self._current = threading.local()
         self.move_media(config.media_host)
-        self.media = MediaStore(world.seed, config.image_size)
         self.oauth = OAuthProvider({world.api_key: world.api_secret}, world.seed)
-        self.oauth.add_access_token(
-            Token(
-                world.oauth_token,
-                world.oauth_token_secret,
-                world.api_key,
-                nsid=world.owner.nsid,
-                perms="read",
-                authorized=True,
+        for account in self.accounts:
+            w = account.world
+            assert w.api_key == world.api_key, "every account is under the one API key"
+            self.oauth.add_access_token(
+                Token(
+                    w.oauth_token,
+                    w.oauth_token_secret,
+                    w.api_key,
+                    nsid=w.owner.nsid,
+                    perms="read",
+                    authorized=True,
+                )
             )
-        )
         self.video_key = hashlib.sha256(f"video:{world.seed}".encode()).digest()
         self.web_sessions: set[str] = set()
         self.state_lock = threading.RLock()
@@ -120,6 +153,37 @@ class SandboxServer(ThreadingHTTPServer):
         )
         self.reset_stats()
 
+    # -- accounts: the one a request concerns (its OAuth token, or its photo's owner) --------
+    @property
+    def account(self) -> Account:
+        """The account of the request this thread serves (the first one by default)."""
+        return getattr(self._current, "account", None) or self.accounts[0]
+
+    def use_account(self, account: Account | None) -> None:
+        """Serve the rest of this thread's request from ``account`` (None: the first)."""
+        self._current.account = account
+
+    def account_of(self, *, nsid: str | None = None, photo_id: str | None = None) -> Account:
+        """The account whose owner is ``nsid``, or who has the photo (the first if none)."""
+        for account in self.accounts:
+            if nsid is not None and account.world.owner.nsid == nsid:
+                return account
+            if photo_id is not None and photo_id in account.world.photos:
+                return account
+        return self.accounts[0]
+
+    @property
+    def world(self) -> World:
+        return self.account.world
+
+    @property
+    def rest(self) -> Rest:
+        return self.account.rest
+
+    @property
+    def media(self) -> MediaStore:
+        return self.account.media
+
     @property
     def media_base(self) -> str:
         """Where the API's answers say CDN files, video plays and photo pages are."""
@@ -129,7 +193,8 @@ class SandboxServer(ThreadingHTTPServer):
         """Name CDN files and pages on ``host`` (another name for this server, such as
         ``localhost``) from now on, as Flickr did moving from ``farmN.staticflickr.com`` to
         ``live.staticflickr.com``: the same files under a new URL; "" is the API's own host."""
-        self.rest.base = f"http://{host}:{self.server_address[1]}" if host else self.base
+        for account in self.accounts:
+            account.rest.base = f"http://{host}:{self.server_address[1]}" if host else self.base
 
     def reset_stats(self) -> None:
         """Zero every counter (and forget the request log)."""
@@ -255,6 +320,13 @@ class SandboxHandler(CdnHandler, WebHandler):
                     self.server.request_log.append(entry)
 
     def _route(self, method: str, query: str, path: str) -> None:
+        # A kept-alive connection's thread serves many requests, of any account.
+        pid = _photo_of(path)
+        self.server.use_account(self.server.account_of(photo_id=pid) if pid else None)
+        if path.startswith("/__sandbox/"):
+            number = dict(parse_qsl(query)).get("account", "1")
+            if number.isdigit() and 1 <= int(number) <= len(self.server.accounts):
+                self.server.use_account(self.server.accounts[int(number) - 1])
         try:
             if path in ("/services/rest", "/services/rest/"):
                 self.handle_rest(method, query)
@@ -322,6 +394,8 @@ class SandboxHandler(CdnHandler, WebHandler):
                 return
             api_key = signed.consumer
             nsid = signed.token.nsid if signed.token else None
+            if nsid is not None:
+                srv.use_account(srv.account_of(nsid=nsid))
         else:
             api_key = params.get("api_key", "")
         fmt = params.get("format", "rest")

@@ -37,9 +37,14 @@ def limited(tmp_path_factory: pytest.TempPathFactory):
 def _start(sandbox: Sandbox, archive: Path, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     args = crawl_args(sandbox, archive, "-s", f"FLICKR_API_CALLS_PER_HOUR={LIMIT}",
                       "-s", f"LOG_FILE={log}", *extra)  # fmt: skip
+    # The key's window in a state folder of this module's own: the same sandbox key's calls by
+    # the session's other tests are not in it, a restarted run finds its predecessor's.
+    assert sandbox.auth_file is not None
+    state = str(sandbox.auth_file.parent / "state")
     return subprocess.Popen(
         [sys.executable, "-m", "scrapy", *args],
-        cwd=ROOT, env=dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings"),
+        cwd=ROOT,
+        env=dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings", XDG_STATE_HOME=state),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import pytest
 
+from flickr_crawl.downloader.budget import state_dir
 from flickr_crawl.sandbox.process import Sandbox
 from flickr_crawl.settings import REMOTE_CONTROL_ENABLED, TELNETCONSOLE_ENABLED
 from tests.helpers import ROOT, crawl, web_session
@@ -143,7 +144,7 @@ def test_the_web_session_file_is_private_from_its_first_byte(world, tmp_path):
 
 
 def test_no_secret_reaches_logs_sidecars_catalog_or_reports(world, tmp_path):
-    sandbox, tmp = world
+    sandbox, _tmp = world
     account = sandbox.account(hashes=False)
     session = web_session(sandbox, tmp_path / "web-session.json")
     # cookie_accid is the account's public number (the nsid's digits); the rest is the session
@@ -171,7 +172,7 @@ def test_no_secret_reaches_logs_sidecars_catalog_or_reports(world, tmp_path):
     leaks += [("stderr", s) for s in secrets if s in result.stderr]
     assert sorted(set(leaks)) == []
     # the budget file is private too
-    budget_files = list((tmp / "auth.json").parent.glob("api-calls-*.json"))
+    budget_files = list(state_dir().glob("api-calls-*.json"))
     assert budget_files
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in budget_files)
 
