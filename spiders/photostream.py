@@ -19,6 +19,8 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from scrapy import signals
+
 from flickr_crawl.archive.paths import album_folders, catalog_path
 from flickr_crawl.catalog.lastrun import CatalogView, gallery_counts
 from flickr_crawl.catalog.views import items_from_catalog
@@ -29,16 +31,19 @@ from flickr_crawl.flickr.api import (
     GALLERIES_GET_PHOTOS,
     PEOPLE_GET_PHOTOS,
     PHOTO_EXTRAS,
+    PHOTOS_PEOPLE_GET_LIST,
     PHOTOS_RECENTLY_UPDATED,
     PHOTOSETS_GET_LIST,
     PHOTOSETS_GET_PHOTOS,
     text,
     to_int,
 )
+from flickr_crawl.flickr.export import ExportError, ExportIndex, export_date_text, open_export
 from flickr_crawl.flickr.mapping import (
     album_from_list,
     collections_of,
     gallery_of,
+    info_from_export,
     photo_from_list,
     since_timestamp,
     video_play_source,
@@ -51,7 +56,7 @@ from flickr_crawl.items import (
     PhotostreamListedItem,
 )
 from spiders.base import STOP, ListPage, requests_first
-from spiders.metadata import LIST_PRIORITY, PhotoSpider
+from spiders.metadata import LIST_PRIORITY, PHOTO_PRIORITY, PhotoSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -75,9 +80,11 @@ def _has_uploads_since(photos: list[dict[str, Any]], cutoff: int) -> bool:
 class PhotostreamSpider(PhotoSpider):
     name = "photostream"
 
-    def __init__(self, *args: Any, since: str = "", **kwargs: Any):
+    def __init__(self, *args: Any, since: str = "", export: str = "", **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.since = since_timestamp(since) if since else 0
+        self.export_dir = export  # Flickr's account export: originals and deep metadata
+        self.export: ExportIndex | None = None
         self.mode = "sweep"  # or incremental, since: decided in from_crawler
         self.view = CatalogView()
         self.total = 0  # the photostream's size, as people.getPhotos' first page says
@@ -116,7 +123,91 @@ class PhotostreamSpider(PhotoSpider):
         )  # fmt: skip
         return spider
 
+    def open_export(self) -> None:
+        """Index the account's export (``-a export=DIR``); its notes are logged, one line each."""
+        try:
+            self.export = open_export(self.export_dir, expect_nsid=self.creds.user_nsid)
+        except ExportError as exc:
+            self.report.fatal(str(exc))
+            return
+        self.crawler.signals.connect(self.export.close, signal=signals.spider_closed)
+        index = self.export
+        self.logger.info(
+            "Export of %(nsid)s made %(date)s: %(photos)s photo files, %(media)s originals",
+            {"nsid": index.nsid, "date": export_date_text(index.export_date),
+             "photos": len(index.photos), "media": len(index.media)},
+        )  # fmt: skip
+        for note in index.notes:
+            self.logger.warning("Export: %(note)s", {"note": note})
+        self.crawler.stats.set_value("flickr/export/notes", len(index.notes))  # type: ignore[union-attr]
+
+    def emit_photo(
+        self, item: PhotoItem, raw: dict[str, Any], *, skip_unchanged: bool = False
+    ) -> Iterator[Any]:
+        """As every photo, but its deep metadata from the export's JSON where that can stand
+        in for photos.getInfo (then no getInfo is asked for it)."""
+        from_export = self._export_info(item)
+        if from_export is not None:
+            self.no_deep.add(item.id)
+        yield from super().emit_photo(item, raw, skip_unchanged=skip_unchanged)
+        if from_export is None or item.id not in self.emitted or item.id in self.deep_done:
+            return
+        data, names_people = from_export
+        if names_people:
+            yield self.api_request(
+                PHOTOS_PEOPLE_GET_LIST, self.parse_export_people, priority=PHOTO_PRIORITY,
+                cb_kwargs={"photo_id": item.id, "listed": raw}, photo_id=item.id,
+            )  # fmt: skip
+            return
+        info = info_from_export(item.id, data, raw, None, self.web_url)
+        if info is not None:
+            self.deep_stored(item.id)
+            self.crawler.stats.inc_value("flickr/export/info")  # type: ignore[union-attr]
+            yield info
+
+    def _export_info(self, item: PhotoItem) -> tuple[dict[str, Any], bool] | None:
+        """The export's JSON of this photo and whether it names people, when it can stand in
+        for photos.getInfo: in the export, unchanged since, and its tags and notes by the
+        owner (a check made again when the item is built)."""
+        index = self.export
+        if index is None or item.id not in index.photos:
+            return None
+        if item.last_update_unix > index.export_date:
+            self.crawler.stats.inc_value("flickr/export/changed_since")  # type: ignore[union-attr]
+            return None
+        data = index.photo(item.id)
+        if data is None:
+            return None
+        names_people = bool(data.get("people"))
+        raw = item.raw.get(LIST_METHOD) or {}
+        people = {"people": {"person": []}} if names_people else None
+        if info_from_export(item.id, data, raw, people, self.web_url) is None:
+            self.crawler.stats.inc_value("flickr/export/info_from_api")  # type: ignore[union-attr]
+            return None
+        return data, names_people
+
+    def parse_export_people(
+        self, response: Response | None, photo_id: str, listed: dict[str, Any]
+    ) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        if data is STOP:
+            return
+        export = self.export.photo(photo_id) if self.export is not None else None
+        info = None
+        if data is not None and export is not None:
+            info = info_from_export(photo_id, export, listed, data, self.web_url)
+        if info is None:  # getInfo after all, in the deep pass
+            self.no_deep.discard(photo_id)
+            return
+        self.deep_stored(photo_id)
+        self.crawler.stats.inc_value("flickr/export/info")  # type: ignore[union-attr]
+        yield info
+
     async def start(self) -> AsyncIterator[Any]:
+        if self.export_dir:
+            self.open_export()
+            if self.export is None:
+                return  # the export cannot be used: said once (report.fatal), exit 1
         self.crawler.stats.set_value("flickr/listing/mode", self.mode)  # type: ignore[union-attr]
         yield self.api_request(COLLECTIONS_GET_TREE, self.parse_collections, priority=LIST_PRIORITY)
 

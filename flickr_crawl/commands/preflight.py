@@ -12,6 +12,7 @@ from flickr_crawl.archive.paths import CATALOG_NAME, LOGS_DIR, archive_dir
 from flickr_crawl.commands.checksettings import BadSetting, check_settings
 from flickr_crawl.downloader.budget import budget_file, ensure_budget_file
 from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials
+from flickr_crawl.flickr.export import ExportError, open_export
 from flickr_crawl.flickr.mapping import since_timestamp
 from flickr_crawl.flickr.reachable import Unreachable, check_reachable, host_root
 
@@ -61,6 +62,11 @@ def preflight(
         try:
             since_timestamp((args or {})["since"])
         except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if spider == "photostream" and (args or {}).get("export"):
+        try:
+            open_export((args or {})["export"], expect_nsid=creds.user_nsid).close()
+        except ExportError as exc:
             raise ConfigError(str(exc)) from None
     _check_flickr_answers(settings)
     if settings.getint("FLICKR_API_CALLS_PER_HOUR") > 0:
