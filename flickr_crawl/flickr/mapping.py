@@ -353,6 +353,58 @@ def _export_author(value: Any, owner: User) -> tuple[str, str] | None:
     return None
 
 
+EXPORT_COMMENTS = "export:comments"  # raw key of a photo's comments from the export
+NSID = re.compile(r"^\d+@N\d\d$")
+
+
+def export_ref(value: Any) -> str:
+    """Who a profile URL (or bare nsid or alias) in the export names: its path segment."""
+    ref = text(value).strip()
+    m = _PROFILE.match(ref)
+    return m.group(1) if m else ref
+
+
+def export_comment_refs(data: dict[str, Any]) -> set[str]:
+    """Everyone the export's comments of a photo name (profile URL segments)."""
+    return {export_ref(c.get("user")) for c in data.get("comments") or [] if isinstance(c, dict)}
+
+
+def user_from_person(person: dict[str, Any], web_url: str) -> User:
+    """A User from a people.getInfo ``person``."""
+    flat = {k: text(v) if isinstance(v, dict) else v for k, v in person.items()}
+    flat["nsid"] = flat.get("nsid") or flat.get("id")
+    return user_of(flat, web_url)
+
+
+def comments_from_export(
+    photo_id: str, data: dict[str, Any], users: dict[str, User], page_url: str
+) -> CommentsItem | None:
+    """The comments of a photo from its export JSON, each author found in ``users`` (by
+    profile URL segment); None when one is not there. The export's dates are read as UTC."""
+    comments = []
+    for raw in data.get("comments") or []:
+        if not isinstance(raw, dict):
+            return None
+        user = users.get(export_ref(raw.get("user")))
+        if user is None:
+            return None
+        cid = text(raw.get("id"))
+        when = text(raw.get("date") or raw.get("date_create"))
+        date: str | None
+        try:
+            date = datetime.strptime(when, "%Y-%m-%d %H:%M:%S").strftime("%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            date = iso_from_unix(when)
+        comments.append(
+            Comment(id=cid, author=user.nsid, author_name=user.username, realname=user.realname,
+                    date=date, permalink=f"{page_url}#comment{cid.rsplit('-', 1)[-1]}",
+                    html=text(raw.get("comment")), author_is_deleted=user.deleted)
+        )  # fmt: skip
+    authors = [users[export_ref(c.get("user"))] for c in data.get("comments") or []]
+    return CommentsItem(photo_id=photo_id, comments=comments, users=_unique_users(authors),
+                        raw={EXPORT_COMMENTS: data.get("comments") or []})  # fmt: skip
+
+
 def info_from_export(
     photo_id: str,
     data: dict[str, Any],
