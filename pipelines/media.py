@@ -6,7 +6,9 @@ the engine in the media download slot (``FLICKR_MEDIA_CONCURRENCY`` at a time, w
 retries, proxies, delays and middlewares); its body streams to a ``.part`` file
 (``flickr_crawl.downloader.media``), is verified (length, hash, and that the bytes are the kind
 of file expected: a video is a video), then renamed to ``<id>.<ext>`` off the reactor thread;
-further album folders get hard links. A failed or missing file never drops the item: its
+further album folders get hard links. With ``-a export=DIR`` an original Flickr's account export
+holds is streamed out of its zip through the same steps instead (``flickr/file/from_export``).
+A failed or missing file never drops the item: its
 sidecar says what happened. Each placement is also journaled (``flickr_crawl.archive.placed``),
 so a file placed just before a hard kill is not downloaded again.
 """
@@ -20,11 +22,13 @@ import hashlib
 import json
 import logging
 import threading
+import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, signals
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import NotConfigured, ResponseDataLossError
 
 from flickr_crawl.archive.filetypes import (
     extension_for,
@@ -52,11 +56,13 @@ from flickr_crawl.downloader.media import (
     MEDIA_RESULT,
     MEDIA_SLOT,
     Stored,
+    store_stream,
 )
 from flickr_crawl.downloader.mediacookies import WEB_SESSION, MediaCookiesMiddleware
 from flickr_crawl.extensions.diskspace import DISK_FULL, DiskFull
 from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.extensions.report import RunReport
+from flickr_crawl.flickr.export import ExportIndex
 from flickr_crawl.flickr.identity import media_key
 from flickr_crawl.flickr.websession import load_cookies, session_file_path
 from flickr_crawl.items import MediaFile, PhotoItem
@@ -115,6 +121,8 @@ class MediaPipeline:
         self.web_cookies: list[dict[str, Any]] = []  # sent with video originals only
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}  # photo id -> lock, its users
         self.journal = PlacedJournal(archive)
+        # Originals read out of the export at once (the downloads' FLICKR_MEDIA_CONCURRENCY).
+        self._export_slots = asyncio.Semaphore(4)
         assert crawler.stats is not None
         self.stats = crawler.stats
 
@@ -130,6 +138,9 @@ class MediaPipeline:
         exif = settings.getbool("FLICKR_EXIF_ENABLED", True)
         pipeline = cls(crawler, archive, layout, link_mode, exif=exif)
         pipeline.favorites_layout = settings.get("FLICKR_FAVORITES_LAYOUT", "owner")
+        pipeline._export_slots = asyncio.Semaphore(
+            max(1, settings.getint("FLICKR_MEDIA_CONCURRENCY", 4))
+        )
         pipeline.web_cookies = load_cookies(
             session_file_path(settings.get("FLICKR_WEB_SESSION_FILE"))
         )
@@ -227,7 +238,60 @@ class MediaPipeline:
             item.file.status = "uptodate"
             item.file.links = self._link_into(item, previous.path or "", dirs[1:])
             return
-        item.file = await self._download(item, dirs)
+        item.file = await self._from_export(item, dirs) or await self._download(item, dirs)
+
+    def _export_with(self, item: PhotoItem) -> ExportIndex | None:
+        """Flickr's account export (``-a export=DIR``) when it holds this item's original and
+        Flickr says nothing changed since the export was made (a replaced file would)."""
+        index = getattr(self.crawler.spider, "export", None)
+        if not isinstance(index, ExportIndex) or item.id not in index.media:
+            return None
+        if item.source is None or not item.source.is_original:
+            return None
+        if item.last_update_unix > index.export_date:
+            self.stats.inc_value("flickr/file/changed_since_export")
+            return None
+        return index
+
+    async def _from_export(self, item: PhotoItem, dirs: list[str]) -> MediaFile | None:
+        """The original streamed out of the export's zip (never unpacked to a copy) through
+        the same ``.part``, hashes, EXIF embed, checks, placement and journal as a download;
+        None (so it is downloaded instead) when the export's copy cannot be used."""
+        index = self._export_with(item)
+        if index is None:
+            return None
+        member = index.media[item.id]
+        embed = StreamingEmbed(item) if item.media != "video" and self.exif else None
+        folder = inside(self.archive, dirs[0])
+        part = part_path(folder, item.id)
+
+        def store() -> MediaFile:
+            folder.mkdir(parents=True, exist_ok=True)
+            with index.open_member(member) as stream:
+                got = store_stream(stream, part, embed, expected=member.size)
+            return self._place_stored(item, dirs, folder, part, got, embed)
+
+        async with self._export_slots:
+            try:
+                placed = await asyncio.to_thread(store)
+            except DiskFull as exc:
+                self.crawler.signals.send_catch_log(signal=DISK_FULL, path=str(part),
+                                                    error=exc.__cause__)  # fmt: skip
+                return self._failed(item, str(exc))
+            except (_NotPlaced, OSError, EOFError, zipfile.BadZipFile, ResponseDataLossError,
+                    zlib.error) as exc:  # fmt: skip
+                part.unlink(missing_ok=True)
+                self.stats.inc_value("flickr/file/export_unusable")
+                logger.warning(
+                    "Photo %(id)s: the export's original %(where)s cannot be used (%(why)s); "
+                    "downloading it from Flickr",
+                    {"id": item.id, "where": member.where(index.folder), "why": exc},
+                )
+                return None
+        self.stats.inc_value("flickr/file/from_export")
+        self.stats.inc_value("flickr/bytes/from_export", placed.original_size or 0)
+        logger.debug("File (from export): %(id)s -> %(path)s", {"id": item.id, "path": placed.path})
+        return placed
 
     def complete_file(
         self,
@@ -413,16 +477,33 @@ class MediaPipeline:
     ) -> MediaFile:
         """(a thread) Check what came, then rename it into place, journal and link it;
         ``_NotPlaced`` if it is not the file."""
-        source = item.source
-        assert source is not None
         got = _stored(response)
         if got is None:
             if item.media == "video" and response.status in (401, 403, 404, 410):
                 why = SESSION_REFUSED if self.web_cookies else NO_WEB_SESSION
                 raise _NotPlaced(why.format(status=response.status), session=True)
             raise _NotPlaced(f"HTTP {response.status}")
-        kind = sniff(got.head)
         content_type = _header(response, b"Content-Type")
+        disposition = _header(response, b"Content-Disposition")
+        return self._place_stored(item, dirs, folder, part, got, embed, content_type, disposition)
+
+    def _place_stored(
+        self,
+        item: PhotoItem,
+        dirs: list[str],
+        folder: Path,
+        part: Path,
+        got: Stored,
+        embed: StreamingEmbed | None,
+        content_type: str = "",
+        disposition: str = "",
+    ) -> MediaFile:
+        """(a thread) The checks and placement of a body stored whole in ``part`` (from a
+        download, or from Flickr's export): its kind from the bytes, EXIF, rename, journal,
+        links; ``_NotPlaced`` if it is not the file."""
+        source = item.source
+        assert source is not None
+        kind = sniff(got.head)
         expected_ok = is_video(kind) if item.media == "video" else is_image(kind)
         if not expected_ok:
             part.unlink(missing_ok=True)
@@ -433,11 +514,7 @@ class MediaPipeline:
             if item.media == "video":
                 raise _NotPlaced(f"Flickr sent no video for the original: {what}", missing=True)
             raise _NotPlaced(f"not an image: {what}")
-        extension = (
-            extension_for(kind, content_type, _header(response, b"Content-Disposition"))
-            or source.extension
-            or "bin"
-        )
+        extension = extension_for(kind, content_type, disposition) or source.extension or "bin"
         size, sha256 = got.stored_size, got.stored_sha256
         metadata, original_exif, segments = None, None, None
         if kind == "jpeg" and embed is not None and embed.status is not None:

@@ -19,6 +19,8 @@ import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from scrapy import signals
+
 from flickr_crawl.archive.paths import album_folders, catalog_path
 from flickr_crawl.catalog.lastrun import CatalogView, gallery_counts
 from flickr_crawl.catalog.views import items_from_catalog
@@ -27,20 +29,33 @@ from flickr_crawl.flickr.api import (
     COLLECTIONS_GET_TREE,
     GALLERIES_GET_LIST,
     GALLERIES_GET_PHOTOS,
+    PEOPLE_GET_INFO,
     PEOPLE_GET_PHOTOS,
     PHOTO_EXTRAS,
+    PHOTOS_PEOPLE_GET_LIST,
     PHOTOS_RECENTLY_UPDATED,
     PHOTOSETS_GET_LIST,
     PHOTOSETS_GET_PHOTOS,
+    URLS_LOOKUP_USER,
+    BadResponse,
+    FlickrApiError,
+    parse_envelope,
     text,
     to_int,
 )
+from flickr_crawl.flickr.export import ExportError, ExportIndex, export_date_text, open_export
 from flickr_crawl.flickr.mapping import (
+    NSID,
     album_from_list,
     collections_of,
+    comments_from_export,
+    export_comment_refs,
     gallery_of,
+    info_from_export,
     photo_from_list,
     since_timestamp,
+    user_from_person,
+    user_of,
     video_play_source,
 )
 from flickr_crawl.items import (
@@ -51,7 +66,7 @@ from flickr_crawl.items import (
     PhotostreamListedItem,
 )
 from spiders.base import STOP, ListPage, requests_first
-from spiders.metadata import LIST_PRIORITY, PhotoSpider
+from spiders.metadata import LIST_PRIORITY, PHOTO_PRIORITY, PhotoSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -61,7 +76,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
-    from flickr_crawl.items import PhotoItem
+    from flickr_crawl.items import PhotoItem, User
 
 LIST_METHOD = PEOPLE_GET_PHOTOS
 UPDATED_METHOD = PHOTOS_RECENTLY_UPDATED
@@ -75,9 +90,17 @@ def _has_uploads_since(photos: list[dict[str, Any]], cutoff: int) -> bool:
 class PhotostreamSpider(PhotoSpider):
     name = "photostream"
 
-    def __init__(self, *args: Any, since: str = "", **kwargs: Any):
+    def __init__(self, *args: Any, since: str = "", export: str = "", **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.since = since_timestamp(since) if since else 0
+        self.export_dir = export  # Flickr's account export: originals and deep metadata
+        self.export: ExportIndex | None = None
+        # Comments from the export: its authors by profile URL segment (None: not found on
+        # Flickr, so those photos' comments come from the API), looked up once each.
+        self.export_users: dict[str, User | None] = {}
+        self.resolving: set[str] = set()
+        self.comment_waits: dict[str, tuple[set[str], str]] = {}  # photo id: (refs, page)
+        self.export_comments: dict[str, str] = {}  # photo id: page URL
         self.mode = "sweep"  # or incremental, since: decided in from_crawler
         self.view = CatalogView()
         self.total = 0  # the photostream's size, as people.getPhotos' first page says
@@ -116,7 +139,196 @@ class PhotostreamSpider(PhotoSpider):
         )  # fmt: skip
         return spider
 
+    def open_export(self) -> None:
+        """Index the account's export (``-a export=DIR``); its notes are logged, one line each."""
+        try:
+            self.export = open_export(self.export_dir, expect_nsid=self.creds.user_nsid)
+        except ExportError as exc:
+            self.report.fatal(str(exc))
+            return
+        self.crawler.signals.connect(self.export.close, signal=signals.spider_closed)
+        index = self.export
+        self.logger.info(
+            "Export of %(nsid)s made %(date)s: %(photos)s photo files, %(media)s originals",
+            {"nsid": index.nsid, "date": export_date_text(index.export_date),
+             "photos": len(index.photos), "media": len(index.media)},
+        )  # fmt: skip
+        for note in index.notes:
+            self.logger.warning("Export: %(note)s", {"note": note})
+        self.crawler.stats.set_value("flickr/export/notes", len(index.notes))  # type: ignore[union-attr]
+
+    def emit_photo(
+        self, item: PhotoItem, raw: dict[str, Any], *, skip_unchanged: bool = False
+    ) -> Iterator[Any]:
+        """As every photo, but its deep metadata from the export's JSON where that can stand
+        in for photos.getInfo (then no getInfo is asked for it)."""
+        from_export = self._export_info(item)
+        if from_export is not None:
+            self.no_deep.add(item.id)
+        data = self._export_data(item)
+        if data is not None and len(data.get("comments") or []) == item.count_comments:
+            self.export_comments[item.id] = item.page_url
+            owner = user_of(item.raw.get(LIST_METHOD) or {}, self.web_url, nsid_key="owner")
+            for ref in (owner.nsid, owner.path_alias):
+                if ref:
+                    self.export_users.setdefault(ref, owner)
+        yield from super().emit_photo(item, raw, skip_unchanged=skip_unchanged)
+        if from_export is None or item.id not in self.emitted or item.id in self.deep_done:
+            return
+        data, names_people = from_export
+        if names_people:
+            yield self.api_request(
+                PHOTOS_PEOPLE_GET_LIST, self.parse_export_people, priority=PHOTO_PRIORITY,
+                cb_kwargs={"photo_id": item.id, "listed": raw}, photo_id=item.id,
+            )  # fmt: skip
+            return
+        info = info_from_export(item.id, data, raw, None, self.web_url)
+        if info is not None:
+            self.deep_stored(item.id)
+            self.crawler.stats.inc_value("flickr/export/info")  # type: ignore[union-attr]
+            yield info
+
+    def _export_data(self, item: PhotoItem) -> dict[str, Any] | None:
+        """The export's JSON of this photo, if nothing changed on Flickr since the export."""
+        index = self.export
+        if index is None or item.id not in index.photos:
+            return None
+        if item.last_update_unix > index.export_date:
+            return None
+        return index.photo(item.id)
+
+    # --- comments from the export: each author looked up once (people.getInfo) -------------
+    def _per_photo_calls(self, photo_id: str, comments: int, faves: int) -> Iterator[Any]:
+        page = self.export_comments.pop(photo_id, None)
+        if comments > 0 and page is not None:
+            yield from self._comments_from_export(photo_id, page)
+            comments = 0
+        yield from super()._per_photo_calls(photo_id, comments, faves)
+
+    def _comments_from_export(self, photo_id: str, page: str) -> Iterator[Any]:
+        data = self.export.photo(photo_id) if self.export is not None else None
+        refs = export_comment_refs(data or {})
+        if data is None or any(self.export_users.get(r, "") is None for r in refs):
+            yield from PhotoSpider._per_photo_calls(self, photo_id, 1, 0)
+            return
+        missing = {r for r in refs if r not in self.export_users}
+        if not missing:
+            yield from self._export_comments_item(photo_id, page)
+            return
+        self.comment_waits[photo_id] = (missing, page)
+        for ref in sorted(missing - self.resolving):
+            self.resolving.add(ref)
+            if NSID.match(ref):
+                yield self._user_request(ref, ref)
+            else:
+                yield self.api_request(
+                    URLS_LOOKUP_USER, self.parse_export_lookup, priority=PHOTO_PRIORITY,
+                    cb_kwargs={"ref": ref}, url=f"{self.web_url.rstrip('/')}/photos/{ref}/",
+                )  # fmt: skip
+
+    def _user_request(self, ref: str, nsid: str) -> scrapy.Request:
+        return self.api_request(
+            PEOPLE_GET_INFO, self.parse_export_user, priority=PHOTO_PRIORITY,
+            cb_kwargs={"ref": ref}, user_id=nsid,
+        )  # fmt: skip
+
+    def _export_comments_item(self, photo_id: str, page: str) -> Iterator[Any]:
+        data = self.export.photo(photo_id) if self.export is not None else None
+        users = {ref: user for ref, user in self.export_users.items() if user is not None}
+        item = comments_from_export(photo_id, data, users, page) if data is not None else None
+        if item is None:
+            yield from PhotoSpider._per_photo_calls(self, photo_id, 1, 0)
+            return
+        self.crawler.stats.inc_value("flickr/export/comments")  # type: ignore[union-attr]
+        yield item
+
+    def _user_answer(self, response: Response | None) -> dict[str, Any] | None:
+        """A lookup's answer, or None: a user Flickr does not find (deleted) is no failure of
+        the backup, their comments are asked for through the API instead."""
+        if response is None:
+            return None
+        try:
+            return parse_envelope(response.body)
+        except (BadResponse, FlickrApiError):
+            self.crawler.stats.inc_value("flickr/export/user_not_found")  # type: ignore[union-attr]
+            return None
+
+    def parse_export_lookup(self, response: Response | None, ref: str) -> Iterator[Any]:
+        data = self._user_answer(response)
+        nsid = text((data or {}).get("user", {}).get("id"))
+        if not nsid:
+            yield from self._resolved(ref, None)
+        elif self.export_users.get(nsid) is not None:
+            yield from self._resolved(ref, self.export_users[nsid])
+        else:
+            yield self._user_request(ref, nsid)
+
+    def parse_export_user(self, response: Response | None, ref: str) -> Iterator[Any]:
+        data = self._user_answer(response)
+        person = (data or {}).get("person")
+        user = user_from_person(person, self.web_url) if isinstance(person, dict) else None
+        if user is not None:
+            self.export_users[user.nsid] = user
+        yield from self._resolved(ref, user)
+
+    def _resolved(self, ref: str, user: User | None) -> Iterator[Any]:
+        """A comment author is known (or not found): the photos waiting for them go on."""
+        self.export_users[ref] = user
+        self.resolving.discard(ref)
+        for photo_id, (missing, page) in list(self.comment_waits.items()):
+            if ref not in missing:
+                continue
+            missing.discard(ref)
+            if user is None:
+                del self.comment_waits[photo_id]
+                yield from PhotoSpider._per_photo_calls(self, photo_id, 1, 0)
+            elif not missing:
+                del self.comment_waits[photo_id]
+                yield from self._export_comments_item(photo_id, page)
+
+    def _export_info(self, item: PhotoItem) -> tuple[dict[str, Any], bool] | None:
+        """The export's JSON of this photo and whether it names people, when it can stand in
+        for photos.getInfo: in the export, unchanged since, and its tags and notes by the
+        owner (a check made again when the item is built)."""
+        index = self.export
+        if index is None or item.id not in index.photos:
+            return None
+        if item.last_update_unix > index.export_date:
+            self.crawler.stats.inc_value("flickr/export/changed_since")  # type: ignore[union-attr]
+            return None
+        data = index.photo(item.id)
+        if data is None:
+            return None
+        names_people = bool(data.get("people"))
+        raw = item.raw.get(LIST_METHOD) or {}
+        people = {"people": {"person": []}} if names_people else None
+        if info_from_export(item.id, data, raw, people, self.web_url) is None:
+            self.crawler.stats.inc_value("flickr/export/info_from_api")  # type: ignore[union-attr]
+            return None
+        return data, names_people
+
+    def parse_export_people(
+        self, response: Response | None, photo_id: str, listed: dict[str, Any]
+    ) -> Iterator[Any]:
+        data = yield from self.api_data(response)
+        if data is STOP:
+            return
+        export = self.export.photo(photo_id) if self.export is not None else None
+        info = None
+        if data is not None and export is not None:
+            info = info_from_export(photo_id, export, listed, data, self.web_url)
+        if info is None:  # getInfo after all, in the deep pass
+            self.no_deep.discard(photo_id)
+            return
+        self.deep_stored(photo_id)
+        self.crawler.stats.inc_value("flickr/export/info")  # type: ignore[union-attr]
+        yield info
+
     async def start(self) -> AsyncIterator[Any]:
+        if self.export_dir:
+            self.open_export()
+            if self.export is None:
+                return  # the export cannot be used: said once (report.fatal), exit 1
         self.crawler.stats.set_value("flickr/listing/mode", self.mode)  # type: ignore[union-attr]
         yield self.api_request(COLLECTIONS_GET_TREE, self.parse_collections, priority=LIST_PRIORITY)
 

@@ -46,7 +46,9 @@ from flickr_crawl.flickr.estimate import (
     human_bytes,
     human_duration,
     incremental,
+    with_export,
 )
+from flickr_crawl.flickr.export import ExportError, open_export
 
 if TYPE_CHECKING:
     import argparse
@@ -62,7 +64,7 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_ENABLED": False}
 
     def syntax(self) -> str:
-        return "[--json] [--video-mb MB] [--people-rate R]"
+        return "[--json] [--video-mb MB] [--people-rate R] [-a export=DIR]"
 
     def short_desc(self) -> str:
         return "Estimate photos, bytes, API calls and time of a full backup (list calls only)"
@@ -76,6 +78,10 @@ class Command(ScrapyCommand):
             help="assumed size of one video original in MB (default 150)",
         )  # fmt: skip
         parser.add_argument(
+            "-a", dest="spargs", action="append", default=[], metavar="NAME=VALUE",
+            help="as for the crawl: export=DIR counts what Flickr's account export in DIR saves",
+        )  # fmt: skip
+        parser.add_argument(
             "--people-rate", type=float, default=None, metavar="R",
             help="assumed share of photos with people tagged (default: from catalog.db, "
             "else 0.05)",
@@ -84,7 +90,14 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         try:
             result = self.estimate(opts)
-        except (EstimateError, AuthError, CallFailed, BadSetting, BudgetUnavailable) as exc:
+        except (
+            EstimateError,
+            AuthError,
+            CallFailed,
+            BadSetting,
+            BudgetUnavailable,
+            ExportError,
+        ) as exc:
             print(f"error: {exc}", file=sys.stderr)
             self.exitcode = 1
             return
@@ -102,8 +115,15 @@ class Command(ScrapyCommand):
             raise EstimateError("--video-mb must be 0 or more")
         if opts.people_rate is not None and not 0 <= opts.people_rate <= 1:
             raise EstimateError("--people-rate must be between 0 and 1")
+        spargs = dict(a.partition("=")[::2] for a in opts.spargs)
+        unknown = sorted(set(spargs) - {"export"})
+        if unknown:
+            raise EstimateError(f"unknown -a argument(s): {', '.join(unknown)}")
         auth_file = auth_file_path(settings.get("FLICKR_AUTH_FILE"))
         creds = load_credentials(auth_file)
+        index = None
+        if spargs.get("export"):
+            index = open_export(spargs["export"], expect_nsid=creds.user_nsid)
         per_page = min(max(settings.getint("FLICKR_API_PER_PAGE", 500), 1), 500)
         budget = shared_budget(settings, creds.api_key)
         deep = settings.getbool("FLICKR_DEEP_METADATA_ENABLED", True)
@@ -154,7 +174,13 @@ class Command(ScrapyCommand):
             galleries=galleries, galleries_total=galleries_total,
             per_page=per_page, deep=deep, assumptions=assumptions, people_rate=people_rate,
         )  # fmt: skip
-        return result_of(
+        saved = None
+        if index is not None:
+            with index:
+                owner = (creds.user_nsid, next((str(p.get("pathalias") or "") for p in photos), ""))
+                saved = with_export(est, photos, index, owner=owner, deep=deep,
+                                    people_rate=people_rate)  # fmt: skip
+        result = result_of(
             est,
             inc=inc,
             assumptions=assumptions,
@@ -166,6 +192,8 @@ class Command(ScrapyCommand):
             user=creds.username or creds.user_nsid,
             deep=deep,
         )
+        result["export"] = asdict(saved) if saved is not None else None
+        return result
 
 
 def result_of(
@@ -259,6 +287,13 @@ def render(r: dict[str, Any]) -> str:
             f"Since the last backup (catalog.db): {inc['new']} new "
             f"(about {human_bytes(inc['new_bytes'])}), {inc['updated']} updated, "
             f"{inc['unchanged']} unchanged, {inc['gone']} no longer listed"
+        )
+    export = r.get("export")
+    if export:
+        lines.append(
+            f"From the export: {export['items']} items' metadata, {export['originals']} "
+            f"originals ({human_bytes(export['bytes'])} read from it, not downloaded); "
+            f"{export['commenters']} commenters looked up once each"
         )
     lines.append(f"This estimate spent {r['estimate_api_calls']} API calls.")
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from flickr_crawl.downloader.budget import (
     shown_url,
 )
 from flickr_crawl.flickr.auth import AuthError, auth_file_path, load_credentials
+from flickr_crawl.flickr.export import ExportError, open_export
 from flickr_crawl.flickr.mapping import since_timestamp
 from flickr_crawl.flickr.reachable import Unreachable, check_reachable, host_root
 
@@ -70,6 +71,11 @@ def preflight(
         try:
             since_timestamp((args or {})["since"])
         except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if spider == "photostream" and (args or {}).get("export"):
+        try:
+            open_export((args or {})["export"], expect_nsid=creds.user_nsid).close()
+        except ExportError as exc:
             raise ConfigError(str(exc)) from None
     _check_flickr_answers(settings)
     if settings.getint("FLICKR_API_CALLS_PER_HOUR") > 0:

@@ -14,6 +14,7 @@ body, or one with neither a length nor chunked framing, is refused (``Refused``,
 The start of a JPEG can be held back and rewritten on the way (``HeadRewriter``:
 ``flickr_crawl.metadata.exif.StreamingEmbed``). ``DOWNLOAD_TIMEOUT`` bounds the wait for the
 headers and then each silence of the body, so a long video finishes while it keeps coming.
+``store_stream`` stores a local stream (an original inside Flickr's account export) the same way.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from time import monotonic
-from typing import TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 from typing import Protocol as Interface
 
 from pydispatch.dispatcher import getAllReceivers, liveReceivers
@@ -328,6 +329,52 @@ def _write_all(fd: int, chunks: list[bytes]) -> None:
             views.pop(0)
         if views and written:
             views[0] = views[0][written:]
+
+
+def store_stream(
+    source: IO[bytes], part: Path, head: HeadRewriter | None = None, *, expected: int | None = None
+) -> Stored:
+    """(a thread) Store a local stream (an original inside Flickr's account export) in
+    ``part`` as a download's body is stored: the same head rewrite, running hashes and fsync.
+
+    Raises ``DiskFull``/``WriteFailed`` for our disk, ``ResponseDataLossError`` when fewer or
+    more than ``expected`` bytes came, or whatever reading raised (a corrupt zip member fails
+    its CRC at the end: ``zipfile.BadZipFile``); the part is gone then.
+    """
+    writer = _PartWriter(part)
+    writer.open()
+    size, first, hold, rewriter, complete = 0, b"", bytearray(), head, False
+    try:
+        while writer.error is None and (block := source.read(_WRITE_BLOCK)):
+            size += len(block)
+            if len(first) < _HEAD_BYTES:
+                first += block[: _HEAD_BYTES - len(first)]
+            if rewriter is not None:
+                hold += block
+                length = rewriter.head_length(hold)
+                if length is None and len(hold) < _HOLD_LIMIT:
+                    continue
+                block, hold = bytes(hold), bytearray()
+                if length:
+                    writer.write_head(block[:length], rewriter)
+                    block = block[length:]
+                rewriter = None
+            if block:
+                writer.write([block])
+        if hold:  # a file shorter than its head: stored as it is
+            writer.write([bytes(hold)])
+        complete = expected is None or size == expected
+    finally:
+        complete = writer.finish(complete)
+    if writer.error is not None:
+        message = f"cannot write {part.name}: {writer.error}"
+        error = DiskFull(message) if is_disk_full(writer.error) else WriteFailed(message)
+        raise error from writer.error
+    if not complete:
+        raise ResponseDataLossError(f"{size} bytes where {expected} were expected")
+    served, stored_size, stored_sha256 = writer.digests()
+    return Stored(size=size, head=first, sha256=served, stored_size=stored_size,
+                  stored_sha256=stored_sha256)  # fmt: skip
 
 
 class _PartReader(Protocol):

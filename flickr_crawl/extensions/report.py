@@ -168,6 +168,8 @@ class RunReport:
             "files_downloaded": get("flickr/file/downloaded", 0),
             "files_uptodate": get("flickr/file/uptodate", 0),
             "bytes_downloaded": get("flickr/bytes/downloaded", 0),
+            "files_from_export": get("flickr/file/from_export", 0),
+            "bytes_from_export": get("flickr/bytes/from_export", 0),
             "api_calls": get("flickr/api/calls", 0),
             "files": {media: dict(counts) for media, counts in self.files.items()},
             "failed": [asdict(p) for p in self.failures],
@@ -273,8 +275,14 @@ def summary_lines(
     saved = saved_counts(summary)
     files = (
         f"{plural(summary['files_downloaded'], 'file')} downloaded "
-        f"({human_bytes(summary['bytes_downloaded'])}), {summary['files_uptodate']} up to date, "
-        f"{plural(summary['api_calls'], 'API call')}"
+        f"({human_bytes(summary['bytes_downloaded'])}), "
+        + (
+            f"{summary['files_from_export']} from the export "
+            f"({human_bytes(summary['bytes_from_export'])}), "
+            if summary.get("files_from_export")
+            else ""
+        )
+        + f"{summary['files_uptodate']} up to date, {plural(summary['api_calls'], 'API call')}"
     )
     lines.append(f"Saved {saved}; {files}" if saved else f"Nothing saved; {files}")
     for why, count in summary["missing_video_reasons"].items():

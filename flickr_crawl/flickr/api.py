@@ -26,6 +26,7 @@ COLLECTIONS_GET_TREE = "flickr.collections.getTree"
 FAVORITES_GET_LIST = "flickr.favorites.getList"
 GALLERIES_GET_LIST = "flickr.galleries.getList"
 GALLERIES_GET_PHOTOS = "flickr.galleries.getPhotos"
+PEOPLE_GET_INFO = "flickr.people.getInfo"
 PEOPLE_GET_PHOTOS = "flickr.people.getPhotos"
 PHOTOS_COMMENTS_GET_LIST = "flickr.photos.comments.getList"
 PHOTOS_GET_FAVORITES = "flickr.photos.getFavorites"
@@ -36,6 +37,7 @@ PHOTOS_RECENTLY_UPDATED = "flickr.photos.recentlyUpdated"
 PHOTOSETS_GET_LIST = "flickr.photosets.getList"
 PHOTOSETS_GET_PHOTOS = "flickr.photosets.getPhotos"
 TEST_LOGIN = "flickr.test.login"
+URLS_LOOKUP_USER = "flickr.urls.lookupUser"
 
 # Every list-level field a backup wants, so that per-photo calls are needed as little as possible.
 PHOTO_EXTRAS = (

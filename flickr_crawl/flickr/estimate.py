@@ -17,6 +17,7 @@ from flickr_crawl.flickr.api import (
     COLLECTIONS_GET_TREE,
     GALLERIES_GET_LIST,
     GALLERIES_GET_PHOTOS,
+    PEOPLE_GET_INFO,
     PEOPLE_GET_PHOTOS,
     PHOTOS_COMMENTS_GET_LIST,
     PHOTOS_GET_FAVORITES,
@@ -26,12 +27,16 @@ from flickr_crawl.flickr.api import (
     PHOTOSETS_GET_LIST,
     PHOTOSETS_GET_PHOTOS,
     SIZE_CODES,
+    URLS_LOOKUP_USER,
     optional,
     to_int,
 )
+from flickr_crawl.flickr.mapping import NSID, export_comment_refs, export_ref
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+    from flickr_crawl.flickr.export import ExportIndex
 
 FAVES_PER_PAGE = 50  # photos.getFavorites' maximum, as the spider asks
 
@@ -44,6 +49,7 @@ ESTIMATE_EXTRAS = ",".join(
         "original_format",
         "o_dims",
         "last_update",
+        "path_alias",  # who the export's profile URLs name (the owner's own, by alias)
         "count_comments",
         "count_faves",
         *(f"url_{code}" for code in SIZE_CODES),
@@ -73,6 +79,8 @@ ORDER = (
     PHOTOS_GET_FAVORITES,
     PHOTOS_GET_INFO,
     PHOTOS_PEOPLE_GET_LIST,
+    URLS_LOOKUP_USER,
+    PEOPLE_GET_INFO,
 )
 
 
@@ -274,3 +282,60 @@ def incremental(
             inc.unchanged += 1
     inc.gone = len(set(known) - seen)
     return inc
+
+
+@dataclass
+class FromExport:
+    """What Flickr's account export saves a first backup (``-a export=DIR``)."""
+
+    items: int = 0  # listed items with a usable photo_<id>.json
+    originals: int = 0  # of them, with their original in the export
+    bytes: int = 0  # the originals' bytes, read from the export instead of downloaded
+    commenters: int = 0  # people looked up once each instead of comments per photo
+
+
+def with_export(
+    est: Estimate,
+    photos: Iterable[Mapping[str, Any]],
+    index: ExportIndex,
+    *,
+    owner: tuple[str, str],
+    deep: bool,
+    people_rate: float,
+) -> FromExport:
+    """Take from ``est`` the calls a backup from ``index`` does not make, following the
+    photostream spider's rules: getInfo where the JSON's tags and notes are the owner's (and
+    people.getList only where it names people), comments from the JSON with each commenter
+    looked up once; nothing for photos changed on Flickr since the export."""
+    saved = FromExport()
+    refs: set[str] = set()
+    rest = 0
+    people = 0
+    for raw in photos:
+        pid = str(raw.get("id", ""))
+        usable = pid in index.photos and to_int(raw.get("lastupdate"), 0) <= index.export_date
+        data = index.photo(pid) if usable else None
+        if data is None:
+            rest += 1
+            continue
+        saved.items += 1
+        if pid in index.media:
+            saved.originals += 1
+            saved.bytes += index.media[pid].size
+        named = [t.get("user") for t in data.get("tags") or [] if isinstance(t, dict)]
+        named += [n.get("user") for n in data.get("notes") or [] if isinstance(n, dict)]
+        if deep and all(export_ref(u) in owner for u in named):
+            est.calls[PHOTOS_GET_INFO] -= 1
+        people += bool(data.get("people"))
+        comments = data.get("comments") or []
+        if to_int(raw.get("count_comments"), 0) > 0 and len(comments) == to_int(
+            raw.get("count_comments"), 0
+        ):
+            est.calls[PHOTOS_COMMENTS_GET_LIST] -= 1
+            refs |= export_comment_refs(data) - set(owner)
+    if deep:
+        est.calls[PHOTOS_PEOPLE_GET_LIST] = people + math.ceil(rest * people_rate)
+    saved.commenters = len(refs)
+    est.calls[PEOPLE_GET_INFO] += len(refs)
+    est.calls[URLS_LOOKUP_USER] += sum(1 for r in refs if not NSID.match(r))
+    return saved

@@ -338,6 +338,147 @@ def info_of(
     )
 
 
+EXPORT_PHOTO = "export:photo.json"  # raw key of a photo's JSON from Flickr's account export
+_PROFILE = re.compile(r"^(?:https?://[^/]+)?/(?:photos|people)/([^/?#]+)/?$")
+
+
+def _export_author(value: Any, owner: User) -> tuple[str, str] | None:
+    """(nsid, name) of a profile URL (or nsid) in the export when it is the owner's; None
+    for anyone else: the export gives no other person's nsid and name together."""
+    ref = text(value).strip()
+    m = _PROFILE.match(ref)
+    segment = m.group(1) if m else ref
+    if segment and segment in (owner.nsid, owner.path_alias):
+        return owner.nsid, owner.username
+    return None
+
+
+EXPORT_COMMENTS = "export:comments"  # raw key of a photo's comments from the export
+NSID = re.compile(r"^\d+@N\d\d$")
+
+
+def export_ref(value: Any) -> str:
+    """Who a profile URL (or bare nsid or alias) in the export names: its path segment."""
+    ref = text(value).strip()
+    m = _PROFILE.match(ref)
+    return m.group(1) if m else ref
+
+
+def export_comment_refs(data: dict[str, Any]) -> set[str]:
+    """Everyone the export's comments of a photo name (profile URL segments)."""
+    return {export_ref(c.get("user")) for c in data.get("comments") or [] if isinstance(c, dict)}
+
+
+def user_from_person(person: dict[str, Any], web_url: str) -> User:
+    """A User from a people.getInfo ``person``."""
+    flat = {k: text(v) if isinstance(v, dict) else v for k, v in person.items()}
+    flat["nsid"] = flat.get("nsid") or flat.get("id")
+    return user_of(flat, web_url)
+
+
+def comments_from_export(
+    photo_id: str, data: dict[str, Any], users: dict[str, User], page_url: str
+) -> CommentsItem | None:
+    """The comments of a photo from its export JSON, each author found in ``users`` (by
+    profile URL segment); None when one is not there. The export's dates are read as UTC."""
+    comments = []
+    for raw in data.get("comments") or []:
+        if not isinstance(raw, dict):
+            return None
+        user = users.get(export_ref(raw.get("user")))
+        if user is None:
+            return None
+        cid = text(raw.get("id"))
+        when = text(raw.get("date") or raw.get("date_create"))
+        date: str | None
+        try:
+            date = datetime.strptime(when, "%Y-%m-%d %H:%M:%S").strftime("%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            date = iso_from_unix(when)
+        comments.append(
+            Comment(id=cid, author=user.nsid, author_name=user.username, realname=user.realname,
+                    date=date, permalink=f"{page_url}#comment{cid.rsplit('-', 1)[-1]}",
+                    html=text(raw.get("comment")), author_is_deleted=user.deleted)
+        )  # fmt: skip
+    authors = [users[export_ref(c.get("user"))] for c in data.get("comments") or []]
+    return CommentsItem(photo_id=photo_id, comments=comments, users=_unique_users(authors),
+                        raw={EXPORT_COMMENTS: data.get("comments") or []})  # fmt: skip
+
+
+def info_from_export(
+    photo_id: str,
+    data: dict[str, Any],
+    listed: dict[str, Any],
+    people: dict[str, Any] | None,
+    web_url: str,
+) -> PhotoInfoItem | None:
+    """The deep pass of a photo from its ``photo_<id>.json`` in Flickr's account export (plus
+    its list entry ``listed`` and, where the JSON names people, photos.people.getList): tags
+    with their authors and spelling, notes, people, coordinates. None when the JSON cannot
+    stand in for photos.getInfo: a tag or note by someone other than the owner (the export
+    names them by profile URL only), or tags that do not match the list's normalised ones.
+
+    Not in the export, so not in the item: tag ids, and place names (locality, region...).
+    """
+    owner = user_of(listed, web_url, nsid_key="owner")
+    contents = text(listed.get("tags")).split()
+    machine = set(text(listed.get("machine_tags")).split())
+    raw_tags = data.get("tags") or []
+    if not isinstance(raw_tags, list) or len(raw_tags) != len(contents):
+        return None
+    tags = []
+    for content, tag in zip(contents, raw_tags, strict=True):
+        author = _export_author(tag.get("user") if isinstance(tag, dict) else None, owner)
+        if author is None:
+            return None
+        raw = text(tag.get("tag") or tag.get("raw"))
+        tags.append(Tag(content=content, raw=raw, author=author[0], author_name=author[1],
+                        machine=content in machine or bool(_MACHINE_TAG.match(raw))))  # fmt: skip
+    notes = []
+    for note in data.get("notes") or []:
+        if not isinstance(note, dict):
+            return None
+        author = _export_author(note.get("user") or note.get("author"), owner)
+        if author is None:
+            return None
+        notes.append(Note(id=text(note.get("id")), author=author[0], author_name=author[1],
+                          x=to_int(note.get("x")), y=to_int(note.get("y")),
+                          w=to_int(note.get("w")), h=to_int(note.get("h")),
+                          html=text(note.get("note") or note.get("text"))))  # fmt: skip
+    persons = (people or {}).get("people", {}).get("person", []) or []
+    if data.get("people") and people is None:
+        return None
+    tagged = [
+        Person(nsid=text(p.get("nsid")), username=text(p.get("username")),
+               realname=text(p.get("realname")), added_by=text(p.get("added_by")),
+               x=_maybe_int(p.get("x")), y=_maybe_int(p.get("y")),
+               w=_maybe_int(p.get("w")), h=_maybe_int(p.get("h")))
+        for p in persons
+    ]  # fmt: skip
+    geo = data.get("geo")
+    location = None
+    if isinstance(geo, dict) and geo.get("latitude") not in (None, ""):
+        location = {
+            "latitude": to_int(geo.get("latitude")) / 1_000_000,
+            "longitude": to_int(geo.get("longitude")) / 1_000_000,
+            "accuracy": to_int(geo.get("accuracy"), 0),
+            "place_id": optional(listed.get("place_id")),
+            "woeid": optional(listed.get("woeid")),
+        }
+    raw_parts: dict[str, Any] = {EXPORT_PHOTO: data}
+    if people is not None:
+        raw_parts[PHOTOS_PEOPLE_GET_LIST] = people.get("people", {})
+    return PhotoInfoItem(
+        photo_id=photo_id,
+        tags=tags,
+        notes=notes,
+        people=tagged,
+        location=location,
+        users=_unique_users([owner, *(user_of(p, web_url) for p in persons)]),
+        raw=raw_parts,
+    )
+
+
 @shape_checked
 def gallery_of(raw: dict[str, Any]) -> GalleryItem:
     """A GalleryItem (photos added later) from a galleries.getList entry."""

@@ -1,8 +1,9 @@
 """Command line entry point: ``python -m flickr_crawl.sandbox``.
 
 Builds the world from the flags, optionally writes a ready OAuth token file for the demo
-account (mode 0600), starts the server on 127.0.0.1, prints exactly one
-``sandbox ready http://127.0.0.1:PORT`` line and serves until SIGTERM/SIGINT.
+account (mode 0600) and the account's data export (``--export-dir``), starts the server on
+127.0.0.1, prints exactly one ``sandbox ready http://127.0.0.1:PORT`` line and serves until
+SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from flickr_crawl.sandbox.export import DEFAULT_SPLIT, parse_export_date, write_export
 from flickr_crawl.sandbox.server import Config, SandboxServer
-from flickr_crawl.sandbox.world import World
+from flickr_crawl.sandbox.world import GENERATED_NOW, World
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -57,11 +59,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "127.0.0.1, such as localhost: a CDN move); default: the API's own")  # fmt: skip
     p.add_argument("--web-password", default="sandbox-password")
     p.add_argument("--log-level", default="WARNING")
+    p.add_argument("--export-dir", help="write the account's data export (Flickr's zips) here "
+                   "before serving; mutations made later are not in it")  # fmt: skip
+    p.add_argument("--export-date", default="",
+                   help="the export's date: nothing after it is in it (YYYY-MM-DD, "
+                   "YYYY-MM-DD HH:MM:SS UTC or unix seconds; default 2024-07-01)")  # fmt: skip
+    p.add_argument("--export-split", type=int, default=DEFAULT_SPLIT,
+                   help="bytes per data-download-N.zip media part")  # fmt: skip
+    p.add_argument("--export-leave-out", default="0",
+                   help="originals left out: a count or comma-separated ids")  # fmt: skip
     args = p.parse_args(argv)
     if not 0.0 <= args.fault_rate <= 1.0:
         p.error("--fault-rate must be between 0 and 1")
     if args.accounts < 1:
         p.error("--accounts must be 1 or more")
+    try:
+        args.export_date = parse_export_date(args.export_date) if args.export_date else 0
+    except ValueError as exc:
+        p.error(f"--export-date: {exc}")
+    if args.export_split < 1:
+        p.error("--export-split must be a positive number of bytes")
+    leave = args.export_leave_out.strip()
+    args.export_leave_out = int(leave) if leave.isdigit() else [x for x in leave.split(",") if x]
     return args
 
 
@@ -129,6 +148,16 @@ def main(argv: list[str] | None = None) -> int:
         media_host=args.media_host,
     )
     server = SandboxServer(world, config, args.port, others=others)
+    if args.export_dir:
+        summary = write_export(
+            world,
+            server.media,
+            args.export_dir,
+            export_date=args.export_date or GENERATED_NOW,
+            split_bytes=args.export_split,
+            leave_out=args.export_leave_out,
+        )
+        print(f"sandbox export {json.dumps(summary.as_dict())}", file=sys.stderr, flush=True)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

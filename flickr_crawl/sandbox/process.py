@@ -162,6 +162,21 @@ class Sandbox:
         """Configure fault injection (rate, kinds, permanent_photo_ids)."""
         return self._post("/__sandbox/faults", cfg)
 
+    def export(
+        self,
+        folder: str | os.PathLike[str],
+        *,
+        export_date: int = 0,
+        split_bytes: int = 0,
+        leave_out: list[str] | int = 0,
+    ) -> dict[str, Any]:
+        """Write the account's data export (Flickr's zips) into ``folder`` as the world stands
+        now; ``export_date`` 0 = the generated data's end; ``leave_out``: ids whose originals
+        the media zips lack, or how many. Returns what was written (``ExportSummary``)."""
+        payload = {"dir": str(folder), "export_date": export_date, "split_bytes": split_bytes}
+        payload["leave_out"] = leave_out
+        return dict(self._post("/__sandbox/export", payload))
+
     def move_media(self, host: str) -> str:
         """From now on, name CDN files and pages on ``host`` (a CDN move; "" moves them back):
         the new base URL of media."""

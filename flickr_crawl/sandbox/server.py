@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlsplit
 
 from flickr_crawl.sandbox.cdn import MEDIA_RE, VIDEO_RE, CdnHandler
+from flickr_crawl.sandbox.export import DEFAULT_SPLIT, write_export
 from flickr_crawl.sandbox.handler import HTML_429, WRONG_TYPES
 from flickr_crawl.sandbox.media import MediaStore
 from flickr_crawl.sandbox.oauth import OAuthError, OAuthProvider, Token
 from flickr_crawl.sandbox.rest import ApiError, Caller, Rest, rest_xml
 from flickr_crawl.sandbox.truth import GroundTruth
 from flickr_crawl.sandbox.web import PLAY_RE, WebHandler
+from flickr_crawl.sandbox.world import GENERATED_NOW
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -510,7 +512,8 @@ class SandboxHandler(CdnHandler, WebHandler):
 
     # -- test hooks ---------------------------------------------------------------------------
     def handle_hooks(self, method: str, path: str, query: str) -> None:
-        """``/__sandbox/*``: stats, account, faults, mutations, web-session expiry."""
+        """``/__sandbox/*``: stats, account, faults, mutations, the data export, web-session
+        expiry."""
         srv = self.server
         hook = path[len("/__sandbox/") :].rstrip("/")
         body = self._body() if method == "POST" else b""
@@ -552,6 +555,21 @@ class SandboxHandler(CdnHandler, WebHandler):
                 self.send(400, json.dumps({"error": str(exc)}), ok)
                 return
             self.send(200, json.dumps(result), ok)
+        elif hook == "export" and method == "POST":
+            cfg = json.loads(body or b"{}")
+            try:
+                summary = write_export(
+                    srv.world,
+                    srv.media,
+                    str(cfg["dir"]),
+                    export_date=int(cfg.get("export_date") or GENERATED_NOW),
+                    split_bytes=int(cfg.get("split_bytes") or DEFAULT_SPLIT),
+                    leave_out=cfg.get("leave_out") or (),
+                )
+            except (KeyError, ValueError, OSError) as exc:
+                self.send(400, json.dumps({"error": str(exc)}), ok)
+                return
+            self.send(200, json.dumps(summary.as_dict()), ok)
         elif hook == "media-host" and method == "POST":
             host = str(json.loads(body or b"{}").get("host") or "")
             if not re.fullmatch(r"[A-Za-z0-9.-]*", host):
