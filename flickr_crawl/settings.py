@@ -135,8 +135,8 @@ FLICKR_SWEEP_EVERY = 7
 # Changes are asked for since the last clean run's start minus this margin (clock skew).
 FLICKR_SYNC_OVERLAP = 3600
 # Incremental runs ask flickr.activity.userPhotos which photos got new comments, faves or notes
-# (these change no lastupdate) when at least this many seconds passed since it was last asked:
-# Flickr asks for one call an hour at most. Runs between re-fetch nothing for faves.
+# (a fave changes no lastupdate) once this many seconds passed since it was last asked (Flickr:
+# once an hour at most); a run in between leaves them to the next run that asks.
 FLICKR_ACTIVITY_MIN_INTERVAL = 3600
 FLICKR_DEEP_METADATA_ENABLED = True  # last pass: getInfo (notes, tag authors), people.getList
 FLICKR_EXIF_ENABLED = True  # write title, description, tags, date, GPS, licence into JPEG EXIF
