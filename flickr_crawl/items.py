@@ -322,6 +322,17 @@ class PhotostreamListedItem:
     sweep: bool = False
     watermark: int = 0
     runs_since_sweep: int = 0
+    # this run's start when its new comments and faves are all in (a complete sweep, or
+    # flickr.activity.userPhotos read to its end), written once the run finished cleanly
+    activity_watermark: int = 0
+
+
+@dataclass(kw_only=True)
+class ActivityPolledItem:
+    """flickr.activity.userPhotos was called at ``at`` (unix). Flickr asks for one call an hour
+    at most, so the catalog records it at once, whatever becomes of the run."""
+
+    at: int
 
 
 @dataclass(kw_only=True)

@@ -137,6 +137,10 @@ FLICKR_DISK_RESERVE_MB = 64  # stop when less than this is free on the archive's
 FLICKR_SWEEP_EVERY = 7
 # Changes are asked for since the last clean run's start minus this margin (clock skew).
 FLICKR_SYNC_OVERLAP = 3600
+# Incremental runs ask flickr.activity.userPhotos which photos got new comments, faves or notes
+# (a fave changes no lastupdate) once this many seconds passed since it was last asked (Flickr:
+# once an hour at most); a run in between leaves them to the next run that asks.
+FLICKR_ACTIVITY_MIN_INTERVAL = 3600
 FLICKR_DEEP_METADATA_ENABLED = True  # last pass: getInfo (notes, tag authors), people.getList
 FLICKR_EXIF_ENABLED = True  # write title, description, tags, date, GPS, licence into JPEG EXIF
 FLICKR_XMP_ENABLED = True  # write <file>.xmp beside every media file (videos, PNG, GIF too)

@@ -22,6 +22,8 @@ from scrapy.exceptions import NotConfigured
 from flickr_crawl.archive.paths import CATALOG_NAME, archive_dir
 from flickr_crawl.catalog.db import close_catalog, open_catalog
 from flickr_crawl.catalog.runs import (
+    ACTIVITY_LAST_CALL,
+    ACTIVITY_WATERMARK,
     FAVORITES_WATERMARK,
     RUNS_SINCE_SWEEP,
     WATERMARK,
@@ -45,6 +47,7 @@ from flickr_crawl.catalog.saves import (
 from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.extensions.report import RunReport
 from flickr_crawl.items import (
+    ActivityPolledItem,
     AlbumItem,
     CollectionItem,
     CommentsItem,
@@ -143,6 +146,9 @@ class CatalogPipeline:
         if isinstance(item, PhotostreamListedItem):
             await self._photostream_listed(item)
             return item
+        if isinstance(item, ActivityPolledItem):  # recorded at once: a call is a call
+            await self._on_thread(lambda db: set_state(db, ACTIVITY_LAST_CALL, str(item.at)))
+            return item
         if isinstance(item, OldAlbumFolderItem) and item.deleted:
             if await self._on_thread(lambda db: mark_deleted_album(db, item.id)):
                 self.stats.inc_value("flickr/album/deleted_on_flickr")
@@ -183,6 +189,8 @@ class CatalogPipeline:
         if item.complete and item.watermark:
             self.pending_state[WATERMARK] = str(item.watermark)
             self.pending_state[RUNS_SINCE_SWEEP] = str(item.runs_since_sweep)
+            if item.activity_watermark:
+                self.pending_state[ACTIVITY_WATERMARK] = str(item.activity_watermark)
 
     def spider_closed(self, reason: str) -> None:
         """(every item is saved by now) Record the run; blocks the reactor for that moment."""

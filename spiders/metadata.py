@@ -83,6 +83,7 @@ class PhotoSpider(FlickrSpider):
         # run's queue, resumed), or fetched now; its size is the progress display's deep pass
         self.deep_done: set[str] = set()
         self.known: dict[str, Known] = {}  # what catalog.db held when this run began
+        self.parts_asked: dict[str, set[str]] = {}  # photo id -> "comments", "faves" asked
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
@@ -191,6 +192,8 @@ class PhotoSpider(FlickrSpider):
 
     # --- comments and faves: only where the list's counts say there are some --------------
     def _per_photo_calls(self, photo_id: str, comments: int, faves: int) -> Iterator[Any]:
+        asked = self.parts_asked.setdefault(photo_id, set())
+        asked.update(part for part, n in (("comments", comments), ("faves", faves)) if n > 0)
         if comments > 0:
             yield self.api_request(
                 PHOTOS_COMMENTS_GET_LIST, self.parse_comments, priority=PHOTO_PRIORITY,

@@ -8,6 +8,12 @@ costs no API call of its own unless the list says it has comments (photos.commen
 faves (photos.getFavorites, 50 per page). A video's original URL is built from the list extras
 (``originalsecret``); getSizes is asked only when those lack it.
 
+An incremental run ends its listing with flickr.activity.userPhotos (at most once per
+``FLICKR_ACTIVITY_MIN_INTERVAL``): a new fave changes no photo's ``lastupdate``, so the photos
+it names get their comments and faves (and, for notes, getInfo) fetched again, as their events
+say, even when nothing else of them changed. When the last check lies further back than
+``ACTIVITY_MAX_GAP``, the run lists the whole photostream instead.
+
 The deep pass (``FLICKR_DEEP_METADATA_ENABLED``: photos.getInfo for notes and tag authors,
 and photos.people.getList where getInfo says there are people) starts only when everything
 else is done, so originals, captions and comments are on disk before any optional call is spent.
@@ -26,6 +32,8 @@ from flickr_crawl.catalog.lastrun import CatalogView, gallery_counts
 from flickr_crawl.catalog.views import items_from_catalog
 from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.flickr.api import (
+    ACTIVITY_PER_PAGE,
+    ACTIVITY_USER_PHOTOS,
     COLLECTIONS_GET_TREE,
     GALLERIES_GET_LIST,
     GALLERIES_GET_PHOTOS,
@@ -39,6 +47,7 @@ from flickr_crawl.flickr.api import (
     URLS_LOOKUP_USER,
     BadResponse,
     FlickrApiError,
+    activity_timeframe,
     parse_envelope,
     text,
     to_int,
@@ -46,6 +55,7 @@ from flickr_crawl.flickr.api import (
 from flickr_crawl.flickr.export import ExportError, ExportIndex, export_date_text, open_export
 from flickr_crawl.flickr.mapping import (
     NSID,
+    activity_of,
     album_from_list,
     collections_of,
     comments_from_export,
@@ -59,6 +69,7 @@ from flickr_crawl.flickr.mapping import (
     video_play_source,
 )
 from flickr_crawl.items import (
+    ActivityPolledItem,
     AlbumItem,
     AlbumRef,
     GalleryItem,
@@ -80,6 +91,11 @@ if TYPE_CHECKING:
 
 LIST_METHOD = PEOPLE_GET_PHOTOS
 UPDATED_METHOD = PHOTOS_RECENTLY_UPDATED
+# How far back flickr.activity.userPhotos is trusted to reach. Flickr documents no maximum
+# timeframe, only a default ("since the beginning of the previous user session") and one call
+# an hour: a feed of recent activity. Thirty days covers any daily or weekly schedule; a
+# longer gap (the last clean run long ago) gets a sweep, which compares every photo's counts.
+ACTIVITY_MAX_GAP = 30 * 86400
 
 
 def _has_uploads_since(photos: list[dict[str, Any]], cutoff: int) -> bool:
@@ -106,6 +122,10 @@ class PhotostreamSpider(PhotoSpider):
         self.total = 0  # the photostream's size, as people.getPhotos' first page says
         self.cutoff = 0  # incremental: changes since this unix time
         self.swept = False  # every photostream page was listed
+        self.sweep_reason = ""  # why an incremental run lists the whole photostream instead
+        self.activity_since = 0  # incremental: ask activity.userPhotos back to here (0: don't)
+        self.activity_asked = False
+        self.activity_complete = False  # its every page was read
         self.listing_complete = True  # no photostream page failed
         self.albums_complete = True  # no album list page failed
         self.albums: dict[str, AlbumItem] = {}
@@ -128,6 +148,10 @@ class PhotostreamSpider(PhotoSpider):
         elif not (spider.full or due or not spider.view.watermark):
             spider.mode = "incremental"
             spider.cutoff = spider.view.watermark - settings.getint("FLICKR_SYNC_OVERLAP", 3600)
+            spider.plan_activity(
+                settings.getint("FLICKR_ACTIVITY_MIN_INTERVAL", 3600),
+                settings.getint("FLICKR_SYNC_OVERLAP", 3600),
+            )
         spider.logger.info(
             "Listing: %(how)s", {"how": {
                 "sweep": "the whole photostream",
@@ -324,12 +348,43 @@ class PhotostreamSpider(PhotoSpider):
         self.crawler.stats.inc_value("flickr/export/info")  # type: ignore[union-attr]
         yield info
 
+    def plan_activity(self, min_interval: int, overlap: int) -> None:
+        """Incremental: will this run ask flickr.activity.userPhotos, and back to when?
+
+        Back to the last clean run whose new comments and faves are all in (less the
+        overlap); when that is more than ``ACTIVITY_MAX_GAP`` ago, this run sweeps instead.
+        Not within ``min_interval`` of the last call (Flickr: once an hour at most): those
+        faves wait for the next run that asks, which reaches back to the same point.
+        """
+        since = (self.view.activity_watermark or self.view.watermark) - overlap
+        gap = self.started - since
+        if gap > ACTIVITY_MAX_GAP:
+            self.mode, self.cutoff = "sweep", 0
+            self.sweep_reason = (
+                f"new comments and faves were last checked {gap // 86400} days ago, longer "
+                f"than flickr.activity.userPhotos is trusted to reach back "
+                f"({ACTIVITY_MAX_GAP // 86400} days)"
+            )
+            self.logger.info("Sweep: %(why)s", {"why": self.sweep_reason})
+            return
+        ago = self.started - self.view.activity_last_call
+        if ago < min_interval:
+            self.logger.info(
+                "Recent activity: not asked this run (asked %(ago)s s ago; "
+                "FLICKR_ACTIVITY_MIN_INTERVAL is %(interval)s s)",
+                {"ago": ago, "interval": min_interval},
+            )
+            return
+        self.activity_since = since
+
     async def start(self) -> AsyncIterator[Any]:
         if self.export_dir:
             self.open_export()
             if self.export is None:
                 return  # the export cannot be used: said once (report.fatal), exit 1
         self.crawler.stats.set_value("flickr/listing/mode", self.mode)  # type: ignore[union-attr]
+        if self.sweep_reason:
+            self.crawler.stats.set_value("flickr/listing/sweep_reason", self.sweep_reason)  # type: ignore[union-attr]
         yield self.api_request(COLLECTIONS_GET_TREE, self.parse_collections, priority=LIST_PRIORITY)
 
     # --- collections and galleries ----------------------------------------------------------
@@ -605,7 +660,105 @@ class PhotostreamSpider(PhotoSpider):
         if method == UPDATED_METHOD and more is not None:
             yield more
             return
-        yield from self._finish_listing()
+        yield from self._after_listing()
+
+    # --- recent activity: new comments, faves and notes -------------------------------------
+    def _after_listing(self) -> Iterator[Any]:
+        """The photostream is listed: ask for recent activity if this run does, else finish."""
+        if not self.activity_since or self.activity_asked:
+            yield from self._finish_listing()
+            return
+        self.activity_asked = True
+        now = int(time.time())
+        timeframe = activity_timeframe(now - self.activity_since)
+        self.crawler.stats.set_value("flickr/activity/timeframe", timeframe)  # type: ignore[union-attr]
+        self.logger.info(
+            "Recent activity: new comments, faves and notes of the last %(timeframe)s",
+            {"timeframe": timeframe},
+        )
+        yield ActivityPolledItem(at=now)
+        yield self.api_request(
+            ACTIVITY_USER_PHOTOS, self.parse_activity, priority=LIST_PRIORITY,
+            cb_kwargs={"named": {}}, timeframe=timeframe, page=1, per_page=ACTIVITY_PER_PAGE,
+        )  # fmt: skip
+
+    def parse_activity(
+        self, response: Response | None, named: dict[str, dict[str, Any]]
+    ) -> Iterator[Any]:
+        """One page of recent activity: each photo's parts to fetch again, then (last page)
+        those fetches, then the end of the listing."""
+        data = yield from self.api_data(response, listing=True)
+        if data is STOP:
+            return
+        listed = self.list_page(response, data, "items", "item")
+        for raw in listed.rows:
+            try:
+                activity = activity_of(raw, owner=self.creds.user_nsid)
+            except BadResponse as exc:
+                subject = str(raw.get("id", "?")) if isinstance(raw, dict) else "?"
+                self.report.failure(ACTIVITY_USER_PHOTOS, subject, f"unreadable item: {exc}")
+                continue
+            if activity is None:
+                continue  # an album's comments, or someone else's photo
+            parts = set(activity.parts)
+            known = self.known.get(activity.photo_id)
+            if known is not None and activity.comments not in (None, known.comments):
+                parts.add("comments")
+            if known is not None and activity.faves not in (None, known.faves):
+                parts.add("faves")
+            entry = named.setdefault(activity.photo_id, {"parts": []})
+            entry["parts"] = sorted(set(entry["parts"]) | parts)
+            entry.update(comments=activity.comments, faves=activity.faves, views=activity.views)
+        if not listed.last:
+            yield self.next_page(listed, named=named)
+            return
+        self.activity_complete = data is not None
+        self.crawler.stats.set_value("flickr/activity/photos", len(named))  # type: ignore[union-attr]
+        yield from requests_first([*self._fetch_active(named), *self._finish_listing()])
+
+    def _fetch_active(self, named: dict[str, dict[str, Any]]) -> Iterator[Any]:
+        """The parts recent activity names that this run has not asked for yet. A photo the
+        listing left alone is rebuilt from catalog.db (no call), with the counts the activity
+        gives, so its sidecar and record are written again with the new comments and faves."""
+        rebuild = [pid for pid in named if pid not in self.emitted and pid in self.view.filed]
+        items = (
+            items_from_catalog(
+                self.catalog_path, rebuild, me=self.creds.user_nsid, web_url=self.web_url
+            )
+            if rebuild
+            else {}
+        )
+        stats = self.crawler.stats
+        for photo_id, entry in named.items():
+            parts = set(entry["parts"])
+            if photo_id in self.emitted:  # listed by this run: only what it did not ask
+                parts -= self.parts_asked.get(photo_id, set())
+                if photo_id not in self.no_deep:
+                    parts.discard("info")  # its deep pass asks getInfo anyway
+            elif photo_id in items:
+                item = items[photo_id]
+                item.albums = list(self.memberships.get(photo_id, []))
+                item.galleries = list(self.gallery_memberships.get(photo_id, []))
+                for field in ("comments", "faves"):
+                    if entry.get(field) is not None:
+                        setattr(item, f"count_{field}", entry[field])
+                if entry.get("views") is not None:
+                    item.views = entry["views"]
+                self.emitted.add(photo_id)
+                self.no_deep.add(photo_id)
+                stats.inc_value("flickr/photo/updated")  # type: ignore[union-attr]
+                yield item
+            else:  # not one of the account's photos catalog.db knows: nothing to add to
+                stats.inc_value("flickr/activity/unknown")  # type: ignore[union-attr]
+                continue
+            if parts:
+                stats.inc_value("flickr/activity/refetched")  # type: ignore[union-attr]
+            yield from self._per_photo_calls(
+                photo_id, int("comments" in parts), int("faves" in parts)
+            )
+            if "info" in parts and self.deep and photo_id not in self.deep_asked:
+                self.deep_asked.add(photo_id)
+                yield self._info_request(photo_id)
 
     def _count_changed(self) -> bool:
         """Does the account's total differ from what the catalog holds plus new uploads?
@@ -639,6 +792,7 @@ class PhotostreamSpider(PhotoSpider):
             sweep=complete,
             watermark=self.started if self.mode != "since" else 0,
             runs_since_sweep=0 if complete else self.view.runs_since_sweep + 1,
+            activity_watermark=self.started if complete or self.activity_complete else 0,
         )
 
     def _refile(self, gone: set[str]) -> Iterator[Any]:

@@ -52,7 +52,7 @@ def crawl_args(sandbox: Any, archive: Path, *extra: str, spider: str = "photostr
     settings = sandbox_settings(sandbox.url, auth_file or sandbox.auth_file, archive)
     no_session = f"FLICKR_WEB_SESSION_FILE={archive.parent / 'no-web-session.json'}"
     return ["crawl", spider, *settings, "-s", "FLICKR_API_CALLS_PER_HOUR=0",
-            "-s", no_session, *extra]  # fmt: skip
+            "-s", "FLICKR_ACTIVITY_MIN_INTERVAL=0", "-s", no_session, *extra]  # fmt: skip
 
 
 def crawl(sandbox: Any, archive: Path, *extra: str, spider: str = "photostream",

@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +17,13 @@ import pytest
 
 from flickr_crawl.archive.placed import JOURNAL_NAME
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import crawl, kill_crawl_when, run_log, sidecars
+from tests.helpers import crawl, kill_crawl_when, run_log, scrapy, sidecars
 
 ARGS = ("--photos", "120", "--videos", "0", "--albums", "6", "--image-size", "small")
 PER_PAGE = ("-s", "FLICKR_API_PER_PAGE=50")  # three photostream pages
 LISTING = {"flickr.collections.getTree", "flickr.galleries.getList", "flickr.photosets.getList",
-           "flickr.people.getPhotos", "flickr.photos.recentlyUpdated"}  # fmt: skip
+           "flickr.people.getPhotos", "flickr.photos.recentlyUpdated",
+           "flickr.activity.userPhotos"}  # fmt: skip
 
 
 @pytest.fixture
@@ -67,7 +69,7 @@ def test_a_no_change_run_costs_a_handful_of_calls(sandbox, tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     by_method = calls(sandbox)
     assert set(by_method) == LISTING, by_method
-    assert sum(by_method.values()) == 5  # one page of each: nothing changed
+    assert sum(by_method.values()) == 6  # one page of each: nothing changed
     summary = last_summary(archive)
     assert summary["listing"] == "incremental"
     assert summary["files_downloaded"] == 0
@@ -152,6 +154,77 @@ def test_the_next_run_mirrors_exactly_what_changed(sandbox, tmp_path):
                           (deleted_album["id"],)).fetchone() == (1,)  # fmt: skip
         assert db.execute("SELECT title FROM photos WHERE id = ?", (edited,)).fetchone() == (
             "Edited title",)  # fmt: skip
+
+
+def test_new_faves_and_comments_on_old_photos_arrive_in_the_next_run(sandbox, tmp_path):
+    """A fave changes no photo's lastupdate: on a photo three years old, far from the newest
+    page, only a sweep saw it. Recent activity (flickr.activity.userPhotos) brings it, and a
+    comment, in the next run, into catalog.db, the sidecar and the site."""
+    archive = tmp_path / "a"
+    assert crawl(sandbox, archive, *PER_PAGE).returncode == 0
+    photos = sandbox.account(hashes=False)["photos"]
+    newest_page = {p["id"] for p in sorted(photos, key=lambda p: -p["dateupload"])[:50]}
+    three_years_ago = time.time() - 3 * 365 * 86400
+    old = sorted(
+        (p for p in photos
+         if p["dateupload"] < three_years_ago and p["id"] not in newest_page
+         and len(p["faves"]) < 40 and not p["people"]),
+        key=lambda p: p["dateupload"],
+    )  # fmt: skip
+    both, fave_only = old[0]["id"], old[1]["id"]
+    text = "Still lovely, three years on"
+    result = sandbox.mutate([
+        {"op": "add_fave", "photo_id": both},
+        {"op": "add_comment", "photo_id": both, "text": text},
+        {"op": "add_fave", "photo_id": fave_only},
+    ])  # fmt: skip
+    new_favers = {both: result["results"][0]["user"], fave_only: result["results"][2]["user"]}
+    sandbox.reset_stats()
+    second = crawl(sandbox, archive, *PER_PAGE)
+    assert second.returncode == 0, second.stderr[-3000:]
+    by_method = calls(sandbox)
+    truth = {p["id"]: p for p in sandbox.account(hashes=False)["photos"]}
+
+    with sqlite3.connect(archive / "catalog.db") as db:
+        for photo_id, faver in new_favers.items():
+            assert db.execute("SELECT COUNT(*) FROM faves WHERE photo_id = ? AND nsid = ?",
+                              (photo_id, faver)).fetchone() == (1,)  # fmt: skip
+            faves = len(truth[photo_id]["faves"])
+            assert db.execute("SELECT count_faves FROM photos WHERE id = ?",
+                              (photo_id,)).fetchone() == (faves,)  # fmt: skip
+        assert db.execute("SELECT COUNT(*) FROM comments WHERE photo_id = ? AND html = ?",
+                          (both, text)).fetchone() == (1,)  # fmt: skip
+    records = sidecars(archive)
+    for photo_id, faver in new_favers.items():
+        assert faver in [f["nsid"] for f in records[photo_id][0]["faves"]]
+    assert text in [c["html"] for c in records[both][0]["comments"]]
+    site = scrapy("site", "--archive", str(archive))
+    assert site.returncode == 0, site.stderr[-3000:]
+    for photo_id in new_favers:
+        page = (archive / "site" / "photos" / f"{photo_id}.html").read_text()
+        faves = len(truth[photo_id]["faves"])
+        assert f"Faved by {faves} {'person' if faves == 1 else 'people'}" in page
+    assert text in (archive / "site" / "photos" / f"{both}.html").read_text()
+
+    # The calls: one page of each listing call, recent activity, and per changed photo its
+    # comments where one came, its faves; getInfo where the comment moved the lastupdate.
+    assert by_method == {
+        "flickr.collections.getTree": 1, "flickr.galleries.getList": 1,
+        "flickr.photosets.getList": 1, "flickr.people.getPhotos": 1,
+        "flickr.photos.recentlyUpdated": 1, "flickr.activity.userPhotos": 1,
+        "flickr.photos.comments.getList": 1, "flickr.photos.getFavorites": 2,
+        "flickr.photos.getInfo": 1,
+    }, by_method  # fmt: skip
+    changed = 2
+    per_photo = (
+        by_method["flickr.photos.comments.getList"] + by_method["flickr.photos.getFavorites"]
+    )
+    assert per_photo <= 2 * changed
+    assert sandbox.stats()["activity_polls"] == {"total": 1, "too_soon": 0}
+    summary = last_summary(archive)
+    assert summary["activity"]["photos"] == 2
+    assert summary["photos_updated"] == 2
+    assert {"activity.watermark", "activity.last_call"} <= state(archive).keys()
 
 
 def folders_of(archive: Path) -> dict[str, str]:

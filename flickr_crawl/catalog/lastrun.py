@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flickr_crawl.archive.refile import Filed
 from flickr_crawl.catalog.db import read_catalog, table_names
-from flickr_crawl.catalog.runs import FAVORITES_WATERMARK, RUNS_SINCE_SWEEP, WATERMARK
+from flickr_crawl.catalog.runs import (
+    ACTIVITY_LAST_CALL,
+    ACTIVITY_WATERMARK,
+    FAVORITES_WATERMARK,
+    RUNS_SINCE_SWEEP,
+    WATERMARK,
+)
 from flickr_crawl.flickr.api import GALLERIES_GET_LIST
 
 if TYPE_CHECKING:
@@ -106,6 +112,9 @@ class CatalogView:
 
     watermark: int = 0
     runs_since_sweep: int = 0
+    # new comments and faves are all in up to here (0: never known; the watermark stands in)
+    activity_watermark: int = 0
+    activity_last_call: int = 0  # when flickr.activity.userPhotos was last called
     albums: dict[str, Listed] = field(default_factory=dict)
     galleries: dict[str, Listed] = field(default_factory=dict)
     # photo id -> {(album id, folder)} for the account's own photos still on Flickr
@@ -143,6 +152,8 @@ class LastRun:
         view = CatalogView(
             watermark=self.state_int(WATERMARK),
             runs_since_sweep=self.state_int(RUNS_SINCE_SWEEP),
+            activity_watermark=self.state_int(ACTIVITY_WATERMARK),
+            activity_last_call=self.state_int(ACTIVITY_LAST_CALL),
             albums=self.albums,
             galleries=self.galleries,
         )

@@ -20,6 +20,12 @@ RUN_COUNTS = ("photos_listed", "files_downloaded", "failed", "videos_missing")
 WATERMARK = "photostream.watermark"  # unix time a clean run started at
 RUNS_SINCE_SWEEP = "photostream.runs_since_sweep"
 FAVORITES_WATERMARK = "favorites.min_fave_date"  # the newest date_faved of a clean run
+# The start of the last clean run whose new comments and faves are all in: a complete sweep,
+# or an incremental run that read flickr.activity.userPhotos to its last page.
+ACTIVITY_WATERMARK = "activity.watermark"
+# When flickr.activity.userPhotos was last called (unix), whatever became of that run: Flickr
+# asks for one call an hour at most (FLICKR_ACTIVITY_MIN_INTERVAL).
+ACTIVITY_LAST_CALL = "activity.last_call"
 
 
 def mark_gone_favorites(

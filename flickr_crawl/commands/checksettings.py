@@ -79,6 +79,7 @@ RULES: dict[str, Rule] = {
     "FLICKR_DISK_RESERVE_MB": Rule("int", low=0),
     "FLICKR_SWEEP_EVERY": Rule("int", low=0),
     "FLICKR_SYNC_OVERLAP": Rule("int", low=0),
+    "FLICKR_ACTIVITY_MIN_INTERVAL": Rule("int", low=0),
     "FLICKR_SITE_THUMB_SIZE": Rule("int", low=1),
     "FLICKR_SITE_WEB_SIZE": Rule("int", low=1),
     "FLICKR_SITE_JPEG_QUALITY": Rule("int", low=1, high=95),

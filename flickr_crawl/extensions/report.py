@@ -165,6 +165,13 @@ class RunReport:
             "photos_deleted_on_flickr": list(self.deleted),
             "photos_refiled": get("flickr/photo/refiled", 0),
             "listing": get("flickr/listing/mode"),
+            "sweep_reason": get("flickr/listing/sweep_reason"),
+            # flickr.activity.userPhotos: the timeframe asked (None: not asked this run) and
+            # how many photos it named
+            "activity": {
+                "timeframe": get("flickr/activity/timeframe"),
+                "photos": get("flickr/activity/photos", 0),
+            },
             "files_downloaded": get("flickr/file/downloaded", 0),
             "files_uptodate": get("flickr/file/uptodate", 0),
             "bytes_downloaded": get("flickr/bytes/downloaded", 0),
@@ -285,6 +292,14 @@ def summary_lines(
         + f"{summary['files_uptodate']} up to date, {plural(summary['api_calls'], 'API call')}"
     )
     lines.append(f"Saved {saved}; {files}" if saved else f"Nothing saved; {files}")
+    if summary.get("sweep_reason"):
+        lines.append(f"Listed the whole photostream: {summary['sweep_reason']}")
+    activity = summary.get("activity") or {}
+    if activity.get("timeframe"):
+        lines.append(
+            f"Recent activity (last {activity['timeframe']}): "
+            f"{plural(activity.get('photos', 0), 'photo')} with new comments, faves or notes"
+        )
     for why, count in summary["missing_video_reasons"].items():
         lines.append(f"{plural(count, 'video')} missing: {why}")
     if deleted:

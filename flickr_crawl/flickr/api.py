@@ -22,6 +22,7 @@ R = TypeVar("R")
 
 # Every Flickr REST method this project calls, named once (the sandbox, a Flickr of its own,
 # keeps its own names). Items keep raw answers under these names too (``item.raw[...]``).
+ACTIVITY_USER_PHOTOS = "flickr.activity.userPhotos"
 COLLECTIONS_GET_TREE = "flickr.collections.getTree"
 FAVORITES_GET_LIST = "flickr.favorites.getList"
 GALLERIES_GET_LIST = "flickr.galleries.getList"
@@ -95,6 +96,18 @@ LICENSES = {
 TRANSIENT_CODES = frozenset({0, 105, 106, 201})
 # Codes that mean the credentials are wrong: no point going on.
 AUTH_CODES = frozenset({96, 97, 98, 99, 100})
+
+
+# flickr.activity.userPhotos: 50 per page at most; "do not poll this method more than once an
+# hour" (its documentation; FLICKR_ACTIVITY_MIN_INTERVAL keeps to it).
+ACTIVITY_PER_PAGE = 50
+
+
+def activity_timeframe(seconds: int) -> str:
+    """flickr.activity.userPhotos' ``timeframe`` covering the last ``seconds``: whole hours
+    ("26h") up to two days, whole days ("3d") beyond (both rounded up, never short)."""
+    hours = max(1, -(-seconds // 3600))
+    return f"{hours}h" if hours <= 48 else f"{-(-seconds // 86400)}d"
 
 
 class FlickrApiError(Exception):

@@ -6,6 +6,7 @@ Pure functions over the JSON Flickr returns; the input dict is never modified.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -476,6 +477,54 @@ def info_from_export(
         location=location,
         users=_unique_users([owner, *(user_of(p, web_url) for p in persons)]),
         raw=raw_parts,
+    )
+
+
+# flickr.activity.userPhotos: what each kind of event says must be fetched again.
+ACTIVITY_PARTS = {"comment": "comments", "fave": "faves", "note": "info"}
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One photo flickr.activity.userPhotos names: which of its parts to fetch again
+    ("comments", "faves", "info" for notes) and the counts it gives (None: not given)."""
+
+    photo_id: str
+    parts: frozenset[str]
+    comments: int | None
+    faves: int | None
+    views: int | None
+
+
+@shape_checked
+def activity_of(raw: dict[str, Any], *, owner: str) -> Activity | None:
+    """An activity item as the parts to fetch again; None for what is not the owner's photo
+    (an album's comments, ``type`` "photoset", are no photo's).
+
+    The events say which parts changed. An item shows only its newest events: with ``more``,
+    or an event of a kind we do not know, or none at all, comments and faves are both fetched
+    (and with ``more`` the notes too), as nothing rules them out.
+    """
+    if str(raw.get("type") or "photo") != "photo":
+        return None
+    if owner and raw.get("owner") not in (None, "", owner):
+        return None
+    events = (raw.get("activity") or {}).get("event") or []
+    events = [events] if isinstance(events, dict) else list(events)
+    kinds = {str(event.get("type") or "") for event in events}
+    parts = {ACTIVITY_PARTS[kind] for kind in kinds if kind in ACTIVITY_PARTS}
+    more = to_int(raw.get("more"), 0) > 0
+    if more or not events or kinds - ACTIVITY_PARTS.keys():
+        parts |= {"comments", "faves"} | ({"info"} if more else set())
+    comments = _maybe_int(raw.get("comments"))
+    if comments is None and "commentsold" in raw:  # the method's documented example's form
+        comments = to_int(raw.get("commentsold"), 0) + to_int(raw.get("commentsnew"), 0)
+    return Activity(
+        photo_id=str(raw["id"]),
+        parts=frozenset(parts),
+        comments=comments,
+        faves=_maybe_int(raw.get("faves")),
+        views=_maybe_int(raw.get("views")),
     )
 
 

@@ -12,6 +12,7 @@ callers only public (and, unsigned, only safe) photos.
 from __future__ import annotations
 
 import calendar
+import re
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,17 @@ if TYPE_CHECKING:
 JSON = dict[str, Any]
 NO_READ = "Insufficient permissions. Method requires read privileges; none granted."
 SEARCH_CAP = 4000
+ACTIVITY = "flickr.activity.userPhotos"
+# "Do not poll this method more than once an hour" (its documentation): a rule for callers,
+# with no error code of its own, so the sandbox counts the polls that break it and answers.
+ACTIVITY_POLL_INTERVAL = 3600
+# How many of an item's newest events an answer shows; ``more`` says there were more. Flickr
+# does not document the number: this is the sandbox's.
+ACTIVITY_EVENTS_SHOWN = 5
+# Without ``timeframe``: "changes since the beginning of the previous user session". The
+# sandbox has no sessions: it takes the caller's previous poll, or this long before the first.
+ACTIVITY_DEFAULT_SPAN = 86400
+_TIMEFRAME = re.compile(r"\s*(\d+)\s*([dh])\s*")
 LICENSES: tuple[tuple[int, str, str], ...] = (
     (0, "All Rights Reserved", ""),
     (
@@ -171,6 +183,15 @@ def rest_xml(data: JSON) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _timeframe(value: str | None) -> int | None:
+    """``timeframe`` ("2d", "4h") in seconds; None when absent or unreadable (the method
+    documents no error for it: it answers for its default then)."""
+    match = _TIMEFRAME.fullmatch(value or "")
+    if match is None:
+        return None
+    return int(match[1]) * (86400 if match[2] == "d" else 3600)
+
+
 def _taken_key(photo: Photo) -> str:
     return photo.datetaken
 
@@ -178,10 +199,20 @@ def _taken_key(photo: Photo) -> str:
 class Rest:
     """The REST method table bound to one world and base URL."""
 
-    def __init__(self, world: World, base_url: str) -> None:
+    def __init__(
+        self,
+        world: World,
+        base_url: str,
+        on_poll: Callable[[bool], None] | None = None,
+    ) -> None:
         self.world = world
         self.base = base_url
+        # flickr.activity.userPhotos: each caller's last poll (unix), and a hook told of every
+        # poll, True when it came sooner than an hour after the one before (the server's stats)
+        self.last_poll: dict[str, int] = {}
+        self.on_poll = on_poll
         self.methods: dict[str, Callable[[Caller], JSON]] = {
+            ACTIVITY: self.activity_user_photos,
             "flickr.test.login": self.test_login,
             "flickr.test.echo": self.test_echo,
             "flickr.test.null": self.test_null,
@@ -694,6 +725,78 @@ class Rest:
         photos = [p for p in self._user_photos(user, caller) if p.lastupdate >= since]
         photos.sort(key=lambda p: (p.lastupdate, p.id), reverse=True)
         return self.photos_response(photos, caller, "flickr.photos.recentlyUpdated")
+
+    def activity_user_photos(self, caller: Caller) -> JSON:
+        """flickr.activity.userPhotos: the caller's photos with comments, faves or notes added
+        within ``timeframe`` ("2d", "4h"), the latest activity first, 10 per page (at most 50).
+
+        Each item shows its newest events (``more`` = 1 when there were more), counts as
+        strings: ``comments``/``notes`` as flickr-api.md §14 gives the form, and the
+        ``commentsold``/``commentsnew``/``notesold``/``notesnew`` of the method's own
+        documented example. Events by anyone, the owner too, as in that example. A poll
+        (page 1) sooner than an hour after the caller's last is answered all the same: Flickr
+        documents the hour as a rule for callers, not as an error; the sandbox counts it.
+        """
+        nsid = self._need_auth(caller)
+        now = int(time.time())
+        previous = self.last_poll.get(caller.api_key)  # Flickr's limits are per API key
+        if _int(caller.params.get("page"), 1) <= 1:
+            self.last_poll[caller.api_key] = now
+            if self.on_poll is not None:
+                self.on_poll(previous is not None and now - previous < ACTIVITY_POLL_INTERVAL)
+        span = _timeframe(caller.params.get("timeframe"))
+        if span is not None:
+            since = now - span
+        else:
+            since = previous if previous is not None else now - ACTIVITY_DEFAULT_SPAN
+        active: list[tuple[int, Photo, list[JSON]]] = []
+        for photo in self._user_photos(self.world.users[nsid], caller):
+            events = self._events(photo, since)
+            if events:
+                active.append((int(events[0]["dateadded"]), photo, events))
+        active.sort(key=lambda a: (a[0], a[1].id), reverse=True)
+        page, pages, per_page, total, chunk = self.paginate(active, caller, default=10, maximum=50)
+        items = []
+        for _, photo, events in chunk:
+            new_comments = sum(1 for e in events if e["type"] == "comment")
+            new_notes = sum(1 for e in events if e["type"] == "note")
+            items.append({
+                "type": "photo", "id": photo.id, "owner": photo.owner,
+                "ownername": self.world.users[photo.owner].username,
+                "secret": photo.secret, "server": photo.server, "farm": photo.farm,
+                "comments": str(len(photo.comments)), "notes": str(len(photo.notes)),
+                "commentsold": str(len(photo.comments) - new_comments),
+                "commentsnew": str(new_comments),
+                "notesold": str(len(photo.notes) - new_notes), "notesnew": str(new_notes),
+                "views": str(photo.views), "faves": str(len(photo.faves)),
+                "more": mix(int(len(events) > ACTIVITY_EVENTS_SHOWN), "more", photo.id),
+                "title": {"_content": photo.title},
+                "activity": {"event": events[:ACTIVITY_EVENTS_SHOWN]},
+            })  # fmt: skip
+        return {
+            "items": {
+                "item": items, "page": page, "pages": mix(pages, "pages", ACTIVITY),
+                "perpage": per_page, "total": mix(total, "total", ACTIVITY, per_page),
+            },
+            "stat": "ok",
+        }  # fmt: skip
+
+    def _events(self, photo: Photo, since: int) -> list[JSON]:
+        """A photo's comments, faves and notes added since ``since``, the newest first."""
+        found: list[tuple[int, str, str, str]] = []  # (date, type, user, text)
+        found += [(c.datecreate, "comment", c.author, c.text) for c in photo.comments]
+        found += [(f.favedate, "fave", f.nsid, "") for f in photo.faves]
+        found += [(n.date, "note", n.author, n.text) for n in photo.notes]
+        events = []
+        for when, kind, user, text in sorted(found, key=lambda e: -e[0]):
+            if when < since:
+                continue
+            name = self.world.users[user].username
+            event: JSON = {"type": kind, "user": user, "username": name, "dateadded": str(when)}
+            if kind != "fave":
+                event["_content"] = text
+            events.append(event)
+        return events
 
     def photos_get_not_in_set(self, caller: Caller) -> JSON:
         """flickr.photos.getNotInSet: the caller's photos in no album."""

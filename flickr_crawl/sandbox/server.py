@@ -114,7 +114,11 @@ class SandboxServer(ThreadingHTTPServer):
         self.config = config
         self.base = f"http://127.0.0.1:{self.server_address[1]}"
         self.accounts = [
-            Account(w, Rest(w, self.base), MediaStore(w.seed, config.image_size))
+            Account(
+                w,
+                Rest(w, self.base, on_poll=self.activity_polled),
+                MediaStore(w.seed, config.image_size),
+            )
             for w in (world, *others)
         ]
         self._current = threading.local()
@@ -213,7 +217,17 @@ class SandboxServer(ThreadingHTTPServer):
                 "bytes_served": 0,
                 "rate_limited": 0,
                 "faults_injected": {},
+                # flickr.activity.userPhotos polls (page 1), and those within an hour of the
+                # one before: Flickr asks for one an hour at most
+                "activity_polls": {"total": 0, "too_soon": 0},
             }
+
+    def activity_polled(self, too_soon: bool) -> None:
+        """Count a flickr.activity.userPhotos poll (called by the REST method)."""
+        with self.state_lock:
+            polls = self.stats["activity_polls"]
+            polls["total"] += 1
+            polls["too_soon"] += int(too_soon)
 
     def count(self, key: str, n: int = 1) -> None:
         """Bump a top-level counter."""

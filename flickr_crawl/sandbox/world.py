@@ -179,7 +179,8 @@ class Fave:
 
 @dataclass
 class Note:
-    """A note box on the 500px rendering, with HTML content."""
+    """A note box on the 500px rendering, with HTML content, and when it was added (for
+    flickr.activity.userPhotos)."""
 
     id: str
     author: str
@@ -188,6 +189,7 @@ class Note:
     w: int
     h: int
     text: str
+    date: int = 0
 
 
 @dataclass
@@ -652,6 +654,9 @@ class World:
                     )[j % 3],
                 )
             )
+            # Dated from its id, not the generator: one more draw would change every world.
+            note = photo.notes[-1]
+            note.date = photo.dateupload + int(note.id) % max(GENERATED_NOW - photo.dateupload, 1)
 
     def _add_people(self, photo: Photo) -> None:
         rng = self.rng
@@ -872,9 +877,19 @@ class World:
             photo = self._photo_arg(op, "photo_id")
             author = str(op.get("author") or self.live_core[0])
             cid = f"{photo.owner.split('@')[0]}-{photo.id}-72157{_digits(self.rng, 12)}"
-            photo.comments.append(Comment(cid, author, now, str(op.get("text", "New comment"))))
+            when = int(str(op.get("date") or now))
+            photo.comments.append(Comment(cid, author, when, str(op.get("text", "New comment"))))
             self._bump(photo)
             return {"op": kind, "photo_ids": [photo.id], "comment_id": cid}
+        if kind == "add_note":  # someone (the owner, by default) adds a note box
+            photo = self._photo_arg(op, "photo_id")
+            author = str(op.get("author") or photo.owner)
+            nid = f"72157{_digits(self.rng, 12)}"
+            when = int(str(op.get("date") or now))
+            text = str(op.get("text", "A note"))
+            photo.notes.append(Note(nid, author, 10, 10, 50, 50, text, when))
+            self._bump(photo)
+            return {"op": kind, "photo_ids": [photo.id], "note_id": nid}
         if kind == "owner_fave":  # the account's owner faves a photo (anyone's)
             photo = self._photo_arg(op, "photo_id")
             when = int(str(op.get("date_faved") or now))
@@ -903,7 +918,8 @@ class World:
             nsid = str(
                 op.get("user") or next(u for u in self.fans + self.live_core if u not in have)
             )
-            photo.faves.insert(0, Fave(nsid, now))
+            photo.faves.insert(0, Fave(nsid, int(str(op.get("date") or now))))
+            photo.faves.sort(key=lambda f: -f.favedate)
             return {"op": kind, "photo_ids": [photo.id], "user": nsid}
         if kind in ("add_to_album", "remove_from_album"):
             photo = self._photo_arg(op, "photo_id")

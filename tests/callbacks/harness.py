@@ -131,6 +131,7 @@ class Run:
             "FLICKR_AUTH_FILE": str(flickr.auth_file(archive.parent)),
             "FLICKR_ARCHIVE_DIR": str(archive),
             "FLICKR_API_CALLS_PER_HOUR": 0,  # as tests/helpers.crawl_args: no pacing
+            "FLICKR_ACTIVITY_MIN_INTERVAL": 0,  # as tests/helpers.crawl_args: every run asks
             "EXTENSIONS": {"flickr_crawl.extensions.report.RunReport": 500},
             "ITEM_PIPELINES": {},  # items are what the callbacks yield; save() stores them
             "DOWNLOAD_HANDLERS": {"http": None, "https": None},  # nothing is downloaded
@@ -198,6 +199,7 @@ class Run:
 
 
 LISTING = (
+    "flickr.activity.userPhotos",
     "flickr.collections.getTree",
     "flickr.galleries.getList",
     "flickr.galleries.getPhotos",

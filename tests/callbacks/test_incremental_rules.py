@@ -33,7 +33,7 @@ def test_a_second_run_lists_only_changes_and_spends_no_per_photo_call(flickr, tm
     out = listing(run)
     assert flickr.asked[start:] == [
         "flickr.collections.getTree", "flickr.galleries.getList", "flickr.photosets.getList",
-        "flickr.people.getPhotos", "flickr.photos.recentlyUpdated",
+        "flickr.people.getPhotos", "flickr.photos.recentlyUpdated", "flickr.activity.userPhotos",
     ]  # fmt: skip
     assert calls(out) == []
     assert _photos(out) == []
