@@ -43,11 +43,8 @@ class CdnHandler(BaseHandler):
         if not srv.check_video_token(token, pid, secret, name):
             self.send(403, "<html><body><h1>403 Forbidden</h1></body></html>")
             return
-        if pid in {str(x) for x in srv.faults.get("permanent_photo_ids", [])}:
-            self.send(500, "<html><body><h1>500 Internal Server Error</h1></body></html>")
-            return
-        fault = srv.pick_fault(MEDIA_FAULT_KINDS)
-        if self._common_fault(fault):
+        answered, fault = self._media_fault(pid)
+        if answered:
             return
         total = srv.media.video_size(photo, name)
         start, end, status = 0, total - 1, 200
@@ -69,9 +66,7 @@ class CdnHandler(BaseHandler):
         length = end - start + 1
         self.send_response(status)
         vtype = "video/quicktime" if ext == "mov" else "video/mp4"
-        if fault == "wrong_type":
-            vtype = random.Random(time.time_ns()).choice(WRONG_TYPES)
-        self.send_header("Content-Type", vtype)
+        self.send_header("Content-Type", self._served_type(vtype, fault))
         self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "bytes")
         if status == 206:
@@ -100,6 +95,23 @@ class CdnHandler(BaseHandler):
         if fault == "cut_body":
             self.wfile.flush()
             self._hard_close()
+
+    def _media_fault(self, pid: str) -> tuple[bool, str | None]:
+        """The fault this media answer carries, and whether it has been answered already (a
+        photo set to fail for good, or a fault common to every route)."""
+        srv = self.server
+        if pid in {str(x) for x in srv.faults.get("permanent_photo_ids", [])}:
+            self.send(500, "<html><body><h1>500 Internal Server Error</h1></body></html>")
+            return True, None
+        fault = srv.pick_fault(MEDIA_FAULT_KINDS)
+        return self._common_fault(fault), fault
+
+    @staticmethod
+    def _served_type(ctype: str, fault: str | None) -> str:
+        """The Content-Type sent: a CDN that answers with the wrong one sends any other."""
+        if fault == "wrong_type":
+            return random.Random(time.time_ns()).choice(WRONG_TYPES)
+        return ctype
 
     @staticmethod
     def _parse_range(header: str, total: int) -> tuple[int, int] | None:
@@ -142,16 +154,13 @@ class CdnHandler(BaseHandler):
             self.send(404, b"", "text/html; charset=utf-8")
             return
         assert photo is not None
-        if pid in {str(x) for x in srv.faults.get("permanent_photo_ids", [])}:
-            self.send(500, "<html><body><h1>500 Internal Server Error</h1></body></html>")
-            return
-        fault = srv.pick_fault(MEDIA_FAULT_KINDS)
-        if self._common_fault(fault):
+        answered, fault = self._media_fault(pid)
+        if answered:
             return
         data = srv.media.image(photo, rendition)
-        ctype = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif"}[ext]
-        if fault == "wrong_type":
-            ctype = random.Random(time.time_ns()).choice(WRONG_TYPES)
+        ctype = self._served_type(
+            {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif"}[ext], fault
+        )
         headers = [
             ("Cache-Control", "public, max-age=31536000"),
             ("ETag", f'"{hashlib.md5(data).hexdigest()}.1"'),
