@@ -15,6 +15,9 @@ VIDEO_KINDS = ("original", "stream", "poster", "nothing")
 METADATA_ONLY = "full, metadata only"
 WITH_ARIA2C = "full, metadata only, beside aria2c"
 WITH_METADATA = "full, beside flickr-crawl's metadata only"
+# Our full backup that takes originals and metadata from the account's data export (issue 19).
+FROM_EXPORT = "full, from the data export"
+OURS_EXPORT = "flickr-crawl, from the export"
 
 
 def _rss(step: Step) -> str:
@@ -119,8 +122,9 @@ def render(data: dict[str, Any]) -> str:
             f"{acc['with_comments']}, faves on {acc['with_faves']}, geotags on "
             f"{acc['with_geo']}; realistic file sizes (sandbox `--image-size fast`)."),
            ""]  # fmt: skip
-    tools = [OURS, *PEERS]
+    tools = [OURS, OURS_EXPORT, *PEERS]
     full = {t: bench.get(t, "full") for t in [*tools, "aria2c"]}
+    full[OURS_EXPORT] = bench.get(OURS, FROM_EXPORT)
 
     out += ["## API calls per item, full backup, richest metadata", ""]
     rows = []
