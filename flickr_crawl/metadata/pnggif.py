@@ -90,9 +90,10 @@ def container(data: bytes | bytearray) -> str | None:
 # -- walking the chunks and blocks ----------------------------------------------------------
 
 
-def _png_blocks(fh: IO[bytes], pos: int, size: int) -> Iterator[_Block]:
+def _png_blocks(fh: IO[bytes], pos: int, size: int, *, head: bool) -> Iterator[_Block]:
     """The chunks of a PNG from ``pos`` (a chunk boundary) through IEND; raises _Short when
-    ``size`` bytes end first, Unembeddable for bytes that are no chunks."""
+    ``size`` bytes end first, Unembeddable for bytes that are no chunks. ``head``: stop at
+    the first chunk of image data, as soon as its type is known (its end is then -1)."""
     while True:
         fh.seek(pos)
         header = fh.read(8)
@@ -101,6 +102,9 @@ def _png_blocks(fh: IO[bytes], pos: int, size: int) -> Iterator[_Block]:
         length, kind = struct.unpack(">I4s", header)
         if length > _MAX_PNG_CHUNK or not kind.isalpha():
             raise Unembeddable("corrupt PNG")
+        if head and kind in (b"IDAT", b"IEND"):
+            yield _Block(kind.decode("ascii"), pos, -1, xmp=False)
+            return
         end = pos + 12 + length
         if end > size:
             raise _Short(pos)
@@ -134,9 +138,10 @@ def _colour_table(packed: int) -> int:
 _GIF_LABELS = {0xF9: "control", 0x01: "text"}
 
 
-def _gif_blocks(fh: IO[bytes], pos: int) -> Iterator[_Block]:
+def _gif_blocks(fh: IO[bytes], pos: int, *, head: bool) -> Iterator[_Block]:
     """The blocks of a GIF from ``pos`` (0: the header and screen descriptor, else a block
-    boundary) through the trailer; raises _Short when the bytes end first."""
+    boundary) through the trailer; raises _Short when the bytes end first. ``head``: stop at
+    the first block of (or for) an image, as soon as its kind is known (its end is then -1)."""
     if pos == 0:
         fh.seek(0)
         screen = fh.read(13)
@@ -158,6 +163,10 @@ def _gif_blocks(fh: IO[bytes], pos: int) -> Iterator[_Block]:
             return
         if len(introducer) < 2:
             raise _Short(pos)
+        image = introducer[0] == 0x2C
+        if head and (image or (introducer[0] == 0x21 and introducer[1] in _GIF_LABELS)):
+            yield _Block("image" if image else _GIF_LABELS[introducer[1]], pos, -1, xmp=False)
+            return
         if introducer[0] == 0x21:
             label = introducer[1]
             xmp = label == 0xFF and fh.read(len(_GIF_XMP_ID)) == _GIF_XMP_ID
@@ -176,10 +185,12 @@ def _gif_blocks(fh: IO[bytes], pos: int) -> Iterator[_Block]:
         pos = end
 
 
-def _blocks(fh: IO[bytes], kind: str, pos: int, size: int) -> Iterator[_Block]:
+def _blocks(
+    fh: IO[bytes], kind: str, pos: int, size: int, *, head: bool = False
+) -> Iterator[_Block]:
     if kind == "png":
-        return _png_blocks(fh, pos or len(PNG_SIGNATURE), size)
-    return _gif_blocks(fh, pos)
+        return _png_blocks(fh, pos or len(PNG_SIGNATURE), size, head=head)
+    return _gif_blocks(fh, pos, head=head)
 
 
 def head_length(data: bytes | bytearray) -> int | None:
@@ -187,13 +198,14 @@ def head_length(data: bytes | bytearray) -> int | None:
     reads and rewrites. None while ``data`` is too short to tell; 0 for bytes that are not a
     PNG or GIF, or not one this can walk."""
     if len(data) < 8:
-        prefixes = (PNG_SIGNATURE[: len(data)], *(v[: len(data)] for v in _GIF_VERSIONS))
-        return None if bytes(data) in prefixes else 0
+        raw = bytes(data)
+        maybe = PNG_SIGNATURE.startswith(raw) or any(v.startswith(raw[:6]) for v in _GIF_VERSIONS)
+        return None if maybe else 0
     kind = container(data)
     if kind is None:
         return 0
     try:
-        for block in _blocks(io.BytesIO(data), kind, 0, len(data)):
+        for block in _blocks(io.BytesIO(data), kind, 0, len(data), head=True):
             if kind == "png" and block.start == len(PNG_SIGNATURE) and block.kind != "IHDR":
                 return 0
             if block.image_data:
@@ -224,7 +236,7 @@ def _plan(data: bytes, *, complete: bool) -> _Plan:
     head: list[_Block] = []
     rest: list[_Block] = []
     try:
-        for block in _blocks(io.BytesIO(data), kind, 0, len(data)):
+        for block in _blocks(io.BytesIO(data), kind, 0, len(data), head=not complete):
             (rest if rest or block.image_data else head).append(block)
     except _Short as short:
         if complete or short.args[0] != len(data):
