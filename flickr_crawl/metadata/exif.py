@@ -512,7 +512,7 @@ def _skipped(photo: PhotoItem, skip: _Skip) -> str:
     """Log why a photo's EXIF stays as served; the status the sidecar records."""
     reason = str(skip.args[0])
     logger.info(
-        "Photo %(id)s: EXIF not embedded (%(reason)s) %(detail)s %(cause)s",
+        "Photo %(id)s: metadata not embedded (%(reason)s) %(detail)s %(cause)s",
         {
             "id": photo.id,
             "reason": reason,
