@@ -66,8 +66,9 @@ class _Short(Exception):
 
 @dataclass(frozen=True)
 class _Block:
-    kind: str  # PNG: the chunk type ("IHDR", "IDAT"...); GIF: screen, extension, control,
-    # text, image, trailer
+    # PNG: the chunk type ("IHDR", "IDAT"...); GIF: screen, extension, control, text, image,
+    # trailer
+    kind: str
     start: int
     end: int
     xmp: bool  # an XMP packet (iTXt XML:com.adobe.xmp, application extension XMP DataXMP)
@@ -79,7 +80,7 @@ class _Block:
 
 
 def container(data: bytes | bytearray) -> str | None:
-    """ "png" or "gif" for the start of such a file; else None."""
+    """The kind of file ``data`` starts: "png", "gif", or None for any other."""
     if data[:8] == PNG_SIGNATURE:
         return "png"
     if data[:6] in _GIF_VERSIONS:
