@@ -3,8 +3,9 @@
 
     python3 dev.py demo   # back the sandbox Flickr up into ./demo-archive (videos too), build
                           # its offline site, say where everything is (installs Chromium)
-    python3 dev.py test   # install what the tests need (Chromium, exiftool, exiv2, Redis), run
-                          # the whole suite on 2 workers (pytest-xdist; -n 0 for one process)
+    python3 dev.py test   # install what the tests need (Chromium, exiftool, exiv2, exempi,
+                          # Redis), run the whole suite on 2 workers (pytest-xdist; -n 0
+                          # for one process)
 
 Both create ``.venv`` beside this file and install the project into it first (once; again when
 pyproject.toml changes). Only the standard library is used here, since nothing else is
@@ -25,13 +26,14 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 MARKER = VENV / ".installed-pyproject-sha256"
-# System packages the tests use: a browser for Playwright, exiftool and exiv2 (the library
-# digiKam, darktable and gThumb read with) to read metadata back, Redis for the API budget
-# shared across machines (FLICKR_API_BUDGET_URL).
+# System packages the tests use: a browser for Playwright, exiftool, exiv2 (the library
+# digiKam, darktable and gThumb read with) and exempi to read metadata back, Redis for the API
+# budget shared across machines (FLICKR_API_BUDGET_URL).
 SYSTEM_TOOLS = {
     "chromium": "chromium",
     "exiftool": "libimage-exiftool-perl",
     "exiv2": "exiv2",
+    "exempi": "exempi",  # Adobe's XMP Toolkit: reads XMP from GIFs, which exiv2 cannot
     "redis-server": "redis-server",
 }
 # The suite mostly waits on other processes (sandbox, crawls, Chromium): two pytest workers

@@ -106,6 +106,11 @@ SIGNIN_DID_NOT_HELP = (
 SIDECAR_READ = "flickr/file/sidecar_read"
 
 
+# Kinds of file Flickr's metadata is written into: EXIF, XMP and IPTC in a JPEG, XMP in a PNG
+# or GIF (flickr_crawl.metadata.exif, flickr_crawl.metadata.pnggif).
+EMBEDDABLE = frozenset({"jpeg", "png", "gif"})
+
+
 class MediaPipeline:
     """Fetch, verify and place the media file of every PhotoItem."""
 
@@ -517,13 +522,14 @@ class MediaPipeline:
         extension = extension_for(kind, content_type, disposition) or source.extension or "bin"
         size, sha256 = got.stored_size, got.stored_sha256
         metadata, original_exif, segments = None, None, None
-        if kind == "jpeg" and embed is not None and embed.status is not None:
+        if kind in EMBEDDABLE and embed is not None and embed.status is not None:
             # Embedded as the file streamed in (flickr_crawl.metadata.exif.StreamingEmbed).
             item.camera, segment = embed.camera, embed.original_segment
             metadata, segments = self._embedded(item, embed.status), embed.segments
-        elif kind == "jpeg":  # EXIF off, or a head the stream could not take apart
-            item.camera = read_camera_exif(part)  # before our own fields go in
-            segment = original_exif_segment(part.read_bytes())
+        elif kind in EMBEDDABLE:  # EXIF off, or a head the stream could not take apart
+            if kind == "jpeg":  # a PNG's or GIF's camera EXIF is not read
+                item.camera = read_camera_exif(part)  # before our own fields go in
+            segment = original_exif_segment(part.read_bytes()) if self.exif else None
             metadata, segments = self._embed(part, item)
             if metadata == "embedded":
                 size, sha256 = sha256_file(part)

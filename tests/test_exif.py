@@ -272,9 +272,10 @@ def test_embedding_twice_changes_nothing(part: Path) -> None:
     assert part.read_bytes() == once
 
 
-def test_png_skipped_unchanged(tmp_path: Path) -> None:
-    path = tmp_path / "456.png.part"
-    Image.new("RGB", (8, 8), (1, 2, 3)).save(path, "PNG")
+def test_bmp_skipped_unchanged(tmp_path: Path) -> None:
+    """A kind of file with no place for metadata (a PNG or GIF gets XMP: test_pnggif.py)."""
+    path = tmp_path / "456.bmp.part"
+    Image.new("RGB", (8, 8), (1, 2, 3)).save(path, "BMP")
     before = path.read_bytes()
     assert embed_exif(path, make_photo()) == "skipped: not a JPEG"
     assert path.read_bytes() == before

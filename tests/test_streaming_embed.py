@@ -1,4 +1,5 @@
-"""EXIF embedded while the original streams in gives the very bytes of embedding afterwards.
+"""EXIF (a PNG's or GIF's XMP packet) embedded while the original streams in gives the very
+bytes of embedding afterwards.
 
 A local server sends crafted files in small pieces (so the JPEG head arrives split), a crawl
 fetches them through the engine and the streaming handler with ``StreamingEmbed``, as the media
@@ -23,6 +24,7 @@ from PIL import Image
 from flickr_crawl.metadata.exif import embed_exif
 from tests.helpers import ROOT, scrapy
 from tests.test_exif import camera_exif, make_jpeg, make_photo
+from tests.test_pnggif import OWN_XMP, animated_gif, png_file
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,7 +42,11 @@ def bodies(tmp: Path) -> dict[str, bytes]:
         "noexif": make_jpeg(tmp / "noexif.jpg"),
         "noend": plain[: plain.rindex(b"\xff\xd9")],  # cut short: no end of image
         "trailer": plain + TRAILER,
-        "png": png.getvalue(),
+        "png": png_file((400, 300)),  # the XMP packet goes in as a PNG streams too
+        "gif": animated_gif(),
+        "pngcut": png_file((400, 300))[:-5000],  # cut short inside its image data
+        "gifxmp": OWN_XMP["gif-after-frames"](tmp),  # a packet of its own after the frames
+        "text": png.getvalue()[8:],  # no image at all
         "tiny": plain[:100],  # shorter than its own head
         "bighead": plain[:2] + comments + plain[2:],  # head beyond what is held back
     }
@@ -91,7 +97,7 @@ def embedded_afterwards(tmp: Path, name: str) -> tuple[bytes, str]:
     return path.read_bytes(), status
 
 
-@pytest.mark.parametrize("name", ["plain", "noexif", "trailer"])
+@pytest.mark.parametrize("name", ["plain", "noexif", "trailer", "png", "gif"])
 def test_stream_embedding_equals_embedding_afterwards(fetched, name):
     results, tmp = fetched
     served = Handler.files[name]
@@ -127,10 +133,25 @@ def test_a_jpeg_without_its_end_is_stored_as_served(fetched):
     assert not list(tmp.glob("noend.part.*"))  # the restore left no temp file
 
 
-@pytest.mark.parametrize("name", ["png", "tiny", "bighead"])
+@pytest.mark.parametrize(
+    ("name", "reason"), [("pngcut", "corrupt PNG"), ("gifxmp", "has its own XMP")]
+)
+def test_a_png_or_gif_found_wanting_after_its_head_is_stored_as_served(fetched, name, reason):
+    """Cut short, or with an XMP packet of its own after the image data: seen only once the
+    whole file is on disk, and then the served head is put back."""
+    results, tmp = fetched
+    served = Handler.files[name]
+    _, status = embedded_afterwards(tmp, name)
+    assert status == results[name]["embed"] == f"skipped: {reason}"
+    assert (tmp / f"{name}.part").read_bytes() == served
+    assert results[name]["result"]["stored_sha256"] == hashlib.sha256(served).hexdigest()
+    assert not list(tmp.glob(f"{name}.part.*"))
+
+
+@pytest.mark.parametrize("name", ["text", "tiny", "bighead"])
 def test_what_the_stream_cannot_embed_is_stored_as_served(fetched, name):
-    """Not a JPEG, shorter than its head, or a head beyond the hold limit: untouched, and
-    no status, so the media pipeline embeds from the file if it is a JPEG."""
+    """Not a JPEG, PNG or GIF, shorter than its head, or a head beyond the hold limit:
+    untouched, and no status, so the media pipeline embeds from the file if it is one."""
     results, tmp = fetched
     served = Handler.files[name]
     assert (tmp / f"{name}.part").read_bytes() == served

@@ -1,5 +1,5 @@
 """Flickr metadata -> EXIF, XMP and IPTC, embedded into a JPEG original without touching its
-image data.
+image data (and an XMP packet alone into a PNG or GIF original: ``pnggif.py``).
 
 The original from Flickr is the only copy we keep, so embedding must lose nothing: only the
 EXIF APP1 segment is replaced, followed by an XMP packet (APP1, ``xmp.py``, the sidecar's
@@ -35,6 +35,15 @@ import piexif
 from flickr_crawl.archive.storage import write_bytes_atomic
 from flickr_crawl.metadata.camera import read_camera_exif
 from flickr_crawl.metadata.iptc import PHOTOSHOP, app13_payload
+from flickr_crawl.metadata.pnggif import (
+    Unembeddable,
+    check_rest,
+    container,
+    embed_packet,
+    head_length,
+    restore,
+    served_segment,
+)
 from flickr_crawl.metadata.text import clean_text, html_to_text
 from flickr_crawl.metadata.values import (
     ISO_DATE,
@@ -376,7 +385,13 @@ def original_exif_segment(data: bytes, *, complete: bool = True) -> bytes | None
     Kept in the sidecar before embedding: piexif re-serialises the whole EXIF block, which keeps
     every value but can move a MakerNote whose internal offsets some cameras make absolute.
     With this segment, ``restore_original`` gives back the file exactly as Flickr served it.
+    For a PNG or GIF: the served bytes its XMP packet replaces (``pnggif.served_segment``).
     """
+    if container(data):
+        try:
+            return served_segment(data, complete=complete)
+        except Unembeddable:
+            return None
     try:
         segments, _scan = _segments(data, complete=complete)
     except _Skip:
@@ -390,8 +405,12 @@ def restore_original(data: bytes, segment: bytes, count: int | None = 1) -> byte
 
     ``count``: how many segments, from the EXIF one on, embedding wrote in its place (the
     sidecar's ``embedded_segments``: 3 with the XMP and IPTC segments, 1 for EXIF alone, None
-    in records from before those were embedded, meaning 1).
+    in records from before those were embedded, meaning 1). A PNG or GIF has one: its XMP.
     """
+    if container(data):
+        if (count or 1) != 1:
+            raise ValueError("fewer segments than were embedded")
+        return restore(data, segment)
     segments, _scan = _segments(data)
     where = _exif_segment(data, segments)
     if where is None:
@@ -438,7 +457,13 @@ def _embed_bytes(data: bytes, photo: PhotoItem, *, complete: bool = True) -> tup
     """``data`` (a JPEG, or with ``complete`` False its head) with Flickr's metadata in its
     EXIF segment, followed by an XMP packet and an IPTC record unless the file has its own;
     and how many segments now stand where the EXIF segment was (or was inserted). Raises
-    _Skip if EXIF cannot be embedded."""
+    _Skip if EXIF cannot be embedded. A PNG or GIF gets the XMP packet alone (1 segment)."""
+    if container(data):
+        try:
+            packet = xmp_packet(photo, gps=geo_is_public(photo))
+            return embed_packet(data, packet, complete=complete), 1
+        except Unembeddable as exc:
+            raise _Skip(str(exc)) from None
     segments, _scan = _segments(data, complete=complete)
     exif_segment = _exif_segment(data, segments)
     tiff = data[exif_segment[0] + 10 : exif_segment[1]] if exif_segment else None
@@ -461,8 +486,9 @@ def _embed_bytes(data: bytes, photo: PhotoItem, *, complete: bool = True) -> tup
 
 def embed_metadata(path: Path, photo: PhotoItem) -> tuple[str, int]:
     """Write Flickr's metadata into the JPEG at ``path`` (any name): EXIF, and XMP and IPTC
-    where the file has none. ("embedded" or "skipped: why", the number of segments written
-    where the EXIF segment was: what ``restore_original`` needs.)
+    where the file has none; into a PNG or GIF its XMP packet. ("embedded" or "skipped: why",
+    the number of segments written where the EXIF segment was: what ``restore_original``
+    needs.)
 
     Only the metadata segments change; the file is replaced atomically, or not at all. Files
     that are not JPEGs, are damaged, or whose EXIF piexif cannot carry over intact are left as
@@ -486,7 +512,7 @@ def _skipped(photo: PhotoItem, skip: _Skip) -> str:
     """Log why a photo's EXIF stays as served; the status the sidecar records."""
     reason = str(skip.args[0])
     logger.info(
-        "Photo %(id)s: EXIF not embedded (%(reason)s) %(detail)s %(cause)s",
+        "Photo %(id)s: metadata not embedded (%(reason)s) %(detail)s %(cause)s",
         {
             "id": photo.id,
             "reason": reason,
@@ -498,13 +524,14 @@ def _skipped(photo: PhotoItem, skip: _Skip) -> str:
 
 
 class StreamingEmbed:
-    """Embeds Flickr's metadata into a JPEG original while it downloads.
+    """Embeds Flickr's metadata into a JPEG (PNG, GIF) original while it downloads.
 
     The download handler (``flickr_crawl.downloader.media``) holds back the head of the body until
     ``head_length`` says it is whole, has it rewritten on its disk thread, and streams the rest
     through: the file is written and hashed once, instead of written, read back, rewritten and
     hashed again. The head also gives the camera's EXIF and the segment to restore the served
-    file from. A JPEG that turns out to have no end (``keep`` False) is stored as served.
+    file from. A JPEG that turns out to have no end (``keep`` False) is stored as served, and
+    so is a PNG or GIF cut short, or with an XMP packet of its own after its image data.
     """
 
     def __init__(self, photo: PhotoItem) -> None:
@@ -513,14 +540,18 @@ class StreamingEmbed:
         self.camera: dict[str, Any] | None = None
         self.original_segment: bytes | None = None
         self.segments = 0  # written where the EXIF segment was (see restore_original)
+        self.container: str | None = None  # "png", "gif": the head was one's
 
     def head_length(self, data: bytes | bytearray) -> int | None:
-        """(reactor) See ``jpeg_head_length``."""
+        """(reactor) See ``jpeg_head_length`` and ``pnggif.head_length``."""
+        if data[:1] in (b"\x89", b"G"):  # a PNG or GIF starts so, a JPEG with FF
+            return head_length(data)
         return jpeg_head_length(data)
 
     def rewrite(self, head: bytes) -> bytes:
         """(disk thread) The head as it is to be stored."""
-        self.camera = read_camera_exif(head)
+        self.container = container(head)
+        self.camera = None if self.container else read_camera_exif(head)
         self.original_segment = original_exif_segment(head, complete=False)
         try:
             new_head, self.segments = _embed_bytes(head, self.photo, complete=False)
@@ -532,8 +563,18 @@ class StreamingEmbed:
 
     def keep(self, stored: Path, head_length: int) -> bool:
         """(disk thread) Whether the rewritten head stays: not for a JPEG cut short (no end of
-        image after the head; looked for from the end, where it almost always is)."""
-        if self.status != EMBEDDED or _has_end(stored, head_length):
+        image after the head; looked for from the end, where it almost always is); for a PNG
+        or GIF, not for one cut short or with its own XMP packet after the head."""
+        if self.status != EMBEDDED:
+            return True
+        if self.container is not None:
+            try:
+                check_rest(stored, head_length)
+            except Unembeddable as exc:
+                self.status = _skipped(self.photo, _Skip(str(exc)))
+                return False
+            return True
+        if _has_end(stored, head_length):
             return True
         self.status = _skipped(self.photo, _Skip("corrupt JPEG"))
         return False

@@ -857,6 +857,18 @@ class World:
             for key in ("ispublic", "isfriend", "isfamily", "safety_level", "license"):
                 if key in op:
                     setattr(photo, key, int(op[key]))  # type: ignore[call-overload]
+            if "datetaken" in op:  # "YYYY-MM-DD HH:MM:SS", with takengranularity 0, 4 or 6
+                photo.datetaken = str(op["datetaken"])
+                photo.takengranularity = int(op.get("takengranularity", 0))  # type: ignore[call-overload]
+                photo.takenunknown = 0
+            if "geo" in op:  # {"latitude": .., "longitude": ..}, or None: the place removed
+                geo = op["geo"]
+                photo.geo = None
+                if isinstance(geo, dict):
+                    place = self._place(self.rng)
+                    place.latitude = float(geo["latitude"])
+                    place.longitude = float(geo["longitude"])
+                    photo.geo = place
             self._bump(photo)
             return {"op": kind, "photo_ids": [photo.id]}
         if kind == "delete_photo":
