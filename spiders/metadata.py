@@ -167,6 +167,10 @@ class PhotoSpider(FlickrSpider):
         change = "unchanged" if same else ("new" if known is None else "updated")
         self.crawler.stats.inc_value(f"flickr/photo/{change}")  # type: ignore[union-attr]
         self.emitted.add(item.id)
+        # asked before the item goes out: catalog.db still holds what earlier runs stored
+        ask_info = (self.deep and item.id not in self.no_deep and item.id not in self.deep_asked
+                    and item.id not in self.deep_done
+                    and not self.deep_waits(item, known))  # fmt: skip
         if item.media == "video" and item.source is None:
             yield self.api_request(
                 PHOTOS_GET_SIZES, self.parse_video_sizes, cb_kwargs={"raw": raw},
@@ -175,10 +179,16 @@ class PhotoSpider(FlickrSpider):
         else:
             yield item
         yield from self._per_photo_calls(item.id, comments, faves)
-        if (self.deep_early and item.id not in self.no_deep and item.id not in self.deep_asked
-                and item.id not in self.deep_done):  # fmt: skip
+        if ask_info and self.deep_early:
             self.deep_asked.add(item.id)
             yield self._info_request(item.id)
+
+    def deep_waits(self, item: PhotoItem, known: Known | None) -> bool:
+        """Does the getInfo of this photo wait for something this run learns later (the
+        photostream: recent activity, which may show it needs none)? Then it is not asked
+        at listing time; the deep pass asks it unless the spider decides otherwise. Called
+        before the photo's item goes out."""
+        return False
 
     def parse_video_sizes(self, response: Response | None, raw: dict[str, Any]) -> Iterator[Any]:
         item = self.photo_item(raw)

@@ -65,6 +65,17 @@ def items_from_catalog(
     return items
 
 
+def note_counts(path: Path, photo_ids: list[str]) -> dict[str, int]:
+    """How many notes catalog.db holds for each photo (as its last getInfo gave them)."""
+    db = open_read_only(path)
+    try:
+        return {photo_id: int(db.execute(
+            "SELECT COUNT(*) FROM notes WHERE photo_id = ?", (photo_id,)).fetchone()[0])
+            for photo_id in photo_ids}  # fmt: skip
+    finally:
+        db.close()
+
+
 def album_titles(db: sqlite3.Connection) -> list[tuple[str, str]]:
     """(id, title) of every album still on Flickr."""
     return [(r[0], r[1] or "") for r in db.execute(
