@@ -8,7 +8,8 @@ authors, photos.people.getList where getInfo says there are people) waits for sp
 original, caption and comment is on disk before any optional call is spent: unless the whole
 run fits in what is left of the hourly API budget (``plan_deep``), when nothing is gained by
 waiting, and each photo's getInfo is asked for as it is listed, at the lowest priority, while
-the files still download.
+the files still download. A spider may make a changed photo's getInfo wait for what it learns
+later (``deep_waits``: the photostream's recent activity).
 """
 
 from __future__ import annotations

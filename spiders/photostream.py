@@ -12,7 +12,8 @@ An incremental run ends its listing with flickr.activity.userPhotos (at most onc
 ``FLICKR_ACTIVITY_MIN_INTERVAL``): a new fave changes no photo's ``lastupdate``, so the photos
 it names get their comments and faves (and, for notes, getInfo) fetched again, as their events
 say, even when nothing else of them changed. When the last check lies further back than
-``ACTIVITY_MAX_GAP``, the run lists the whole photostream instead.
+``ACTIVITY_MAX_GAP``, the run lists the whole photostream instead. A changed photo's getInfo
+waits for that answer: none is asked when new comments alone moved its lastupdate.
 
 The deep pass (``FLICKR_DEEP_METADATA_ENABLED``: photos.getInfo for notes and tag authors,
 and photos.people.getList where getInfo says there are people) starts only when everything

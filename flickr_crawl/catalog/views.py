@@ -1,9 +1,10 @@
 """Read-only questions the rest of flickr-crawl asks catalog.db, so its SQL stays here.
 
 For the commands that check an archive (verify, findmissing), the redownload spider (a photo's
-stored list payload, albums and galleries), the estimate (what an incremental run would skip)
-and the demo. The offline site reads the whole catalog through ``catalog.siteview``; a crawl
-reads what the last run left through ``catalog.lastrun``.
+stored list payload, albums and galleries), the estimate (what an incremental run would skip),
+the photostream spider (a changed photo's stored list payload and notes count) and the demo.
+The offline site reads the whole catalog through ``catalog.siteview``; a crawl reads what the
+last run left through ``catalog.lastrun``.
 """
 
 from __future__ import annotations
