@@ -265,12 +265,17 @@ class PhotoSpider(FlickrSpider):
             if known is not None and known.has_info:
                 self.deep_stored(photo_id)
 
+    def deep_wanted(self) -> list[str]:
+        """The photos the deep pass asks getInfo for: those this run listed and emitted
+        whose deep metadata is not stored, nor already asked for."""
+        return [photo_id for photo_id in self.listed
+                if photo_id in self.emitted and photo_id not in self.no_deep
+                and photo_id not in self.deep_asked
+                and photo_id not in self.deep_done]  # fmt: skip
+
     def start_deep_pass(self) -> None:
         """spider_idle: the listing, downloads and comments are done; now the optional calls."""
-        wanted = [photo_id for photo_id in self.listed
-                  if photo_id in self.emitted and photo_id not in self.no_deep
-                  and photo_id not in self.deep_asked
-                  and photo_id not in self.deep_done]  # fmt: skip
+        wanted = self.deep_wanted()
         if not self.deep or self.deep_started or not wanted:
             return
         self.deep_started = True

@@ -296,6 +296,25 @@ def test_a_title_edit_beside_a_new_comment_still_gets_getinfo(flickr, tmp_path):
     assert "flickr/deep/skipped/comments_only" not in run.stats
 
 
+def test_when_getinfo_waits_for_the_deep_pass_the_activity_still_decides(flickr, tmp_path):
+    """An hourly budget too small for the whole run: getInfo waits for the deep pass after
+    everything else. It asks for the retitled photo, not for the one new comments alone
+    changed."""
+    archive = tmp_path / "a"
+    first_run(flickr, archive, **PAGED)
+    commented, edited = _owned_oldest_first(flickr)[:2]
+    flickr.world.apply([
+        {"op": "add_comment", "photo_id": commented.id, "text": "new"},
+        {"op": "edit_photo", "id": edited.id, "title": "Retitled"},
+    ])  # fmt: skip
+    run = Run(flickr, PhotostreamSpider, archive, {"FLICKR_API_CALLS_PER_HOUR": 10, **PAGED})
+    out = listing(run)
+    assert not run.spider.deep_early
+    assert "flickr.photos.getInfo" not in [m for m, _ in calls(out)]
+    assert run.spider.deep_wanted() == [edited.id]
+    assert run.stats["flickr/deep/skipped/comments_only"] == 1
+
+
 def test_recent_activity_is_read_page_by_page(tmp_path):
     flickr = Flickr(World(seed=5, photos=70, videos=0, albums=2))
     archive = tmp_path / "a"
