@@ -122,10 +122,11 @@ class Waiting(NamedTuple):
 def _listed_fields(item: PhotoItem) -> dict[str, Any]:
     """What a photo's list entry says that an edit of the photo changes (a file by its key,
     not its URL's host)."""
-    fields = {k: v for k, v in dataclasses.asdict(item).items() if k not in NOT_AN_EDIT}
+    fields = {f.name: getattr(item, f.name) for f in dataclasses.fields(item)
+              if f.name not in NOT_AN_EDIT}  # fmt: skip
     for name in ("source", "poster"):
-        if fields.get(name):
-            fields[name].pop("url", None)
+        if fields.get(name) is not None:
+            fields[name] = {**dataclasses.asdict(fields[name]), "url": None}
     return fields
 
 
