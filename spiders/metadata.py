@@ -8,7 +8,8 @@ authors, photos.people.getList where getInfo says there are people) waits for sp
 original, caption and comment is on disk before any optional call is spent: unless the whole
 run fits in what is left of the hourly API budget (``plan_deep``), when nothing is gained by
 waiting, and each photo's getInfo is asked for as it is listed, at the lowest priority, while
-the files still download.
+the files still download. A spider may make a changed photo's getInfo wait for what it learns
+later (``deep_waits``: the photostream's recent activity).
 """
 
 from __future__ import annotations
@@ -167,6 +168,10 @@ class PhotoSpider(FlickrSpider):
         change = "unchanged" if same else ("new" if known is None else "updated")
         self.crawler.stats.inc_value(f"flickr/photo/{change}")  # type: ignore[union-attr]
         self.emitted.add(item.id)
+        # asked before the item goes out: catalog.db still holds what earlier runs stored
+        ask_info = (self.deep and item.id not in self.no_deep and item.id not in self.deep_asked
+                    and item.id not in self.deep_done
+                    and not self.deep_waits(item, known))  # fmt: skip
         if item.media == "video" and item.source is None:
             yield self.api_request(
                 PHOTOS_GET_SIZES, self.parse_video_sizes, cb_kwargs={"raw": raw},
@@ -175,10 +180,16 @@ class PhotoSpider(FlickrSpider):
         else:
             yield item
         yield from self._per_photo_calls(item.id, comments, faves)
-        if (self.deep_early and item.id not in self.no_deep and item.id not in self.deep_asked
-                and item.id not in self.deep_done):  # fmt: skip
+        if ask_info and self.deep_early:
             self.deep_asked.add(item.id)
             yield self._info_request(item.id)
+
+    def deep_waits(self, item: PhotoItem, known: Known | None) -> bool:
+        """Does the getInfo of this photo wait for something this run learns later (the
+        photostream: recent activity, which may show it needs none)? Then it is not asked
+        at listing time; the deep pass asks it unless the spider decides otherwise. Called
+        before the photo's item goes out."""
+        return False
 
     def parse_video_sizes(self, response: Response | None, raw: dict[str, Any]) -> Iterator[Any]:
         item = self.photo_item(raw)
@@ -254,12 +265,17 @@ class PhotoSpider(FlickrSpider):
             if known is not None and known.has_info:
                 self.deep_stored(photo_id)
 
+    def deep_wanted(self) -> list[str]:
+        """The photos the deep pass asks getInfo for: those this run listed and emitted
+        whose deep metadata is not stored, nor already asked for."""
+        return [photo_id for photo_id in self.listed
+                if photo_id in self.emitted and photo_id not in self.no_deep
+                and photo_id not in self.deep_asked
+                and photo_id not in self.deep_done]  # fmt: skip
+
     def start_deep_pass(self) -> None:
         """spider_idle: the listing, downloads and comments are done; now the optional calls."""
-        wanted = [photo_id for photo_id in self.listed
-                  if photo_id in self.emitted and photo_id not in self.no_deep
-                  and photo_id not in self.deep_asked
-                  and photo_id not in self.deep_done]  # fmt: skip
+        wanted = self.deep_wanted()
         if not self.deep or self.deep_started or not wanted:
             return
         self.deep_started = True

@@ -12,7 +12,8 @@ An incremental run ends its listing with flickr.activity.userPhotos (at most onc
 ``FLICKR_ACTIVITY_MIN_INTERVAL``): a new fave changes no photo's ``lastupdate``, so the photos
 it names get their comments and faves (and, for notes, getInfo) fetched again, as their events
 say, even when nothing else of them changed. When the last check lies further back than
-``ACTIVITY_MAX_GAP``, the run lists the whole photostream instead.
+``ACTIVITY_MAX_GAP``, the run lists the whole photostream instead. A changed photo's getInfo
+waits for that answer: none is asked when new comments alone moved its lastupdate.
 
 The deep pass (``FLICKR_DEEP_METADATA_ENABLED``: photos.getInfo for notes and tag authors,
 and photos.people.getList where getInfo says there are people) starts only when everything
@@ -21,15 +22,17 @@ else is done, so originals, captions and comments are on disk before any optiona
 
 from __future__ import annotations
 
+import dataclasses
+import sqlite3
 import time
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from scrapy import signals
 
 from flickr_crawl.archive.paths import album_folders, catalog_path
 from flickr_crawl.catalog.lastrun import CatalogView, gallery_counts
-from flickr_crawl.catalog.views import items_from_catalog
+from flickr_crawl.catalog.views import items_from_catalog, note_counts
 from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.flickr.api import (
     ACTIVITY_PER_PAGE,
@@ -87,6 +90,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+    from flickr_crawl.catalog.lastrun import Known
     from flickr_crawl.items import PhotoItem, User
 
 LIST_METHOD = PEOPLE_GET_PHOTOS
@@ -96,6 +100,51 @@ UPDATED_METHOD = PHOTOS_RECENTLY_UPDATED
 # an hour: a feed of recent activity. Thirty days covers any daily or weekly schedule; a
 # longer gap (the last clean run long ago) gets a sweep, which compares every photo's counts.
 ACTIVITY_MAX_GAP = 30 * 86400
+
+
+# Fields of a list entry left out when telling whether the photo itself changed: counts that
+# move without an edit, and what is not Flickr's word on the photo (this run's albums, file).
+NOT_AN_EDIT = frozenset({
+    "last_update", "last_update_unix", "views", "count_comments", "count_faves", "raw",
+    "albums", "galleries", "camera", "file", "poster_file", "force_download", "collection",
+    "date_faved", "owner_user",
+})  # fmt: skip
+
+
+class Waiting(NamedTuple):
+    """A changed photo whose getInfo waits for recent activity, as its listing found it."""
+
+    last_update: int  # its new lastupdate
+    same_listing: bool  # its list entry says what catalog.db stored, but for counts
+    notes: int | None  # the notes catalog.db holds for it (None: could not be read)
+
+
+def _listed_fields(item: PhotoItem) -> dict[str, Any]:
+    """What a photo's list entry says that an edit of the photo changes (a file by its key,
+    not its URL's host)."""
+    fields = {f.name: getattr(item, f.name) for f in dataclasses.fields(item)
+              if f.name not in NOT_AN_EDIT}  # fmt: skip
+    for name in ("source", "poster"):
+        if fields.get(name) is not None:
+            fields[name] = {**dataclasses.asdict(fields[name]), "url": None}
+    return fields
+
+
+def _comments_alone(entry: dict[str, Any], waiting: Waiting) -> bool:
+    """Did new comments alone move the photo's lastupdate? Its activity shows comments (and
+    perhaps faves, which move none) and nothing else, no more events than shown, no newer
+    change than its newest comment, its notes as counted before; and its list entry (title,
+    description, tags, dates, geo, licence, privacy, file) is as stored."""
+    kinds = set(entry.get("kinds", []))
+    return (
+        "comment" in kinds
+        and kinds <= {"comment", "fave"}
+        and "info" not in entry.get("parts", [])
+        and entry.get("last_comment", 0) >= waiting.last_update
+        and waiting.notes is not None
+        and entry.get("notes") == waiting.notes
+        and waiting.same_listing
+    )
 
 
 def _has_uploads_since(photos: list[dict[str, Any]], cutoff: int) -> bool:
@@ -126,6 +175,7 @@ class PhotostreamSpider(PhotoSpider):
         self.activity_since = 0  # incremental: ask activity.userPhotos back to here (0: don't)
         self.activity_asked = False
         self.activity_complete = False  # its every page was read
+        self.deep_waiting: dict[str, Waiting] = {}  # getInfo decided once activity answers
         self.listing_complete = True  # no photostream page failed
         self.albums_complete = True  # no album list page failed
         self.albums: dict[str, AlbumItem] = {}
@@ -708,7 +758,10 @@ class PhotostreamSpider(PhotoSpider):
                 parts.add("faves")
             entry = named.setdefault(activity.photo_id, {"parts": []})
             entry["parts"] = sorted(set(entry["parts"]) | parts)
-            entry.update(comments=activity.comments, faves=activity.faves, views=activity.views)
+            entry["kinds"] = sorted(set(entry.get("kinds", [])) | activity.kinds)
+            entry["last_comment"] = max(entry.get("last_comment", 0), activity.last_comment)
+            entry.update(comments=activity.comments, faves=activity.faves, views=activity.views,
+                         notes=activity.notes)  # fmt: skip
         if not listed.last:
             yield self.next_page(listed, named=named)
             return
@@ -720,6 +773,7 @@ class PhotostreamSpider(PhotoSpider):
         """The parts recent activity names that this run has not asked for yet. A photo the
         listing left alone is rebuilt from catalog.db (no call), with the counts the activity
         gives, so its sidecar and record are written again with the new comments and faves."""
+        yield from self._settle_deep(named)
         rebuild = [pid for pid in named if pid not in self.emitted and pid in self.view.filed]
         items = (
             items_from_catalog(
@@ -757,6 +811,51 @@ class PhotostreamSpider(PhotoSpider):
                 photo_id, int("comments" in parts), int("faves" in parts)
             )
             if "info" in parts and self.deep and photo_id not in self.deep_asked:
+                self.deep_asked.add(photo_id)
+                yield self._info_request(photo_id)
+
+    def deep_waits(self, item: PhotoItem, known: Known | None) -> bool:
+        """Incremental, before recent activity is asked: a photo whose getInfo was stored
+        and whose lastupdate moved waits for the activity, which may show that only new
+        comments moved it (``_settle_deep``). What catalog.db holds of it is read now,
+        before this run's item replaces it."""
+        if (self.mode != "incremental" or not self.activity_since or self.activity_asked
+                or known is None or not known.has_info
+                or item.last_update_unix <= known.last_update):  # fmt: skip
+            return False
+        try:
+            stored = items_from_catalog(
+                self.catalog_path, [item.id], me=self.creds.user_nsid, web_url=self.web_url
+            ).get(item.id)
+            notes: int | None = note_counts(self.catalog_path, [item.id])[item.id]
+        except sqlite3.Error as exc:
+            self.logger.warning(
+                "Photo %(id)s: catalog.db could not be read (%(err)s); getInfo is asked again",
+                {"id": item.id, "err": exc},
+            )
+            stored, notes = None, None
+        same = stored is not None and _listed_fields(stored) == _listed_fields(item)
+        self.deep_waiting[item.id] = Waiting(item.last_update_unix, same, notes)
+        return True
+
+    def _settle_deep(self, named: dict[str, dict[str, Any]]) -> Iterator[Any]:
+        """The changed photos whose getInfo waited for recent activity. New comments change
+        nothing getInfo says beyond the list entry (notes, people, tag authors, places stay
+        as stored; the comment count comes with the list), so a photo that only got new
+        comments keeps what earlier runs stored, its sidecar's ``raw`` getInfo answer too.
+        The others get getInfo now (or at the deep pass)."""
+        waiting, self.deep_waiting = self.deep_waiting, {}
+        for photo_id, wait in waiting.items():
+            entry = named.get(photo_id)
+            if entry is not None and _comments_alone(entry, wait):
+                self.no_deep.add(photo_id)
+                self.deep_stored(photo_id)
+                self.crawler.stats.inc_value("flickr/deep/skipped/comments_only")  # type: ignore[union-attr]
+                self.logger.info(
+                    "Photo %(id)s: changed by new comments alone (recent activity): "
+                    "photos.getInfo not asked again", {"id": photo_id},
+                )  # fmt: skip
+            elif self.deep_early and photo_id not in self.deep_asked:
                 self.deep_asked.add(photo_id)
                 yield self._info_request(photo_id)
 

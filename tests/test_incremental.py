@@ -117,12 +117,13 @@ def test_the_next_run_mirrors_exactly_what_changed(sandbox, tmp_path):
     assert summary["files_downloaded"] == 1
     assert summary["photos_deleted_on_flickr"] == [deleted]
     # per-photo calls only for the photos whose lastupdate moved (the edit, the comment, the
-    # album move) and the new one
+    # album move) and the new one; getInfo not for the comment's (recent activity says the
+    # comment alone moved it)
     changed = {p["id"]: p for p in sandbox.account(hashes=False)["photos"]
                if p["id"] in (edited, commented, moved, new)}  # fmt: skip
     with_comments = sum(1 for p in changed.values() if p["comments"])
     assert by_method["flickr.photos.comments.getList"] == with_comments
-    assert by_method["flickr.photos.getInfo"] == len(changed)
+    assert by_method["flickr.photos.getInfo"] == len(changed.keys() - {commented})
     # The archive is what a fresh backup of the changed account makes, byte for byte,
     # plus the deleted photo, which stays where it was.
     fresh = tmp_path / "fresh"
@@ -179,6 +180,8 @@ def test_new_faves_and_comments_on_old_photos_arrive_in_the_next_run(sandbox, tm
         {"op": "add_fave", "photo_id": fave_only},
     ])  # fmt: skip
     new_favers = {both: result["results"][0]["user"], fave_only: result["results"][2]["user"]}
+    before = sidecars(archive)[both][0]
+    deep_rows = deep_metadata(archive, both)
     sandbox.reset_stats()
     second = crawl(sandbox, archive, *PER_PAGE)
     assert second.returncode == 0, second.stderr[-3000:]
@@ -207,24 +210,76 @@ def test_new_faves_and_comments_on_old_photos_arrive_in_the_next_run(sandbox, tm
     assert text in (archive / "site" / "photos" / f"{both}.html").read_text()
 
     # The calls: one page of each listing call, recent activity, and per changed photo its
-    # comments where one came, its faves; getInfo where the comment moved the lastupdate.
+    # comments where one came, its faves. The comment moved the lastupdate, and the activity
+    # says it alone did: no getInfo (notes, people, tag authors did not change).
     assert by_method == {
         "flickr.collections.getTree": 1, "flickr.galleries.getList": 1,
         "flickr.photosets.getList": 1, "flickr.people.getPhotos": 1,
         "flickr.photos.recentlyUpdated": 1, "flickr.activity.userPhotos": 1,
         "flickr.photos.comments.getList": 1, "flickr.photos.getFavorites": 2,
-        "flickr.photos.getInfo": 1,
     }, by_method  # fmt: skip
     changed = 2
-    per_photo = (
-        by_method["flickr.photos.comments.getList"] + by_method["flickr.photos.getFavorites"]
-    )
-    assert per_photo <= 2 * changed
+    assert sum(by_method.values()) <= 5 + 2 * changed
+    # What getInfo gave stays as stored, the comment count is the new one everywhere, and
+    # the sidecar keeps getInfo's answer from the run that asked it.
+    comments = len(truth[both]["comments"])
+    assert comments == before["count_comments"] + 1
+    assert deep_metadata(archive, both) == deep_rows
+    with sqlite3.connect(archive / "catalog.db") as db:
+        assert db.execute("SELECT count_comments FROM photos WHERE id = ?",
+                          (both,)).fetchone() == (comments,)  # fmt: skip
+    (after,) = records[both]
+    assert after["count_comments"] == comments
+    assert [c for c in after["comments"] if c["html"] == text]
+    for key in ("notes", "people", "tag_details", "location"):
+        assert after.get(key) == before.get(key), key
+    info = "flickr.photos.getInfo"
+    assert after["raw"][info] == before["raw"][info]
     assert sandbox.stats()["activity_polls"] == {"total": 1, "too_soon": 0}
     summary = last_summary(archive)
     assert summary["activity"]["photos"] == 2
     assert summary["photos_updated"] == 2
     assert {"activity.watermark", "activity.last_call"} <= state(archive).keys()
+
+
+def deep_metadata(archive: Path, photo_id: str) -> dict[str, list[tuple[Any, ...]]]:
+    """What catalog.db holds of a photo from getInfo: tags with authors, notes, people,
+    place names, and getInfo's answer."""
+    with sqlite3.connect(archive / "catalog.db") as db:
+        return {
+            "tags": db.execute("SELECT tag, raw, author, author_name FROM tags"
+                               " WHERE photo_id = ? ORDER BY tag", (photo_id,)).fetchall(),
+            "notes": db.execute("SELECT id, author, html FROM notes WHERE photo_id = ?"
+                                " ORDER BY id", (photo_id,)).fetchall(),
+            "people": db.execute("SELECT nsid FROM people WHERE photo_id = ? ORDER BY nsid",
+                                 (photo_id,)).fetchall(),
+            "photo": db.execute("SELECT locality, region, country, info_raw FROM photos"
+                                " WHERE id = ?", (photo_id,)).fetchall(),
+        }  # fmt: skip
+
+
+def test_an_edit_beside_a_new_comment_still_gets_getinfo(sandbox, tmp_path):
+    """The owner retitles an old photo and a second later someone comments on it: recent
+    activity shows only the comment, the newest change, but the list entry shows the new
+    title, so the photo's getInfo is asked again and its sidecar holds the new answer."""
+    archive = tmp_path / "a"
+    assert crawl(sandbox, archive, *PER_PAGE).returncode == 0
+    photos = sandbox.account(hashes=False)["photos"]
+    newest_page = {p["id"] for p in sorted(photos, key=lambda p: -p["dateupload"])[:50]}
+    old = min((p for p in photos if p["id"] not in newest_page), key=lambda p: p["dateupload"])
+    title = "Retitled, three years on"
+    sandbox.mutate([{"op": "edit_photo", "id": old["id"], "title": title}])
+    time.sleep(1.1)  # the comment, a second later, is the photo's newest change
+    sandbox.mutate([{"op": "add_comment", "photo_id": old["id"], "text": "Nice title"}])
+    sandbox.reset_stats()
+    second = crawl(sandbox, archive, *PER_PAGE)
+    assert second.returncode == 0, second.stderr[-3000:]
+    by_method = calls(sandbox)
+    assert by_method["flickr.activity.userPhotos"] == 1
+    assert by_method["flickr.photos.getInfo"] == 1, by_method
+    (record,) = sidecars(archive)[old["id"]]
+    assert record["title"] == title
+    assert record["raw"]["flickr.photos.getInfo"]["title"]["_content"] == title
 
 
 def folders_of(archive: Path) -> dict[str, str]:

@@ -1,9 +1,10 @@
 """Read-only questions the rest of flickr-crawl asks catalog.db, so its SQL stays here.
 
 For the commands that check an archive (verify, findmissing), the redownload spider (a photo's
-stored list payload, albums and galleries), the estimate (what an incremental run would skip)
-and the demo. The offline site reads the whole catalog through ``catalog.siteview``; a crawl
-reads what the last run left through ``catalog.lastrun``.
+stored list payload, albums and galleries), the estimate (what an incremental run would skip),
+the photostream spider (a changed photo's stored list payload and notes count) and the demo.
+The offline site reads the whole catalog through ``catalog.siteview``; a crawl reads what the
+last run left through ``catalog.lastrun``.
 """
 
 from __future__ import annotations
@@ -63,6 +64,17 @@ def items_from_catalog(
     finally:
         db.close()
     return items
+
+
+def note_counts(path: Path, photo_ids: list[str]) -> dict[str, int]:
+    """How many notes catalog.db holds for each photo (as its last getInfo gave them)."""
+    db = open_read_only(path)
+    try:
+        return {photo_id: int(db.execute(
+            "SELECT COUNT(*) FROM notes WHERE photo_id = ?", (photo_id,)).fetchone()[0])
+            for photo_id in photo_ids}  # fmt: skip
+    finally:
+        db.close()
 
 
 def album_titles(db: sqlite3.Connection) -> list[tuple[str, str]]:

@@ -487,13 +487,20 @@ ACTIVITY_PARTS = {"comment": "comments", "fave": "faves", "note": "info"}
 @dataclass(frozen=True)
 class Activity:
     """One photo flickr.activity.userPhotos names: which of its parts to fetch again
-    ("comments", "faves", "info" for notes) and the counts it gives (None: not given)."""
+    ("comments", "faves", "info" for notes) and the counts it gives (None: not given).
+
+    ``kinds`` are the kinds of the events shown and ``last_comment`` the newest comment's
+    date (0: none shown): with the ``notes`` count, what tells whether new comments alone
+    moved the photo's lastupdate (then getInfo has nothing new to say)."""
 
     photo_id: str
     parts: frozenset[str]
     comments: int | None
     faves: int | None
     views: int | None
+    notes: int | None = None
+    kinds: frozenset[str] = frozenset()
+    last_comment: int = 0
 
 
 @shape_checked
@@ -516,15 +523,21 @@ def activity_of(raw: dict[str, Any], *, owner: str) -> Activity | None:
     more = to_int(raw.get("more"), 0) > 0
     if more or not events or kinds - ACTIVITY_PARTS.keys():
         parts |= {"comments", "faves"} | ({"info"} if more else set())
-    comments = _maybe_int(raw.get("comments"))
-    if comments is None and "commentsold" in raw:  # the method's documented example's form
-        comments = to_int(raw.get("commentsold"), 0) + to_int(raw.get("commentsnew"), 0)
+    counts: dict[str, int | None] = {}
+    for name in ("comments", "notes"):  # the method's documented example: old + new
+        counts[name] = _maybe_int(raw.get(name))
+        if counts[name] is None and f"{name}old" in raw:
+            counts[name] = to_int(raw.get(f"{name}old"), 0) + to_int(raw.get(f"{name}new"), 0)
+    commented = [to_int(e.get("dateadded"), 0) for e in events if e.get("type") == "comment"]
     return Activity(
         photo_id=str(raw["id"]),
         parts=frozenset(parts),
-        comments=comments,
+        comments=counts["comments"],
         faves=_maybe_int(raw.get("faves")),
         views=_maybe_int(raw.get("views")),
+        notes=counts["notes"],
+        kinds=frozenset(kinds),
+        last_comment=max(commented, default=0),
     )
 
 

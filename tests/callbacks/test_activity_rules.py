@@ -220,8 +220,9 @@ def test_the_events_decide_which_parts_are_fetched_again(flickr, tmp_path):
 
 def test_a_photo_the_listing_emitted_gets_only_the_parts_it_was_not_asked(flickr, tmp_path):
     """A comment moved the photo's lastupdate: recentlyUpdated lists it and the counts ask for
-    its comments (and getInfo). A fave removed and another added leave the count as it was:
-    only the activity's fave event asks for the faves."""
+    its comments. A fave removed and another added leave the count as it was: only the
+    activity's fave event asks for the faves. The activity shows that the comment alone moved
+    the lastupdate, so getInfo (notes, people, tag authors) is not asked again."""
     archive = tmp_path / "a"
     first_run(flickr, archive, **PAGED)
     photo = next(p for p in _owned_oldest_first(flickr) if p.faves)
@@ -234,11 +235,84 @@ def test_a_photo_the_listing_emitted_gets_only_the_parts_it_was_not_asked(flickr
     asked = sorted((m, q["photo_id"]) for m, q in calls(out))
     assert asked == sorted([
         ("flickr.photos.comments.getList", photo.id),
-        ("flickr.photos.getInfo", photo.id),
         ("flickr.photos.getFavorites", photo.id),  # the activity's, once
     ])  # fmt: skip
     assert [i.id for i in items(out) if isinstance(i, PhotoItem)] == [photo.id]
     assert result["results"][0]["user"] != gone
+    assert run.stats["flickr/deep/skipped/comments_only"] == 1
+    assert photo.id in run.spider.deep_done  # its deep metadata stays as stored
+    assert "flickr.photos.getInfo" not in flickr.asked[-3:]
+
+
+def _commented_again(flickr, tmp_path, change):
+    """A first run, then a new comment on an old photo (with notes, when ``change`` needs
+    them) and ``change(photo)``; the second run's listing: the per-photo calls it asks."""
+    archive = tmp_path / "a"
+    first_run(flickr, archive, **PAGED)
+    photo = next(p for p in _owned_oldest_first(flickr) if p.notes)
+    flickr.world.apply([{"op": "add_comment", "photo_id": photo.id, "text": "new"}])
+    change(photo)
+    run = Run(flickr, PhotostreamSpider, archive, PAGED)
+    out = listing(run)
+    return photo, run, sorted((m, q["photo_id"]) for m, q in calls(out))
+
+
+def test_a_deleted_note_beside_a_new_comment_still_gets_getinfo(flickr, tmp_path):
+    """No event tells of a deleted note: the activity's notes count, lower than the notes
+    catalog.db holds, does, and getInfo is asked."""
+
+    def delete_a_note(photo):
+        photo.notes = photo.notes[1:]
+
+    photo, run, asked = _commented_again(flickr, tmp_path, delete_a_note)
+    assert ("flickr.photos.getInfo", photo.id) in asked
+    assert "flickr/deep/skipped/comments_only" not in run.stats
+
+
+def test_a_change_after_the_newest_comment_still_gets_getinfo(flickr, tmp_path):
+    """A minute after the comment the owner forbids downloads, which only getInfo says
+    (``usage``): the lastupdate is newer than the comment, so the comment does not explain
+    it, and getInfo is asked."""
+
+    def forbid_downloads(photo):
+        photo.can_download = not photo.can_download
+        photo.lastupdate += 60
+
+    photo, run, asked = _commented_again(flickr, tmp_path, forbid_downloads)
+    assert ("flickr.photos.getInfo", photo.id) in asked
+    assert "flickr/deep/skipped/comments_only" not in run.stats
+
+
+def test_a_title_edit_beside_a_new_comment_still_gets_getinfo(flickr, tmp_path):
+    """The title changed too (the list entry says so): getInfo is asked, even when the
+    comment came after the edit."""
+
+    def retitle(photo):
+        photo.title = "A new title"
+        photo.comments[-1].datecreate = photo.lastupdate  # the comment is the newest change
+
+    photo, run, asked = _commented_again(flickr, tmp_path, retitle)
+    assert ("flickr.photos.getInfo", photo.id) in asked
+    assert "flickr/deep/skipped/comments_only" not in run.stats
+
+
+def test_when_getinfo_waits_for_the_deep_pass_the_activity_still_decides(flickr, tmp_path):
+    """An hourly budget too small for the whole run: getInfo waits for the deep pass after
+    everything else. It asks for the retitled photo, not for the one new comments alone
+    changed."""
+    archive = tmp_path / "a"
+    first_run(flickr, archive, **PAGED)
+    commented, edited = _owned_oldest_first(flickr)[:2]
+    flickr.world.apply([
+        {"op": "add_comment", "photo_id": commented.id, "text": "new"},
+        {"op": "edit_photo", "id": edited.id, "title": "Retitled"},
+    ])  # fmt: skip
+    run = Run(flickr, PhotostreamSpider, archive, {"FLICKR_API_CALLS_PER_HOUR": 10, **PAGED})
+    out = listing(run)
+    assert not run.spider.deep_early
+    assert "flickr.photos.getInfo" not in [m for m, _ in calls(out)]
+    assert run.spider.deep_wanted() == [edited.id]
+    assert run.stats["flickr/deep/skipped/comments_only"] == 1
 
 
 def test_recent_activity_is_read_page_by_page(tmp_path):
