@@ -336,6 +336,17 @@ class ActivityPolledItem:
 
 
 @dataclass(kw_only=True)
+class InfoOwedItem:
+    """An incremental run did not ask photos.getInfo of a photo whose lastupdate new comments
+    alone moved (recent activity said so), at ``last_update``. What only getInfo shows (people
+    tagged, note text, permissions) may have changed unseen: the catalog records the debt, the
+    next sweep (or ``-a full=1``) asks getInfo, and storing its answer clears it."""
+
+    photo_id: str
+    last_update: int
+
+
+@dataclass(kw_only=True)
 class OldAlbumFolderItem:
     """An album folder that no longer matches Flickr: the album was deleted (``deleted``:
     Flickr's complete album list no longer has it) or renamed (it has a new folder).

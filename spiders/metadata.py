@@ -9,7 +9,8 @@ original, caption and comment is on disk before any optional call is spent: unle
 run fits in what is left of the hourly API budget (``plan_deep``), when nothing is gained by
 waiting, and each photo's getInfo is asked for as it is listed, at the lowest priority, while
 the files still download. A spider may make a changed photo's getInfo wait for what it learns
-later (``deep_waits``: the photostream's recent activity).
+later (``deep_waits``: the photostream's recent activity), and ask at a sweep the getInfo an
+earlier run skipped (``info_debts_due``).
 """
 
 from __future__ import annotations
@@ -158,9 +159,11 @@ class PhotoSpider(FlickrSpider):
                 comments = 0  # stored, and Flickr says nothing changed
             if known.faves == faves and (faves == 0 or known.has_faves):
                 faves = 0
-            if known.has_info or not self.deep:
+            # a getInfo an incremental run skipped is asked when this run pays such debts
+            stored = known.has_info and not (known.info_owed and self.info_debts_due())
+            if stored or not self.deep:
                 self.no_deep.add(item.id)
-            if known.has_info:
+            if stored:
                 self.deep_stored(item.id)
             if (skip_unchanged and comments == faves == 0 and item.id in self.no_deep
                     and known.has_file):  # fmt: skip
@@ -189,6 +192,11 @@ class PhotoSpider(FlickrSpider):
         photostream: recent activity, which may show it needs none)? Then it is not asked
         at listing time; the deep pass asks it unless the spider decides otherwise. Called
         before the photo's item goes out."""
+        return False
+
+    def info_debts_due(self) -> bool:
+        """Does this run ask getInfo of the photos that owe one (an incremental run skipped
+        it: ``Known.info_owed``) even when unchanged since? The photostream's sweeps do."""
         return False
 
     def parse_video_sizes(self, response: Response | None, raw: dict[str, Any]) -> Iterator[Any]:

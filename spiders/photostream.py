@@ -76,6 +76,7 @@ from flickr_crawl.items import (
     AlbumItem,
     AlbumRef,
     GalleryItem,
+    InfoOwedItem,
     OldAlbumFolderItem,
     PhotostreamListedItem,
 )
@@ -202,6 +203,12 @@ class PhotostreamSpider(PhotoSpider):
                 settings.getint("FLICKR_ACTIVITY_MIN_INTERVAL", 3600),
                 settings.getint("FLICKR_SYNC_OVERLAP", 3600),
             )
+        owed = sum(1 for known in spider.known.values() if known.info_owed and known.listed)
+        if owed and spider.deep and (spider.full or spider.info_debts_due()):
+            spider.logger.info(
+                "Deep pass: photos.getInfo asked again for %(n)s photos that owe it (new "
+                "comments alone changed them, an incremental run did not ask it)", {"n": owed},
+            )  # fmt: skip
         spider.logger.info(
             "Listing: %(how)s", {"how": {
                 "sweep": "the whole photostream",
@@ -212,6 +219,11 @@ class PhotostreamSpider(PhotoSpider):
             }[spider.mode]},
         )  # fmt: skip
         return spider
+
+    def info_debts_due(self) -> bool:
+        """A sweep (every ``FLICKR_SWEEP_EVERY`` runs, or after a long gap) asks the getInfo
+        incremental runs skipped; ``-a full=1`` asks every photo's anyway."""
+        return self.mode == "sweep"
 
     def open_export(self) -> None:
         """Index the account's export (``-a export=DIR``); its notes are logged, one line each."""
@@ -843,7 +855,9 @@ class PhotostreamSpider(PhotoSpider):
         nothing getInfo says beyond the list entry (notes, people, tag authors, places stay
         as stored; the comment count comes with the list), so a photo that only got new
         comments keeps what earlier runs stored, its sidecar's ``raw`` getInfo answer too.
-        The others get getInfo now (or at the deep pass)."""
+        The others get getInfo now (or at the deep pass). What only getInfo shows (people
+        tagged, note text, permissions) may have changed unseen before the comment, so a skip
+        is recorded as owed (``InfoOwedItem``): the next sweep asks that getInfo."""
         waiting, self.deep_waiting = self.deep_waiting, {}
         for photo_id, wait in waiting.items():
             entry = named.get(photo_id)
@@ -853,8 +867,10 @@ class PhotostreamSpider(PhotoSpider):
                 self.crawler.stats.inc_value("flickr/deep/skipped/comments_only")  # type: ignore[union-attr]
                 self.logger.info(
                     "Photo %(id)s: changed by new comments alone (recent activity): "
-                    "photos.getInfo not asked again", {"id": photo_id},
+                    "photos.getInfo owed, asked at the next sweep", {"id": photo_id},
                 )  # fmt: skip
+                # a deferral, not a loss: what only getInfo shows may have changed too
+                yield InfoOwedItem(photo_id=photo_id, last_update=wait.last_update)
             elif self.deep_early and photo_id not in self.deep_asked:
                 self.deep_asked.add(photo_id)
                 yield self._info_request(photo_id)

@@ -5,7 +5,8 @@ spider and the pipelines), before the run saves anything, so "known" means "know
 runs":
 
 - every photo with its ``lastupdate``, counts, and which parts were stored (comments, faves,
-  the deep pass, a complete file): what an unchanged photo need not be asked for again;
+  the deep pass, a complete file): what an unchanged photo need not be asked for again; and
+  whether it owes a getInfo an incremental run skipped (the next sweep asks it);
 - the watermarks (``sync_state``);
 - the albums and galleries with the ``date_update`` and counts Flickr gave last time (an album
   whose getList entry still matches keeps its stored membership, so it costs no
@@ -56,6 +57,9 @@ class Known(NamedTuple):
     has_file: bool
     owner: str = ""
     listed: bool = False  # a list call described it (not a stub), and it is still on Flickr
+    # the lastupdate an incremental run skipped its getInfo at (0: none owed): the next sweep
+    # asks it again
+    info_owed: int = 0
 
 
 class Recorded(NamedTuple):
@@ -180,17 +184,20 @@ def _read(db: sqlite3.Connection) -> LastRun:
     last = LastRun(found=True)
     if "sync_state" in table_names(db):  # a version 1 catalog has none (this run migrates it)
         last.state = {str(k): str(v) for k, v in db.execute("SELECT key, value FROM sync_state")}
+    # A catalog from before getInfo could be owed (version 7) has no info_owed: none is.
+    photo_columns = {r["name"] for r in db.execute("PRAGMA table_info(photos)")}
+    owed = "COALESCE(info_owed, 0)" if "info_owed" in photo_columns else "0"
     for row in db.execute(
         "SELECT id, COALESCE(last_update_unix, 0), COALESCE(count_comments, 0),"
         " COALESCE(count_faves, 0), comments_raw IS NOT NULL, faves_raw IS NOT NULL,"
         " info_raw IS NOT NULL, EXISTS (SELECT 1 FROM files f WHERE f.photo_id = photos.id"
         " AND f.status IN ('downloaded', 'uptodate')), COALESCE(owner, ''),"
-        " deleted_on_flickr = 0 AND last_update_unix IS NOT NULL FROM photos"
+        f" deleted_on_flickr = 0 AND last_update_unix IS NOT NULL, {owed} FROM photos"
     ):
         last.known[row[0]] = Known(
             last_update=row[1], comments=row[2], faves=row[3],
             has_comments=bool(row[4]), has_faves=bool(row[5]), has_info=bool(row[6]),
-            has_file=bool(row[7]), owner=row[8], listed=bool(row[9]),
+            has_file=bool(row[7]), owner=row[8], listed=bool(row[9]), info_owed=row[10],
         )  # fmt: skip
     members = _members(db, "album_photos", "album_id")
     for row in db.execute(

@@ -66,6 +66,14 @@ def mark_deleted_album(db: sqlite3.Connection, album_id: str) -> bool:
             (album_id,)).rowcount)  # fmt: skip
 
 
+def info_owed_count(db: sqlite3.Connection) -> int:
+    """Photos still on Flickr whose getInfo an incremental run skipped and no run has asked
+    since (``save_info_owed``): the next sweep asks them."""
+    return int(db.execute(
+        "SELECT COUNT(*) FROM photos WHERE info_owed IS NOT NULL AND deleted_on_flickr = 0"
+    ).fetchone()[0])  # fmt: skip
+
+
 def get_state(db: sqlite3.Connection, key: str) -> str | None:
     row = db.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchone()
     return None if row is None else str(row[0])

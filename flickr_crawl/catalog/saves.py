@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         FavesItem,
         FavoriteItem,
         GalleryItem,
+        InfoOwedItem,
         MediaFile,
         PhotoInfoItem,
         PhotoItem,
@@ -452,9 +453,24 @@ def save_photo_info(
             )
             w["people"] += 1
         _save_location(db, item.photo_id, item.location)
-        db.execute(
-            "UPDATE photos SET info_raw = ? WHERE id = ?", (to_json(item.raw), item.photo_id)
+        db.execute(  # getInfo's answer is in: a debt a skip left (``save_info_owed``) is paid
+            "UPDATE photos SET info_raw = ?, info_owed = NULL WHERE id = ?",
+            (to_json(item.raw), item.photo_id),
         )
+    return w
+
+
+def save_info_owed(
+    db: sqlite3.Connection, item: InfoOwedItem, *, now: str | None = None
+) -> Counter[str]:
+    """Record that a photo owes a getInfo (skipped at its lastupdate ``item.last_update``):
+    the next sweep asks it. A photo not stored yet owes nothing (its first run asks getInfo)."""
+    w: Counter[str] = Counter()
+    with transaction(db):
+        w["info_owed"] = db.execute(
+            "UPDATE photos SET info_owed = ? WHERE id = ? AND info_raw IS NOT NULL",
+            (item.last_update, item.photo_id),
+        ).rowcount
     return w
 
 

@@ -470,7 +470,14 @@ _V6: tuple[str, ...] = (
     "ALTER TABLE files ADD COLUMN exif_fields_sha256 TEXT",
 )
 
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6)
+# Version 7: a photo whose photos.getInfo an incremental run did not ask (new comments alone
+# moved its lastupdate, recent activity said so) owes it: what only getInfo shows (people
+# tagged, note text, permissions) may have changed unseen. ``info_owed`` is the lastupdate it
+# was skipped at (NULL: nothing owed); the next sweep or ``-a full=1`` asks getInfo, and saving
+# its answer clears it.
+_V7: tuple[str, ...] = ("ALTER TABLE photos ADD COLUMN info_owed INTEGER",)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -172,6 +172,9 @@ class RunReport:
                 "timeframe": get("flickr/activity/timeframe"),
                 "photos": get("flickr/activity/photos", 0),
             },
+            # photos whose getInfo an incremental run skipped (new comments alone changed
+            # them), still owed when this run ended: the next sweep asks it
+            "info_owed": get("flickr/deep/owed", 0),
             "files_downloaded": get("flickr/file/downloaded", 0),
             "files_uptodate": get("flickr/file/uptodate", 0),
             "bytes_downloaded": get("flickr/bytes/downloaded", 0),
@@ -299,6 +302,12 @@ def summary_lines(
         lines.append(
             f"Recent activity (last {activity['timeframe']}): "
             f"{plural(activity.get('photos', 0), 'photo')} with new comments, faves or notes"
+        )
+    if summary.get("info_owed"):
+        lines.append(
+            f"photos.getInfo owed for {plural(summary['info_owed'], 'photo')} (new comments "
+            "alone changed them; people, notes or permissions may have too): asked at the "
+            "next sweep (FLICKR_SWEEP_EVERY) or with -a full=1"
         )
     for why, count in summary["missing_video_reasons"].items():
         lines.append(f"{plural(count, 'video')} missing: {why}")
