@@ -282,6 +282,96 @@ def test_an_edit_beside_a_new_comment_still_gets_getinfo(sandbox, tmp_path):
     assert record["raw"]["flickr.photos.getInfo"]["title"]["_content"] == title
 
 
+def owed(archive: Path) -> dict[str, int]:
+    """Photo id -> the lastupdate its getInfo was skipped at, for every photo that owes one."""
+    with sqlite3.connect(archive / "catalog.db") as db:
+        return dict(db.execute("SELECT id, info_owed FROM photos WHERE info_owed IS NOT NULL"))
+
+
+def tagged(archive: Path, photo_id: str) -> tuple[list[str], list[str]]:
+    """The people tagged in a photo as catalog.db and its sidecar hold them."""
+    with sqlite3.connect(archive / "catalog.db") as db:
+        rows = db.execute("SELECT nsid FROM people WHERE photo_id = ? ORDER BY nsid", (photo_id,))
+        in_catalog = [r[0] for r in rows]
+    (record,) = sidecars(archive)[photo_id]
+    return in_catalog, sorted(p["nsid"] for p in record.get("people") or [])
+
+
+def test_a_getinfo_skipped_for_new_comments_is_owed_until_it_is_asked(sandbox, tmp_path):
+    """Someone is tagged in two old photos, then each gets a comment: tagging a person moves
+    no lastupdate (the sandbox's conservative reading), the comment does, and recent activity
+    shows only the comment, so the next run asks no getInfo (its call bound) and cannot see
+    the person. The skip is a debt, not a loss: catalog.db records it and the run summary
+    says so; an edit of one photo makes the next incremental run ask its getInfo (paid), and
+    the next sweep asks the other's. Each time the person reaches catalog.db and the sidecar,
+    and a run after the sweep owes nothing and asks no getInfo."""
+    archive = tmp_path / "a"
+    assert crawl(sandbox, archive, *PER_PAGE).returncode == 0
+    photos = sandbox.account(hashes=False)["photos"]
+    newest_page = {p["id"] for p in sorted(photos, key=lambda p: -p["dateupload"])[:50]}
+    old = sorted((p for p in photos if p["id"] not in newest_page and not p["people"]),
+                 key=lambda p: p["dateupload"])  # fmt: skip
+    swept, edited = old[0]["id"], old[1]["id"]
+    result = sandbox.mutate([
+        {"op": "add_person", "photo_id": swept}, {"op": "add_person", "photo_id": edited},
+        {"op": "add_comment", "photo_id": swept, "text": "Is that you?"},
+        {"op": "add_comment", "photo_id": edited, "text": "Who is that?"},
+    ])  # fmt: skip
+    person = {swept: result["results"][0]["nsid"], edited: result["results"][1]["nsid"]}
+    truth = {p["id"]: p for p in sandbox.account(hashes=False)["photos"]}
+    assert [x["nsid"] for x in truth[swept]["people"]] == [person[swept]]
+
+    # 1. The comment run: no getInfo (5 + 2 x changed calls at most), the person not yet in
+    # the archive (the documented deferral), the debt in catalog.db and the summary.
+    sandbox.reset_stats()
+    second = crawl(sandbox, archive, *PER_PAGE)
+    assert second.returncode == 0, second.stderr[-3000:]
+    by_method = calls(sandbox)
+    assert "flickr.photos.getInfo" not in by_method, by_method
+    assert sum(by_method.values()) <= 5 + 2 * 2, by_method
+    for photo_id in person:
+        assert tagged(archive, photo_id) == ([], [])
+    assert owed(archive) == {pid: truth[pid]["lastupdate"] for pid in person}
+    assert last_summary(archive)["info_owed"] == 2
+    assert "photos.getInfo owed for 2 photos" in second.stderr, second.stderr[-3000:]
+
+    # 2. The owner retitles one: that change is no comment, so its getInfo is asked, which
+    # pays its debt; the other still owes (an incremental run does not ask it).
+    sandbox.mutate([{"op": "edit_photo", "id": edited, "title": "Who is that, then"}])
+    sandbox.reset_stats()
+    third = crawl(sandbox, archive, *PER_PAGE)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert last_summary(archive)["listing"] == "incremental"
+    assert calls(sandbox)["flickr.photos.getInfo"] == 1, calls(sandbox)
+    assert tagged(archive, edited) == ([person[edited]], [person[edited]])
+    assert tagged(archive, swept) == ([], [])
+    assert owed(archive) == {swept: truth[swept]["lastupdate"]}
+    assert last_summary(archive)["info_owed"] == 1
+
+    # 3. The next sweep (FLICKR_SWEEP_EVERY=1: one incremental run since the last) asks the
+    # owed getInfo, and no other: every other photo's is stored and unchanged.
+    sandbox.reset_stats()
+    sweep = crawl(sandbox, archive, *PER_PAGE, "-s", "FLICKR_SWEEP_EVERY=1")
+    assert sweep.returncode == 0, sweep.stderr[-3000:]
+    by_method = calls(sandbox)
+    assert last_summary(archive)["listing"] == "sweep"
+    assert by_method["flickr.photos.getInfo"] == 1, by_method
+    assert by_method["flickr.photos.people.getList"] == 1, by_method
+    assert tagged(archive, swept) == ([person[swept]], [person[swept]])
+    (record,) = sidecars(archive)[swept]
+    people = record["raw"]["flickr.photos.getInfo"]["people"]
+    assert people["haspeople"] == 1
+    assert owed(archive) == {}
+    assert last_summary(archive)["info_owed"] == 0
+    assert "getInfo owed" not in sweep.stderr
+
+    # 4. Nothing owed: the next run asks no getInfo.
+    sandbox.reset_stats()
+    assert crawl(sandbox, archive, *PER_PAGE).returncode == 0
+    assert "flickr.photos.getInfo" not in calls(sandbox), calls(sandbox)
+    assert owed(archive) == {}
+
+
 def folders_of(archive: Path) -> dict[str, str]:
     """Album id -> its folder, from the album.json files."""
     return {json.loads(p.read_text())["id"]: p.parent.relative_to(archive).as_posix()
