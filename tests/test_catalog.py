@@ -18,7 +18,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.test import get_crawler
 
 from flickr_crawl.catalog.db import close_catalog, open_catalog
-from flickr_crawl.catalog.runs import finish_run, set_state, start_run
+from flickr_crawl.catalog.lastrun import read_last_run
+from flickr_crawl.catalog.runs import finish_run, info_owed_count, set_state, start_run
 from flickr_crawl.catalog.saves import (
     save_album,
     save_collection,
@@ -26,6 +27,7 @@ from flickr_crawl.catalog.saves import (
     save_faves,
     save_favorite,
     save_gallery,
+    save_info_owed,
     save_photo,
     save_photo_info,
 )
@@ -48,6 +50,7 @@ from flickr_crawl.items import (
     FavesItem,
     FavoriteItem,
     GalleryItem,
+    InfoOwedItem,
     MediaFile,
     Note,
     Person,
@@ -420,6 +423,7 @@ def test_every_table_gets_exact_rows(db: sqlite3.Connection) -> None:
         "first_seen": NOW,
         "last_seen": NOW,
         "deleted_on_flickr": 0,
+        "info_owed": None,  # its getInfo is stored: nothing owed
     }
     # The photo saved after its getInfo keeps the place names and the tags' authors; the list
     # call's tags decide which tags exist (geo:lat=51.5 is new, saopaulo was dropped...
@@ -834,6 +838,53 @@ def test_a_version_2_catalog_is_searched_by_its_text_not_its_html(tmp_path: Path
         file.update(source_key=None, camera=None, exif_fields_sha256=None)
     assert dump(db) == fresh  # description HTML kept, text and comments as a new save makes them
     assert_consistent(db)
+    db.close()
+
+
+def test_a_skipped_getinfo_is_owed_until_its_answer_is_saved(tmp_path: Path) -> None:
+    """An incremental run that skips a photo's getInfo (new comments alone changed it)
+    records the debt; the next run reads it; saving getInfo's answer, even the same one as
+    before, pays it. A photo whose getInfo was never stored owes nothing: its first run asks."""
+    path = tmp_path / "catalog.db"
+    db = open_catalog(path)
+    save_everything(db)
+    assert save_info_owed(db, InfoOwedItem(photo_id="5001", last_update=1714557600)) == {
+        "info_owed": 1
+    }
+    assert save_info_owed(db, InfoOwedItem(photo_id="5002", last_update=1714557600)) == {
+        "info_owed": 0
+    }
+    save_photo(db, photo("5001"), now=LATER)  # a later save of its list entry keeps the debt
+    assert info_owed_count(db) == 1
+    close_catalog(db)
+    known = read_last_run(path).known
+    assert (known["5001"].info_owed, known["5002"].info_owed) == (1714557600, 0)
+    assert known["5001"].has_info
+    db = open_catalog(path)
+    save_photo_info(db, info(), now=LATER)
+    assert info_owed_count(db) == 0
+    assert rows(db, "SELECT info_owed FROM photos WHERE id = '5001'") == [{"info_owed": None}]
+    close_catalog(db)
+    assert read_last_run(path).known["5001"].info_owed == 0
+
+
+def test_a_version_6_catalog_is_read_then_gains_info_owed(tmp_path: Path) -> None:
+    """A run reads the last run's catalog before it migrates it: a version-6 catalog (no
+    info_owed column) reads as owing nothing, and opening it adds the column, empty."""
+    path = tmp_path / "catalog.db"
+    db = open_catalog(path)
+    save_everything(db)
+    fresh = dump(db)
+    close_catalog(db)
+    as_old_catalog(path, 6)
+    last = read_last_run(path)
+    assert last.found
+    assert last.known["5001"].has_info
+    assert {k.info_owed for k in last.known.values()} == {0}
+    db = open_catalog(path)
+    assert schema_version(db) == SCHEMA_VERSION == 7
+    assert dump(db) == fresh
+    assert info_owed_count(db) == 0
     db.close()
 
 
