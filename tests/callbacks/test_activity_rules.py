@@ -20,6 +20,7 @@ from flickr_crawl.items import (
     ActivityPolledItem,
     CommentsItem,
     FavesItem,
+    InfoOwedItem,
     PhotoItem,
     PhotostreamListedItem,
 )
@@ -313,6 +314,41 @@ def test_when_getinfo_waits_for_the_deep_pass_the_activity_still_decides(flickr,
     assert "flickr.photos.getInfo" not in [m for m, _ in calls(out)]
     assert run.spider.deep_wanted() == [edited.id]
     assert run.stats["flickr/deep/skipped/comments_only"] == 1
+
+
+def test_a_skipped_getinfo_is_owed_and_the_next_sweep_asks_it(flickr, tmp_path):
+    """A person tagged (lastupdate unmoved) then a comment: the run that skips getInfo
+    records the debt (an item the catalog stores). The next sweep asks that getInfo and no
+    other: early when the budget has room for the whole run, else in the deep pass."""
+    archive = tmp_path / "a"
+    first_run(flickr, archive, **PAGED)
+    photo = next(p for p in _owned_oldest_first(flickr) if not p.people)
+    flickr.world.apply([
+        {"op": "add_person", "photo_id": photo.id},
+        {"op": "add_comment", "photo_id": photo.id, "text": "Is that you?"},
+    ])  # fmt: skip
+    first = len(flickr.asked)
+    out = complete(Run(flickr, PhotostreamSpider, archive, PAGED))
+    assert "flickr.photos.getInfo" not in flickr.asked[first:]
+    owed = [i for i in out if isinstance(i, InfoOwedItem)]
+    assert owed == [InfoOwedItem(photo_id=photo.id, last_update=photo.lastupdate)]
+
+    sweep = {"FLICKR_SWEEP_EVERY": 1, **PAGED}
+    run = Run(flickr, PhotostreamSpider, archive, sweep)
+    assert run.spider.mode == "sweep"
+    asked = [(m, q["photo_id"]) for m, q in calls(listing(run))]
+    assert [a for a in asked if a[0] == "flickr.photos.getInfo"] == [
+        ("flickr.photos.getInfo", photo.id)
+    ]
+    late = Run(flickr, PhotostreamSpider, archive, {**sweep, "FLICKR_API_CALLS_PER_HOUR": 10})
+    assert "flickr.photos.getInfo" not in [m for m, _ in calls(listing(late))]
+    assert not late.spider.deep_early
+    assert late.spider.deep_wanted() == [photo.id]
+    # An incremental run leaves the debt to the sweep: the photo is unchanged since.
+    calm = Run(flickr, PhotostreamSpider, archive, PAGED)
+    assert calm.spider.mode == "incremental"
+    assert "flickr.photos.getInfo" not in [m for m, _ in calls(listing(calm))]
+    assert calm.spider.deep_wanted() == []
 
 
 def test_recent_activity_is_read_page_by_page(tmp_path):
