@@ -342,6 +342,7 @@ class InfoOwedItem:
     tagged, note text, permissions) may have changed unseen: the catalog records the debt, the
     next sweep (or ``-a full=1``) asks getInfo, and storing its answer clears it."""
 
+    item_type: str = _typed("info_owed")
     photo_id: str
     last_update: int
 
@@ -375,4 +376,5 @@ ITEM_TYPES: dict[str, type[Any]] = {
     "favorites_listed": FavoritesListedItem,
     "photostream_listed": PhotostreamListedItem,
     "old_album_folder": OldAlbumFolderItem,
+    "info_owed": InfoOwedItem,
 }
