@@ -206,8 +206,8 @@ class PhotostreamSpider(PhotoSpider):
         owed = sum(1 for known in spider.known.values() if known.info_owed and known.listed)
         if owed and spider.deep and (spider.full or spider.info_debts_due()):
             spider.logger.info(
-                "Deep pass: photos.getInfo asked again for %(n)s photos that owe it (new "
-                "comments alone changed them, an incremental run did not ask it)", {"n": owed},
+                "Deep pass: photos.getInfo asked again where an incremental run skipped it "
+                "(new comments alone had changed the photo): %(n)s owed", {"n": owed},
             )  # fmt: skip
         spider.logger.info(
             "Listing: %(how)s", {"how": {

@@ -334,6 +334,7 @@ def test_a_getinfo_skipped_for_new_comments_is_owed_until_it_is_asked(sandbox, t
     assert owed(archive) == {pid: truth[pid]["lastupdate"] for pid in person}
     assert last_summary(archive)["info_owed"] == 2
     assert "photos.getInfo owed for 2 photos" in second.stderr, second.stderr[-3000:]
+    assert "Catalog: photos.getInfo owed for 2 photos" in run_log(archive)
 
     # 2. The owner retitles one: that change is no comment, so its getInfo is asked, which
     # pays its debt; the other still owes (an incremental run does not ask it).
@@ -364,6 +365,9 @@ def test_a_getinfo_skipped_for_new_comments_is_owed_until_it_is_asked(sandbox, t
     assert owed(archive) == {}
     assert last_summary(archive)["info_owed"] == 0
     assert "getInfo owed" not in sweep.stderr
+    log = run_log(archive)
+    assert "photos.getInfo asked again where an incremental run skipped it" in log
+    assert "Catalog: photos.getInfo owed" not in log
 
     # 4. Nothing owed: the next run asks no getInfo.
     sandbox.reset_stats()
