@@ -61,7 +61,7 @@ from flickr_crawl.downloader.media import (
 from flickr_crawl.downloader.mediacookies import WEB_SESSION, MediaCookiesMiddleware
 from flickr_crawl.extensions.diskspace import DISK_FULL, DiskFull
 from flickr_crawl.extensions.lastrun import last_run
-from flickr_crawl.extensions.report import RunReport
+from flickr_crawl.extensions.report import RunReport, plural
 from flickr_crawl.flickr.export import ExportIndex
 from flickr_crawl.flickr.identity import media_key
 from flickr_crawl.flickr.websession import load_cookies, session_file_path
@@ -256,9 +256,9 @@ class MediaPipeline:
         upgraded = self.stats.get_value(UPGRADED, 0)
         if upgraded:
             logger.info(
-                "Metadata upgraded in %(n)s files kept from earlier runs (what this version "
+                "Metadata upgraded in %(files)s kept from earlier runs (what this version "
                 "embeds, format %(format)s), from the bytes on disk",
-                {"n": upgraded, "format": EMBED_FORMAT},
+                {"files": plural(upgraded, "file"), "format": EMBED_FORMAT},
             )
 
     def _export_with(self, item: PhotoItem) -> ExportIndex | None:
