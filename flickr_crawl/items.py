@@ -60,6 +60,9 @@ class MediaFile:
     # How many segments stand in its place: 3 (EXIF, XMP, IPTC) or 1 (EXIF alone, for a file
     # with its own XMP or IPTC); None in records made before XMP and IPTC were embedded: 1.
     embedded_segments: int | None = None
+    # What this version of flickr-crawl embeds (flickr_crawl.metadata.exif.EMBED_FORMAT), kept
+    # with an embedded file: a later version that embeds more upgrades the file at its next run.
+    embed_format: int | None = None
 
 
 @dataclass(kw_only=True)

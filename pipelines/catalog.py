@@ -25,6 +25,7 @@ from flickr_crawl.catalog.db import close_catalog, open_catalog
 from flickr_crawl.catalog.runs import (
     ACTIVITY_LAST_CALL,
     ACTIVITY_WATERMARK,
+    EMBED_FORMAT_STATE,
     FAVORITES_WATERMARK,
     RUNS_SINCE_SWEEP,
     WATERMARK,
@@ -64,6 +65,7 @@ from flickr_crawl.items import (
     PhotoItem,
     PhotostreamListedItem,
 )
+from flickr_crawl.metadata.exif import EMBED_FORMAT
 
 if TYPE_CHECKING:
     from collections import Counter
@@ -111,6 +113,7 @@ class CatalogPipeline:
         self.db: sqlite3.Connection | None = None  # used on the catalog thread only
         self.run_id: int | None = None
         self.pending_state: dict[str, str] = {}  # sync_state written on a clean finish
+        self.exif = True  # FLICKR_EXIF_ENABLED: the media step embeds (and upgrades) files
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flickr-catalog")
 
     @classmethod
@@ -122,6 +125,7 @@ class CatalogPipeline:
         archive = archive_dir(settings)
         pipeline = cls(archive / CATALOG_NAME, crawler.spidercls.name, crawler.stats)
         pipeline.crawler = crawler
+        pipeline.exif = settings.getbool("FLICKR_EXIF_ENABLED", True)
         # The close reason reaches stats ("finish_reason") only in spider_closed, which Scrapy
         # sends after the pipelines' close_spider: so the run is finished there.
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
@@ -192,6 +196,8 @@ class CatalogPipeline:
             )
             if gone:
                 RunReport.of(self.crawler).deleted_on_flickr(gone)
+        if item.complete and self.exif:  # every file went through the media step's upgrade
+            self.pending_state[EMBED_FORMAT_STATE] = str(EMBED_FORMAT)
         if item.complete and item.watermark:
             self.pending_state[WATERMARK] = str(item.watermark)
             self.pending_state[RUNS_SINCE_SWEEP] = str(item.runs_since_sweep)

@@ -61,13 +61,15 @@ from flickr_crawl.downloader.media import (
 from flickr_crawl.downloader.mediacookies import WEB_SESSION, MediaCookiesMiddleware
 from flickr_crawl.extensions.diskspace import DISK_FULL, DiskFull
 from flickr_crawl.extensions.lastrun import last_run
-from flickr_crawl.extensions.report import RunReport
+from flickr_crawl.extensions.report import RunReport, plural
 from flickr_crawl.flickr.export import ExportIndex
 from flickr_crawl.flickr.identity import media_key
 from flickr_crawl.flickr.websession import load_cookies, session_file_path
 from flickr_crawl.items import MediaFile, PhotoItem
 from flickr_crawl.metadata.camera import read_camera_exif
 from flickr_crawl.metadata.exif import (
+    EMBED_FORMAT,
+    EMBED_FORMAT_KEY,
     StreamingEmbed,
     embed_metadata,
     embedded_fields,
@@ -109,6 +111,11 @@ SIDECAR_READ = "flickr/file/sidecar_read"
 # Kinds of file Flickr's metadata is written into: EXIF, XMP and IPTC in a JPEG, XMP in a PNG
 # or GIF (flickr_crawl.metadata.exif, flickr_crawl.metadata.pnggif).
 EMBEDDABLE = frozenset({"jpeg", "png", "gif"})
+# Files embedded again because an earlier version embedded less into them (EMBED_FORMAT), or
+# nothing: PNG and GIF originals, which it stored as served with no ``metadata`` recorded.
+UPGRADED = "flickr/exif/upgraded"
+NEVER_EMBEDDED = frozenset({"image/png", "image/gif"})
+NOT_SERVED = "skipped: not the file Flickr served"
 
 
 class MediaPipeline:
@@ -245,6 +252,15 @@ class MediaPipeline:
             return
         item.file = await self._from_export(item, dirs) or await self._download(item, dirs)
 
+    def close_spider(self) -> None:
+        upgraded = self.stats.get_value(UPGRADED, 0)
+        if upgraded:
+            logger.info(
+                "Metadata upgraded in %(files)s kept from earlier runs (what this version "
+                "embeds, format %(format)s), from the bytes on disk",
+                {"files": plural(upgraded, "file"), "format": EMBED_FORMAT},
+            )
+
     def _export_with(self, item: PhotoItem) -> ExportIndex | None:
         """Flickr's account export (``-a export=DIR``) when it holds this item's original and
         Flickr says nothing changed since the export was made (a replaced file would)."""
@@ -360,11 +376,17 @@ class MediaPipeline:
         folder: str,
         recorded: Recorded | None = None,
     ) -> None:
-        """Caption, tags, date, place or licence edited on Flickr: embed them again, starting
-        from the file as Flickr served it, so the bytes equal those of a fresh download.
-        Kept on catalog.db's word (``recorded``), the file's sidecar is read only then: it
-        holds the served file's EXIF, and the fields as embedded."""
-        if not self.exif or previous.metadata != "embedded":
+        """Caption, tags, date, place or licence edited on Flickr, or a file an earlier version
+        embedded less into (``EMBED_FORMAT``): embed them again, starting from the file as
+        Flickr served it, so the bytes equal those of a fresh download. Kept on catalog.db's
+        word (``recorded``), the file's sidecar is read only then: it holds the served file's
+        EXIF, and the fields and format as embedded."""
+        if not self.exif:
+            return
+        if previous.metadata is None and previous.content_type in NEVER_EMBEDDED:
+            self._embed_served(item, previous)
+            return
+        if previous.metadata != "embedded":
             return
         if recorded is not None:
             if recorded.exif_fields_sha256 == exif_fields_sha256(photo_fields(item)):
@@ -377,30 +399,86 @@ class MediaPipeline:
                 return
         if previous.original_exif is None:
             return
-        if photo_fields(item) == embedded_fields(record):
+        before = embedded_fields(record)
+        previous.embed_format = before[EMBED_FORMAT_KEY]
+        if photo_fields(item) == before:
             return
         path = inside(self.archive, previous.path or "")
-        served = restore_original(path.read_bytes(), base64.b64decode(previous.original_exif),
-                                  previous.embedded_segments)  # fmt: skip
+        try:
+            served = restore_original(path.read_bytes(), base64.b64decode(previous.original_exif),
+                                      previous.embedded_segments)  # fmt: skip
+        except ValueError:  # its segments are not the ones recorded (nor is its hash)
+            served = b""
         if hashlib.sha256(served).hexdigest() != previous.original_sha256:
-            logger.warning(
-                "Photo %(id)s: %(path)s is not the file catalog.db recorded; EXIF left as is "
-                "(`scrapy verify` checks it)", {"id": item.id, "path": previous.path},
-            )  # fmt: skip
+            self._not_served(item, previous)
             return
+        if self._embed_again(item, previous, path, served) != "embedded":
+            return
+        if before[EMBED_FORMAT_KEY] < EMBED_FORMAT:
+            self.stats.inc_value(UPGRADED)
+            logger.debug(
+                "Photo %(id)s: metadata upgraded (format %(old)s -> %(new)s)",
+                {"id": item.id, "old": before[EMBED_FORMAT_KEY], "new": EMBED_FORMAT},
+            )
+        else:
+            self.stats.inc_value("flickr/exif/refreshed")
+
+    def _embed_served(self, item: PhotoItem, previous: MediaFile) -> None:
+        """A PNG or GIF an earlier version stored as served (format 1 embedded nothing into
+        them) gets its XMP packet now, from the file itself: still the served bytes, or left
+        alone. Its record then says which, so it is looked at once."""
+        path = inside(self.archive, previous.path or "")
+        served = path.read_bytes()
+        if hashlib.sha256(served).hexdigest() != previous.original_sha256:
+            self._not_served(item, previous)
+            previous.metadata = NOT_SERVED
+            return
+        status = self._embed_again(item, previous, path, served, first=True)
+        if status == "embedded":
+            self.stats.inc_value(UPGRADED)
+            logger.debug("Photo %(id)s: metadata upgraded (XMP into the served %(type)s)",
+                         {"id": item.id, "type": previous.content_type})  # fmt: skip
+        else:
+            previous.metadata = status  # why it cannot get one ("skipped: has its own XMP")
+
+    def _not_served(self, item: PhotoItem, previous: MediaFile) -> None:
+        logger.warning(
+            "Photo %(id)s: %(path)s is not the file catalog.db recorded; EXIF left as is "
+            "(`scrapy verify` checks it)", {"id": item.id, "path": previous.path},
+        )  # fmt: skip
+
+    def _embed_again(
+        self,
+        item: PhotoItem,
+        previous: MediaFile,
+        path: Path,
+        served: bytes,
+        *,
+        first: bool = False,
+    ) -> str:
+        """Embed this version's metadata into ``served`` (the bytes Flickr served, checked),
+        journal it and replace the file at ``path`` atomically; ``previous`` then describes
+        the new file. ``first``: nothing was embedded before, so the served segment is kept
+        for ``restore_original`` too. The embedding's status."""
+        segment = original_exif_segment(served) if first else None
         part = part_path(path.parent, item.id)
         try:
             part.write_bytes(served)
             status, segments = embed_metadata(part, item)
             if status != "embedded":
-                return
-            previous.embedded_segments = segments
+                return status
+            if first:
+                if segment is None:  # never so where embedding succeeded: the same walk
+                    return "skipped: the served bytes cannot be kept"
+                previous.original_exif = base64.b64encode(segment).decode("ascii")
+            previous.metadata = status
+            previous.embedded_segments, previous.embed_format = segments, EMBED_FORMAT
             previous.size, previous.sha256 = sha256_file(part)
             self._journal(item, previous, part)
             part.replace(path)
         finally:
             part.unlink(missing_ok=True)
-        self.stats.inc_value("flickr/exif/refreshed")
+        return status
 
     def _nothing_to_fetch(self, item: PhotoItem) -> MediaFile:
         if item.media == "video":
@@ -533,8 +611,10 @@ class MediaPipeline:
             metadata, segments = self._embed(part, item)
             if metadata == "embedded":
                 size, sha256 = sha256_file(part)
+        embed_format = None
         if metadata == "embedded":
             original_exif = base64.b64encode(segment or b"").decode("ascii")
+            embed_format = EMBED_FORMAT
         else:
             segments = None
         name = file_name(item.id, extension)
@@ -552,6 +632,7 @@ class MediaPipeline:
             metadata=metadata,
             original_exif=original_exif,
             embedded_segments=segments,
+            embed_format=embed_format,
         )
         self._journal(item, placed, part)
         part.replace(folder / name)

@@ -327,16 +327,17 @@ def _apply_part(record: dict[str, Any], part: PhotoPart) -> None:
 
 
 def _keep_served_exif(record: dict[str, Any], previous: dict[str, Any]) -> None:
-    """A file kept on catalog.db's word comes without the served file's EXIF segment and the
-    count of segments embedded in its place (catalog.db holds neither, and its sidecar was not
-    read): the earlier record's stay while it describes the same bytes."""
+    """A file kept on catalog.db's word comes without the served file's EXIF segment, the
+    count of segments embedded in its place and the format embedded (catalog.db holds none of
+    them, and its sidecar was not read): the earlier record's stay while it describes the same
+    bytes."""
     file, before = record.get("file"), previous.get("file")
     if not isinstance(file, dict) or not isinstance(before, dict):
         return
     same = file.get("status") == "uptodate" and file.get("sha256") == before.get("sha256")
     if not same:
         return
-    for key in ("original_exif", "embedded_segments"):
+    for key in ("original_exif", "embedded_segments", "embed_format"):
         if file.get(key) is None:
             file[key] = before.get(key)
 

@@ -912,21 +912,26 @@ class PhotostreamSpider(PhotoSpider):
 
     def _refile(self, gone: set[str]) -> Iterator[Any]:
         """Photos this run did not emit whose album folders changed (an album renamed,
-        deleted or re-arranged), or whose file an earlier run could not save: their items,
-        rebuilt from catalog.db, move their files or fetch them again."""
-        moved = []
+        deleted or re-arranged), or whose file an earlier run could not save, or an earlier
+        version embedded less into: their items, rebuilt from catalog.db, move their files,
+        fetch them again or embed into them again."""
+        moved, upgrade = [], []
         for photo_id, filed in self.view.filed.items():
             if photo_id in self.emitted or photo_id in gone:
                 continue
             now = {(ref.id, ref.folder) for ref in self.memberships.get(photo_id, [])}
             if now != filed or photo_id in self.view.incomplete:
                 moved.append(photo_id)
-        if not moved:
+            elif photo_id in self.view.upgrade:  # the media step embeds what this version does
+                upgrade.append(photo_id)
+        if not moved and not upgrade:
             return
         items = items_from_catalog(
-            self.catalog_path, moved, me=self.creds.user_nsid, web_url=self.web_url
+            self.catalog_path, moved + upgrade, me=self.creds.user_nsid, web_url=self.web_url
         )
-        self.crawler.stats.set_value("flickr/photo/refiled", len(items))  # type: ignore[union-attr]
+        if moved:
+            refiled = len(items.keys() & set(moved))
+            self.crawler.stats.set_value("flickr/photo/refiled", refiled)  # type: ignore[union-attr]
         for item in items.values():
             item.albums = list(self.memberships.get(item.id, []))
             item.galleries = list(self.gallery_memberships.get(item.id, []))

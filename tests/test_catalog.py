@@ -60,7 +60,7 @@ from flickr_crawl.items import (
     Tag,
     User,
 )
-from flickr_crawl.metadata.exif import exif_fields_sha256
+from flickr_crawl.metadata.exif import exif_fields_sha256, photo_fields
 from pipelines.catalog import CatalogPipeline
 from tests.helpers import as_old_catalog
 
@@ -485,7 +485,7 @@ def test_every_table_gets_exact_rows(db: sqlite3.Connection) -> None:
             "poster_key": None,
             "source_key": "/o.jpg",  # what names the bytes (no Flickr URL here: its path)
             "camera": '{"Model": "X-T4", "Make": "FUJIFILM"}',  # in the camera's order
-            "exif_fields_sha256": exif_fields_sha256(vars(photo("5001"))),
+            "exif_fields_sha256": exif_fields_sha256(photo_fields(photo("5001"))),
         },
         {
             "photo_id": "5002",
@@ -511,7 +511,7 @@ def test_every_table_gets_exact_rows(db: sqlite3.Connection) -> None:
             "source_key": "/o.jpg",
             "camera": '{"Model": "X-T4", "Make": "FUJIFILM"}',
             "exif_fields_sha256": exif_fields_sha256(
-                vars(photo("5002", title="Second", description="", tags=[]))
+                photo_fields(photo("5002", title="Second", description="", tags=[]))
             ),
         },
     ]

@@ -16,7 +16,10 @@ runs":
 - where each complete file and each video's still are on disk (the media pipeline moves them
   when their folders change, and keeps them while they are the same bytes on Flickr), and what
   the file's record says (its source's key, camera, the digest of the fields embedded into
-  it): enough to keep it without reading its JSON sidecar.
+  it): enough to keep it without reading its JSON sidecar;
+- while the files were brought to an older ``EMBED_FORMAT`` than this version writes, the
+  photos whose file may hold less than it embeds (once rebuilt from catalog.db, they go through
+  the media step, which embeds again from the bytes on disk).
 """
 
 from __future__ import annotations
@@ -32,11 +35,13 @@ from flickr_crawl.catalog.db import read_catalog, table_names
 from flickr_crawl.catalog.runs import (
     ACTIVITY_LAST_CALL,
     ACTIVITY_WATERMARK,
+    EMBED_FORMAT_STATE,
     FAVORITES_WATERMARK,
     RUNS_SINCE_SWEEP,
     WATERMARK,
 )
 from flickr_crawl.flickr.api import GALLERIES_GET_LIST
+from flickr_crawl.metadata.exif import EMBED_FORMAT
 
 if TYPE_CHECKING:
     import sqlite3
@@ -125,6 +130,9 @@ class CatalogView:
     filed: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     # those of them without a complete file (failed, missing video): tried again every run
     incomplete: set[str] = field(default_factory=set)
+    # those whose file an older version embedded less into (``LastRun.embeddable``), until a
+    # clean run brought them to this version's EMBED_FORMAT
+    upgrade: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -140,6 +148,9 @@ class LastRun:
     posters: dict[str, dict[str, Any]] = field(default_factory=dict)  # video stills, as files
     # complete files whose row records their source's key (saved by a version-5 catalog)
     recorded: dict[str, Recorded] = field(default_factory=dict)
+    # complete files this version embeds into: embedded ones, and PNGs and GIFs that versions
+    # before their XMP stored as served (no ``metadata`` recorded)
+    embeddable: set[str] = field(default_factory=set)
 
     def state_int(self, key: str) -> int:
         try:
@@ -166,6 +177,8 @@ class LastRun:
                 view.filed[photo_id] = set()
                 if not known.has_file:
                     view.incomplete.add(photo_id)
+        if (self.state_int(EMBED_FORMAT_STATE) or 1) < EMBED_FORMAT:
+            view.upgrade = self.embeddable & view.filed.keys()
         for album_id, album in self.albums.items():
             for photo_id in album.photo_ids:
                 if photo_id in view.filed:
@@ -224,6 +237,13 @@ def _read(db: sqlite3.Connection) -> LastRun:
     ):
         paths = [row["path"], *json.loads(row["links"] or "[]")]
         last.files[row["photo_id"]] = Filed(paths, row["size"])
+    if (last.state_int(EMBED_FORMAT_STATE) or 1) < EMBED_FORMAT:
+        last.embeddable = {row[0] for row in db.execute(
+            "SELECT photo_id FROM files WHERE status IN ('downloaded', 'uptodate')"
+            " AND path IS NOT NULL AND (metadata = 'embedded' OR (metadata IS NULL AND"
+            " (content_type IN ('image/png', 'image/gif') OR lower(path) LIKE '%.png'"
+            " OR lower(path) LIKE '%.gif')))"
+        )}  # fmt: skip
     columns = {r["name"] for r in db.execute("PRAGMA table_info(files)")}
     # A catalog from before videos had stills has no poster columns: this run migrates it.
     if "poster_key" in columns:

@@ -26,6 +26,9 @@ ACTIVITY_WATERMARK = "activity.watermark"
 # When flickr.activity.userPhotos was last called (unix), whatever became of that run: Flickr
 # asks for one call an hour at most (FLICKR_ACTIVITY_MIN_INTERVAL).
 ACTIVITY_LAST_CALL = "activity.last_call"
+# The EMBED_FORMAT (flickr_crawl.metadata.exif) a clean photostream run brought every file of
+# the account to; none: 1, what versions before this key embedded.
+EMBED_FORMAT_STATE = "files.embed_format"
 
 
 def mark_gone_favorites(

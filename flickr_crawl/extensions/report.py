@@ -180,6 +180,8 @@ class RunReport:
             "bytes_downloaded": get("flickr/bytes/downloaded", 0),
             "files_from_export": get("flickr/file/from_export", 0),
             "bytes_from_export": get("flickr/bytes/from_export", 0),
+            # files kept, given what this version embeds that an earlier one did not
+            "files_upgraded": get("flickr/exif/upgraded", 0),
             "api_calls": get("flickr/api/calls", 0),
             "files": {media: dict(counts) for media, counts in self.files.items()},
             "failed": [asdict(p) for p in self.failures],
@@ -295,6 +297,12 @@ def summary_lines(
         + f"{summary['files_uptodate']} up to date, {plural(summary['api_calls'], 'API call')}"
     )
     lines.append(f"Saved {saved}; {files}" if saved else f"Nothing saved; {files}")
+    if summary.get("files_upgraded"):
+        lines.append(
+            f"Metadata upgraded in {plural(summary['files_upgraded'], 'file')} kept from "
+            "earlier runs (XMP and IPTC this version embeds; from the bytes on disk, none "
+            "downloaded)"
+        )
     if summary.get("sweep_reason"):
         lines.append(f"Listed the whole photostream: {summary['sweep_reason']}")
     activity = summary.get("activity") or {}

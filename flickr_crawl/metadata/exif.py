@@ -64,10 +64,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 __all__ = [
+    "EMBED_FORMAT",
     "StreamingEmbed",
     "build_exif",
     "clean_text",
     "embed_exif",
+    "embed_format",
     "embed_metadata",
     "embedded_fields",
     "exif_datetime",
@@ -87,6 +89,13 @@ EXIF_FIELDS = ("title", "description", "tags", "owner", "owner_name", "license",
                "license_name", "license_url", "date_taken", "date_taken_unknown",
                "date_posted", "geo")  # fmt: skip
 GEO_PUBLIC = "geo_public"  # beside them: whether the place is public (photo_fields)
+# What embedding writes, by version; each embedded file's record keeps the version it got
+# (MediaFile.embed_format), and a file embedded with less is embedded again from the served
+# bytes at the next run (pipelines/media.py), with no download.
+#   1: EXIF in JPEG originals (PNG and GIF originals get nothing);
+#   2: + an XMP packet and an IPTC record in JPEGs, an XMP packet in PNGs and GIFs.
+EMBED_FORMAT = 2
+EMBED_FORMAT_KEY = "embed_format"  # in photo_fields, and in a record's file
 
 
 # Tags piexif may drop without loss: Microsoft's padding and the offset fix-up that goes with it.
@@ -596,28 +605,46 @@ def _has_end(path: Path, start: int, *, block: int = 1 << 16) -> bool:
 
 
 def photo_fields(photo: PhotoItem) -> dict[str, Any]:
-    """What embedding writes, as plain values: the ``EXIF_FIELDS`` and whether the place is
-    public (a place made private on Flickr must leave the file at the next run)."""
+    """What embedding writes, as plain values: the ``EXIF_FIELDS``, whether the place is
+    public (a place made private on Flickr must leave the file at the next run) and the
+    ``EMBED_FORMAT`` this version writes (a file embedded with an older one is embedded again)."""
     fields = {key: getattr(photo, key) for key in EXIF_FIELDS}
     fields[GEO_PUBLIC] = geo_is_public(photo)
+    fields[EMBED_FORMAT_KEY] = EMBED_FORMAT
     return fields
+
+
+def embed_format(file: Mapping[str, Any]) -> int:
+    """The ``EMBED_FORMAT`` a record's file (a sidecar's or journal line's ``file``) was
+    embedded with. Records from before the version was kept say it by their shape: a count of
+    ``embedded_segments`` came with format 2 (XMP and IPTC beside EXIF), none means EXIF alone."""
+    recorded = file.get(EMBED_FORMAT_KEY)
+    if isinstance(recorded, int) and not isinstance(recorded, bool):
+        return recorded
+    return 2 if file.get("embedded_segments") else 1
 
 
 def embedded_fields(values: Mapping[str, Any]) -> dict[str, Any]:
     """``photo_fields`` of a record: a photo's plain values, a sidecar (its ``raw`` says
-    whether the place is public) or a placement journal line (says it itself)."""
+    whether the place is public) or a placement journal line (says it itself); the format from
+    the record's ``file``, else the values' own (``photo_fields``'), else 1."""
     fields = {key: values.get(key) for key in EXIF_FIELDS}
     public = values.get(GEO_PUBLIC)
     if public is None:
         raw = values.get("raw")
         public = raw_geo_is_public(raw) if isinstance(raw, dict) else False
     fields[GEO_PUBLIC] = bool(public)
+    file = values.get("file")
+    if isinstance(file, dict):
+        fields[EMBED_FORMAT_KEY] = embed_format(file)
+    else:
+        fields[EMBED_FORMAT_KEY] = embed_format(values)
     return fields
 
 
 def exif_fields_sha256(values: Mapping[str, Any]) -> str:
-    """A digest of ``embedded_fields(values)``: catalog.db keeps it, so a run knows an edit
-    without reading the JSON sidecar."""
+    """A digest of ``embedded_fields(values)``: catalog.db keeps it, so a run knows an edit,
+    or a file embedded with an older format, without reading the JSON sidecar."""
     fields = embedded_fields(values)
     text = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
