@@ -304,6 +304,17 @@ def dump(db: sqlite3.Connection) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def saved_as_version(path: Path, version: int) -> dict[str, list[dict[str, Any]]]:
+    """Save everything into a new catalog at ``path``, then take it back to what version
+    ``version`` of the schema left (``as_old_catalog``); the new catalog's ``dump``."""
+    db = open_catalog(path)
+    save_everything(db)
+    fresh = dump(db)
+    close_catalog(db)
+    as_old_catalog(path, version)
+    return fresh
+
+
 def search(db: sqlite3.Connection, query: str) -> list[str]:
     """What Datasette's ?_search= runs: photos whose rowid matches in photos_fts."""
     return [
@@ -802,10 +813,7 @@ def test_older_catalog_opens_migrated_with_its_data(tmp_path: Path) -> None:
 
 def test_a_version_1_catalog_gains_favorites_and_sync_state(tmp_path: Path) -> None:
     path = tmp_path / "catalog.db"
-    old = open_catalog(path)
-    save_everything(old)
-    close_catalog(old)
-    as_old_catalog(path, 1)
+    saved_as_version(path, 1)
     db = open_catalog(path)
     assert schema_version(db) == SCHEMA_VERSION
     assert {"favorites", "sync_state"} <= set(iter_tables(db))
@@ -819,11 +827,7 @@ def test_a_version_2_catalog_is_searched_by_its_text_not_its_html(tmp_path: Path
     """Catalogs made before version 3 indexed descriptions as HTML ("href" found every photo
     with a link); opening one re-indexes the text, keeping the HTML in its column."""
     path = tmp_path / "catalog.db"
-    db = open_catalog(path)
-    save_everything(db)
-    fresh = dump(db)
-    close_catalog(db)
-    as_old_catalog(path, 2)
+    fresh = saved_as_version(path, 2)
     with sqlite3.connect(path) as old:  # the state a version-2 catalog is in
         assert old.execute("PRAGMA user_version").fetchone()[0] == 2
         hits = old.execute("SELECT rowid FROM photos_fts WHERE photos_fts MATCH 'href'")
@@ -872,11 +876,7 @@ def test_a_version_6_catalog_is_read_then_gains_info_owed(tmp_path: Path) -> Non
     """A run reads the last run's catalog before it migrates it: a version-6 catalog (no
     info_owed column) reads as owing nothing, and opening it adds the column, empty."""
     path = tmp_path / "catalog.db"
-    db = open_catalog(path)
-    save_everything(db)
-    fresh = dump(db)
-    close_catalog(db)
-    as_old_catalog(path, 6)
+    fresh = saved_as_version(path, 6)
     last = read_last_run(path)
     assert last.found
     assert last.known["5001"].has_info
