@@ -109,6 +109,7 @@ def test_estimate_matches_truth_and_the_crawl(account_sandbox: Sandbox, tmp_path
     assert again["api_calls_total"] == actual["total"]
     assert again["incremental"] == {
         "new": 0, "updated": 0, "unchanged": len(own), "gone": 0, "new_bytes": 0,
+        "info_owed": 0,
     }  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from flickr_crawl.archive.placed import JOURNAL_NAME
+from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, kill_crawl_when, run_log, scrapy, sidecars
 
@@ -335,6 +336,9 @@ def test_a_getinfo_skipped_for_new_comments_is_owed_until_it_is_asked(sandbox, t
     assert last_summary(archive)["info_owed"] == 2
     assert "photos.getInfo owed for 2 photos" in second.stderr, second.stderr[-3000:]
     assert "Catalog: photos.getInfo owed for 2 photos" in run_log(archive)
+    estimate = scrapy("estimate", *sandbox_settings(sandbox.url, sandbox.auth_file, archive))
+    assert estimate.returncode == 0, estimate.stderr
+    assert "2 of the unchanged owe a photos.getInfo" in estimate.stdout, estimate.stdout
 
     # 2. The owner retitles one: that change is no comment, so its getInfo is asked, which
     # pays its debt; the other still owes (an incremental run does not ask it).

@@ -102,11 +102,19 @@ def file_path(db: sqlite3.Connection, photo_id: str) -> str | None:
     return str(row[0]) if row and row[0] else None
 
 
-def estimate_basis(path: Path, owner: str) -> tuple[dict[str, int], float | None]:
-    """(photo id -> last_update_unix, share of deep-passed photos with people) of a catalog
-    (``owner``'s photos; everyone's when it is ''). sqlite3.Error if it cannot be read."""
+def estimate_basis(path: Path, owner: str) -> tuple[dict[str, int], float | None, set[str]]:
+    """(photo id -> last_update_unix, share of deep-passed photos with people, the photos that
+    owe a getInfo an incremental run skipped) of a catalog (``owner``'s photos; everyone's when
+    it is ''). sqlite3.Error if it cannot be read."""
     db = open_read_only(path)
     try:
+        columns = {r[1] for r in db.execute("PRAGMA table_info(photos)")}
+        owed = set() if "info_owed" not in columns else {  # (version 7 added the column)
+            str(pid) for (pid,) in db.execute(
+                "SELECT id FROM photos WHERE info_owed IS NOT NULL AND deleted_on_flickr = 0"
+                " AND (owner = ? OR ? = '')", (owner, owner),
+            )
+        }  # fmt: skip
         known = {
             str(pid): int(unix or 0)
             for pid, unix in db.execute(
@@ -126,7 +134,7 @@ def estimate_basis(path: Path, owner: str) -> tuple[dict[str, int], float | None
         ).fetchone()
     finally:
         db.close()
-    return known, (with_people / with_info if with_info else None)
+    return known, (with_people / with_info if with_info else None), owed
 
 
 def file_counts(db: sqlite3.Connection) -> dict[str, int]:

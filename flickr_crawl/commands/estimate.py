@@ -158,11 +158,11 @@ class Command(ScrapyCommand):
         people_rate, people_source = opts.people_rate, "--people-rate"
         if catalog.is_file():
             try:
-                known, catalog_rate = estimate_basis(catalog, creds.user_nsid)
+                known, catalog_rate, owed = estimate_basis(catalog, creds.user_nsid)
             except sqlite3.Error as exc:
                 print(f"warning: cannot read {catalog}: {exc}", file=sys.stderr)
             else:
-                inc = incremental(photos, known, assumptions)
+                inc = incremental(photos, known, assumptions, owed)
                 if people_rate is None and catalog_rate is not None:
                     people_rate, people_source = catalog_rate, f"share in {catalog}"
         if people_rate is None:
@@ -288,6 +288,11 @@ def render(r: dict[str, Any]) -> str:
             f"(about {human_bytes(inc['new_bytes'])}), {inc['updated']} updated, "
             f"{inc['unchanged']} unchanged, {inc['gone']} no longer listed"
         )
+        if inc["info_owed"]:
+            lines.append(
+                f"  {inc['info_owed']} of the unchanged owe a photos.getInfo (skipped when "
+                "new comments alone changed them): the next sweep or -a full=1 asks it"
+            )
     export = r.get("export")
     if export:
         lines.append(

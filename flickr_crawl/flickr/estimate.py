@@ -34,7 +34,7 @@ from flickr_crawl.flickr.api import (
 from flickr_crawl.flickr.mapping import NSID, export_comment_refs, export_ref
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Collection, Iterable, Mapping
 
     from flickr_crawl.flickr.export import ExportIndex
 
@@ -258,14 +258,19 @@ class Incremental:
     unchanged: int = 0
     gone: int = 0  # in the catalog, not in the listing
     new_bytes: int = 0
+    # unchanged, but owing the getInfo an incremental run skipped (new comments alone changed
+    # them): the next sweep or ``-a full=1`` asks it
+    info_owed: int = 0
 
 
 def incremental(
     photos: Iterable[Mapping[str, Any]],
     known: Mapping[str, int],
     assumptions: Assumptions,
+    owed: Collection[str] = (),
 ) -> Incremental:
-    """Compare listed rows (``lastupdate``) with the catalog's ``last_update_unix`` by id."""
+    """Compare listed rows (``lastupdate``) with the catalog's ``last_update_unix`` by id;
+    ``owed``: the photos the catalog says owe a getInfo."""
     inc = Incremental()
     seen: set[str] = set()
     for raw in photos:
@@ -280,6 +285,7 @@ def incremental(
             inc.updated += 1
         else:
             inc.unchanged += 1
+            inc.info_owed += photo_id in owed
     inc.gone = len(set(known) - seen)
     return inc
 
