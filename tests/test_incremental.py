@@ -20,8 +20,9 @@ from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl, kill_crawl_when, run_log, scrapy, sidecars
 
-ARGS = ("--photos", "120", "--videos", "0", "--albums", "6", "--image-size", "small")
-PER_PAGE = ("-s", "FLICKR_API_PER_PAGE=50")  # three photostream pages
+PHOTOS, PAGE = 60, 25  # three photostream pages
+ARGS = ("--photos", str(PHOTOS), "--videos", "0", "--albums", "6", "--image-size", "small")
+PER_PAGE = ("-s", f"FLICKR_API_PER_PAGE={PAGE}")
 LISTING = {"flickr.collections.getTree", "flickr.galleries.getList", "flickr.photosets.getList",
            "flickr.people.getPhotos", "flickr.photos.recentlyUpdated",
            "flickr.activity.userPhotos"}  # fmt: skip
@@ -74,15 +75,15 @@ def test_a_no_change_run_costs_a_handful_of_calls(sandbox, tmp_path):
     summary = last_summary(archive)
     assert summary["listing"] == "incremental"
     assert summary["files_downloaded"] == 0
-    assert summary["photos_unchanged"] == 120
+    assert summary["photos_unchanged"] == PHOTOS
     assert media_files(archive) == files
     # More new uploads than a page holds: the listing goes on while pages hold new ones.
-    sandbox.mutate([{"op": "add_photo", "title": f"new {n}"} for n in range(55)])
+    sandbox.mutate([{"op": "add_photo", "title": f"new {n}"} for n in range(PAGE + 5)])
     sandbox.reset_stats()
     assert crawl(sandbox, archive, *PER_PAGE).returncode == 0
     assert calls(sandbox)["flickr.people.getPhotos"] == 2
-    assert last_summary(archive)["files_downloaded"] == 55
-    assert len(media_files(archive)) == len(files) + 55
+    assert last_summary(archive)["files_downloaded"] == PAGE + 5
+    assert len(media_files(archive)) == len(files) + PAGE + 5
 
 
 def test_the_next_run_mirrors_exactly_what_changed(sandbox, tmp_path):
@@ -165,7 +166,7 @@ def test_new_faves_and_comments_on_old_photos_arrive_in_the_next_run(sandbox, tm
     archive = tmp_path / "a"
     assert crawl(sandbox, archive, *PER_PAGE).returncode == 0
     photos = sandbox.account(hashes=False)["photos"]
-    newest_page = {p["id"] for p in sorted(photos, key=lambda p: -p["dateupload"])[:50]}
+    newest_page = {p["id"] for p in sorted(photos, key=lambda p: -p["dateupload"])[:PAGE]}
     three_years_ago = time.time() - 3 * 365 * 86400
     old = sorted(
         (p for p in photos
@@ -266,7 +267,7 @@ def test_an_edit_beside_a_new_comment_still_gets_getinfo(sandbox, tmp_path):
     archive = tmp_path / "a"
     assert crawl(sandbox, archive, *PER_PAGE).returncode == 0
     photos = sandbox.account(hashes=False)["photos"]
-    newest_page = {p["id"] for p in sorted(photos, key=lambda p: -p["dateupload"])[:50]}
+    newest_page = {p["id"] for p in sorted(photos, key=lambda p: -p["dateupload"])[:PAGE]}
     old = min((p for p in photos if p["id"] not in newest_page), key=lambda p: p["dateupload"])
     title = "Retitled, three years on"
     sandbox.mutate([{"op": "edit_photo", "id": old["id"], "title": title}])
@@ -309,7 +310,7 @@ def test_a_getinfo_skipped_for_new_comments_is_owed_until_it_is_asked(sandbox, t
     archive = tmp_path / "a"
     assert crawl(sandbox, archive, *PER_PAGE).returncode == 0
     photos = sandbox.account(hashes=False)["photos"]
-    newest_page = {p["id"] for p in sorted(photos, key=lambda p: -p["dateupload"])[:50]}
+    newest_page = {p["id"] for p in sorted(photos, key=lambda p: -p["dateupload"])[:PAGE]}
     old = sorted((p for p in photos if p["id"] not in newest_page and not p["people"]),
                  key=lambda p: p["dateupload"])  # fmt: skip
     swept, edited = old[0]["id"], old[1]["id"]
