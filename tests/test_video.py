@@ -19,7 +19,7 @@ import pytest
 
 from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import crawl, scrapy, sidecars
+from tests.helpers import crawl, scrapy, sidecars, web_session
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -100,8 +100,7 @@ def test_without_a_session_videos_are_missing_then_redownloaded(world):
 
 
 def test_a_crawl_with_a_session_gets_every_video(world):
-    session = world.tmp / "session-2.json"
-    assert _weblogin(world, session).returncode == 0
+    session = web_session(world.sandbox, world.tmp / "session-2.json")  # (weblogin: above)
     archive = world.tmp / "archive-2"
     result = crawl(world.sandbox, archive, "-s", f"FLICKR_WEB_SESSION_FILE={session}")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -157,8 +156,7 @@ def test_a_poster_under_a_video_name_is_caught(world):
 
 
 def test_an_expired_session_is_reported_once(world):
-    session = world.tmp / "session-3.json"
-    assert _weblogin(world, session).returncode == 0
+    session = web_session(world.sandbox, world.tmp / "session-3.json")
     world.sandbox.expire_web_sessions()
     result = crawl(world.sandbox, world.tmp / "archive-3", "-s",
                    f"FLICKR_WEB_SESSION_FILE={session}")  # fmt: skip
