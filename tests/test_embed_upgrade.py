@@ -183,11 +183,11 @@ def _settings(archive: Path) -> list[str]:
     return ["-s", f"FLICKR_ARCHIVE_DIR={archive}"]
 
 
-def _run(sandbox: Any, archive: Path) -> SimpleNamespace:
+def _run(sandbox: Any, archive: Path, *, spider: str = "photostream") -> SimpleNamespace:
     """A re-run: its log, stderr, API calls by method and media requests, and its time."""
     sandbox.reset_stats()
     started = time.monotonic()
-    result = crawl(sandbox, archive)
+    result = crawl(sandbox, archive, spider=spider)
     took = time.monotonic() - started
     assert result.returncode == 0, result.stderr[-3000:]
     return SimpleNamespace(
