@@ -26,6 +26,7 @@ from flickr_crawl.catalog.runs import (
     ACTIVITY_LAST_CALL,
     ACTIVITY_WATERMARK,
     EMBED_FORMAT_STATE,
+    FAVORITES_EMBED_FORMAT_STATE,
     FAVORITES_WATERMARK,
     RUNS_SINCE_SWEEP,
     WATERMARK,
@@ -185,6 +186,8 @@ class CatalogPipeline:
                     "Favorite %(id)s is gone from Flickr (un-faved, or deleted by its owner); "
                     "kept in the archive, marked in catalog.db", {"id": photo_id},
                 )  # fmt: skip
+        if item.complete and self.exif:  # every fave's file went through the media step
+            self.pending_state[FAVORITES_EMBED_FORMAT_STATE] = str(EMBED_FORMAT)
         if item.complete and item.watermark:
             self.pending_state[FAVORITES_WATERMARK] = str(item.watermark)
 

@@ -13,6 +13,11 @@ is listed again and found up to date rather than risk missing one faved in the s
 A full listing (the first run, or ``-a full=1``) also finds faves that are gone (un-faved, or
 deleted by their owner): they stay in the archive and are flagged in catalog.db. A photo of
 the account's own that it faved is stored once, in the photostream, and only recorded here.
+
+Faves an earlier version stored with less embedded than this one (``EMBED_FORMAT``) and this
+run did not list are rebuilt from catalog.db once the listing is done (no API call) and go
+through the media step, which embeds again from the bytes on disk; a clean run then records
+the format in catalog.db (``favorites.embed_format``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from flickr_crawl.archive.paths import catalog_path
+from flickr_crawl.catalog.views import items_from_catalog
 from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.flickr.api import FAVORITES_GET_LIST, PHOTO_EXTRAS, to_int
 from flickr_crawl.flickr.mapping import best_video_source, favorite_photo, iso_from_unix
@@ -29,8 +36,11 @@ from spiders.metadata import LIST_PRIORITY, PhotoSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
+    from pathlib import Path
+    from typing import Self
 
     import scrapy
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
 
     from flickr_crawl.items import PhotoItem, Source
@@ -40,6 +50,7 @@ LIST_METHOD = FAVORITES_GET_LIST
 
 class FavoritesSpider(PhotoSpider):
     name = "favorites"
+    catalog_path: Path  # set in from_crawler
 
     def __init__(self, full: str = "", **kwargs: Any):
         super().__init__(full=full, **kwargs)
@@ -49,6 +60,15 @@ class FavoritesSpider(PhotoSpider):
         self.faved: dict[str, None] = {}  # every fave listed, own photos included
         self.total: int | None = None  # Flickr's count on the first page
         self.until = int(time.time())  # faves made during the run wait for the next one
+        self.upgrade: set[str] = set()  # see from_crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.catalog_path = catalog_path(crawler.settings)
+        # faves whose file an earlier version embedded less into (``LastRun.favorites_upgrade``)
+        spider.upgrade = last_run(crawler).favorites_upgrade
+        return spider
 
     async def start(self) -> AsyncIterator[Any]:
         if not self.full:
@@ -80,14 +100,14 @@ class FavoritesSpider(PhotoSpider):
             if asked < pages:
                 yield self._page(asked + 1, pages)
             else:
-                yield self._listed()
+                yield from self._finish_listing()
             return
         listed = self.list_page(response, data, "photos", "photo")
         page = listed.page
         if page.page != asked:  # Flickr clamps deep pages: never loop on them
             self.report.failure(LIST_METHOD, f"page={asked}", f"Flickr answered page {page.page}")
             self.listing_complete = False
-            yield self._listed()
+            yield from self._finish_listing()
             return
         if self.total is None:
             self.total = page.total
@@ -102,7 +122,7 @@ class FavoritesSpider(PhotoSpider):
         for raw in photos:
             yield from self._favorite(raw)
         if last:
-            yield self._listed()
+            yield from self._finish_listing()
 
     def _favorite(self, raw: dict[str, Any]) -> Iterator[Any]:
         faved = to_int(raw.get("date_faved"), 0)
@@ -124,6 +144,25 @@ class FavoritesSpider(PhotoSpider):
             return
         if not self.seen_before(item.id):
             yield from self.emit_photo(item, raw)
+
+    def _finish_listing(self) -> Iterator[Any]:
+        yield from self._upgrade()
+        yield self._listed()
+
+    def _upgrade(self) -> Iterator[PhotoItem]:
+        """The faves an earlier version embedded less into that this run did not list (an
+        incremental run lists only new faves): their items, rebuilt from catalog.db, go
+        through the media step, which embeds what this version does into the file on disk."""
+        wanted = sorted(self.upgrade - self.faved.keys())
+        if not wanted:
+            return
+        items = items_from_catalog(
+            self.catalog_path, wanted, me=self.creds.user_nsid, web_url=self.web_url
+        )
+        for item in items.values():
+            self.emitted.add(item.id)
+            self.no_deep.add(item.id)
+            yield item
 
     def _listed(self) -> FavoritesListedItem:
         if self.total is not None and len(self.faved) < self.total:

@@ -47,6 +47,7 @@ PHOTOSHOP_APP13 = b"Photoshop 3.0\x00"
 UPGRADED = "flickr/exif/upgraded"
 NOT_SERVED = "is not the file catalog.db recorded"
 FORMAT_STATE = "files.embed_format"  # catalog.db sync_state: the format a clean run reached
+FAVORITES_FORMAT_STATE = "favorites.embed_format"  # the same, of a clean favorites run
 
 
 def _stat(log: str, key: str) -> int | None:
@@ -164,7 +165,8 @@ def make_old(archive: Path, *, keep_newer: str) -> dict[str, str]:
                 (file["size"], file["sha256"], file["metadata"], digest, pid),
             )
     with db:  # versions before the format was kept had no word on it
-        db.execute("DELETE FROM sync_state WHERE key = ?", (FORMAT_STATE,))
+        db.execute("DELETE FROM sync_state WHERE key IN (?, ?)",
+                   (FORMAT_STATE, FAVORITES_FORMAT_STATE))  # fmt: skip
     db.close()
     return made
 

@@ -24,6 +24,7 @@ from flickr_crawl.metadata.exif import EMBED_FORMAT, restore_original
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import crawl
 from tests.test_embed_upgrade import (
+    FAVORITES_FORMAT_STATE,
     FORMAT_STATE,
     UPGRADED,
     _copy,
@@ -42,14 +43,6 @@ ACCOUNT = ("--photos", "10", "--videos", "0", "--albums", "2", "--image-size", "
            "--seed", "31")  # fmt: skip
 
 
-def _state(archive: Path) -> list[tuple[str]]:
-    db = sqlite3.connect(archive / "catalog.db")
-    try:
-        return db.execute("SELECT value FROM sync_state WHERE key = ?", (FORMAT_STATE,)).fetchall()
-    finally:
-        db.close()
-
-
 @pytest.fixture(scope="module")
 def old(tmp_path_factory) -> Any:
     """The account's photostream and its faves, a normal favorites re-run's API calls, and
@@ -65,7 +58,8 @@ def old(tmp_path_factory) -> Any:
         records = _records(archive)
         faves = {pid for pid, r in records.items() if r.get("collection") == "favorites"}
         others = {p["id"] for p in sandbox.account()["other_photos"]}
-        assert faves and faves <= others
+        assert faves
+        assert faves <= others
         keep_newer = next(pid for pid, r in records.items() if pid not in faves
                           and r["file"]["content_type"] == "image/jpeg"
                           and r["file"]["embedded_segments"] == 3)  # fmt: skip
@@ -79,9 +73,23 @@ def old(tmp_path_factory) -> Any:
                               own=made.keys() - faves, normal=normal, served=served)  # fmt: skip
 
 
-def _check_upgraded(old: Any, archive: Path) -> dict[str, dict[str, Any]]:
-    """Every faved file holds this version's XMP and IPTC, restorable to Flickr's bytes."""
+def _state(archive: Path, key: str) -> list[tuple[str]]:
+    db = sqlite3.connect(archive / "catalog.db")
+    try:
+        return db.execute("SELECT value FROM sync_state WHERE key = ?", (key,)).fetchall()
+    finally:
+        db.close()
+
+
+def _check_upgraded(
+    old: Any, archive: Path, before: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Every faved file holds this version's XMP and IPTC, restorable to Flickr's bytes; the
+    rest of each fave's record is as it was."""
     records = _records(archive)
+    for pid in old.faves:
+        now = {k: v for k, v in records[pid].items() if k != "file"}
+        assert now == {k: v for k, v in before[pid].items() if k != "file"}, pid
     read = _exiftool([archive / records[pid]["file"]["path"] for pid in old.faves])
     for pid in old.faves:
         record = records[pid]
@@ -96,7 +104,8 @@ def _check_upgraded(old: Any, archive: Path) -> dict[str, dict[str, Any]]:
         served = restore_original(data, base64.b64decode(file["original_exif"]),
                                   file["embedded_segments"])  # fmt: skip
         assert hashlib.sha256(served).hexdigest() == file["original_sha256"]
-        assert old.served[pid] in (None, file["original_sha256"])  # None: not the original
+        if file["is_original"]:  # else the largest size the owner allows: not in the truth
+            assert old.served[pid] == file["original_sha256"]
         tags = read[path.name]
         assert tags["XMPToolkit"] == "flickr-crawl", tags
         title = record["title"].strip()
@@ -120,6 +129,7 @@ def _nothing_left(old: Any, archive: Path, spider: str) -> None:
 
 def test_the_next_favorites_run_upgrades_every_faved_file(old, tmp_path):
     archive = _copy(old, tmp_path)
+    before = _records(archive)
 
     run = _run(old.sandbox, archive, spider="favorites")
 
@@ -127,9 +137,11 @@ def test_the_next_favorites_run_upgrades_every_faved_file(old, tmp_path):
     assert run.calls == old.normal.calls  # what any favorites re-run asks Flickr
     assert _stat(run.log, UPGRADED) == len(old.faves), run.log[-3000:]
     assert f"Metadata upgraded in {len(old.faves)} files kept from earlier runs" in run.stderr
-    records = _check_upgraded(old, archive)
+    records = _check_upgraded(old, archive, before)
     for pid in old.own:  # the photostream's files are the photostream run's to upgrade
         assert "embed_format" not in records[pid]["file"], pid
+    assert _state(archive, FAVORITES_FORMAT_STATE) == [(str(EMBED_FORMAT),)]
+    assert _state(archive, FORMAT_STATE) == []
     _nothing_left(old, archive, "favorites")
 
 
@@ -137,17 +149,18 @@ def test_faves_are_upgraded_after_a_photostream_run_brought_its_files_to_this_ve
     old, tmp_path
 ):
     archive = _copy(old, tmp_path)
+    before = _records(archive)
     stream = _run(old.sandbox, archive)
     assert stream.media == []
     assert _stat(stream.log, UPGRADED) == len(old.own), stream.log[-3000:]
-    assert _state(archive) == [(str(EMBED_FORMAT),)]
+    assert _state(archive, FORMAT_STATE) == [(str(EMBED_FORMAT),)]
 
     run = _run(old.sandbox, archive, spider="favorites")
 
     assert run.media == []
     assert run.calls == old.normal.calls
     assert _stat(run.log, UPGRADED) == len(old.faves), run.log[-3000:]
-    records = _check_upgraded(old, archive)
+    records = _check_upgraded(old, archive, before)
     for pid in old.own:
         assert records[pid]["file"]["embed_format"] == EMBED_FORMAT, pid
     _nothing_left(old, archive, "favorites")

@@ -19,7 +19,8 @@ runs":
   it): enough to keep it without reading its JSON sidecar;
 - while the files were brought to an older ``EMBED_FORMAT`` than this version writes, the
   photos whose file may hold less than it embeds (once rebuilt from catalog.db, they go through
-  the media step, which embeds again from the bytes on disk).
+  the media step, which embeds again from the bytes on disk); the faves of other people's
+  photos apart, as the favorites run brings them there.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from flickr_crawl.catalog.runs import (
     ACTIVITY_LAST_CALL,
     ACTIVITY_WATERMARK,
     EMBED_FORMAT_STATE,
+    FAVORITES_EMBED_FORMAT_STATE,
     FAVORITES_WATERMARK,
     RUNS_SINCE_SWEEP,
     WATERMARK,
@@ -151,6 +153,9 @@ class LastRun:
     # complete files this version embeds into: embedded ones, and PNGs and GIFs that versions
     # before their XMP stored as served (no ``metadata`` recorded)
     embeddable: set[str] = field(default_factory=set)
+    # the same among the faves of other people's photos (stored under Favorites/), until a
+    # clean favorites run brought them to this version's EMBED_FORMAT
+    favorites_upgrade: set[str] = field(default_factory=set)
 
     def state_int(self, key: str) -> int:
         try:
@@ -239,11 +244,13 @@ def _read(db: sqlite3.Connection) -> LastRun:
         last.files[row["photo_id"]] = Filed(paths, row["size"])
     if (last.state_int(EMBED_FORMAT_STATE) or 1) < EMBED_FORMAT:
         last.embeddable = {row[0] for row in db.execute(
-            "SELECT photo_id FROM files WHERE status IN ('downloaded', 'uptodate')"
-            " AND path IS NOT NULL AND (metadata = 'embedded' OR (metadata IS NULL AND"
-            " (content_type IN ('image/png', 'image/gif') OR lower(path) LIKE '%.png'"
-            " OR lower(path) LIKE '%.gif')))"
-        )}  # fmt: skip
+            f"SELECT photo_id FROM files f WHERE {_EMBEDDABLE}")}  # fmt: skip
+    if (last.state_int(FAVORITES_EMBED_FORMAT_STATE) or 1) < EMBED_FORMAT and (
+        "favorites" in table_names(db)
+    ):
+        last.favorites_upgrade = {row[0] for row in db.execute(
+            "SELECT f.photo_id FROM files f JOIN favorites fv ON fv.photo_id = f.photo_id"
+            f" WHERE fv.stored_as = 'favorite' AND {_EMBEDDABLE}")}  # fmt: skip
     columns = {r["name"] for r in db.execute("PRAGMA table_info(files)")}
     # A catalog from before videos had stills has no poster columns: this run migrates it.
     if "poster_key" in columns:
@@ -255,6 +262,16 @@ def _read(db: sqlite3.Connection) -> LastRun:
     if "source_key" in columns:  # version 5 on (this run migrates an older one)
         last.recorded = _recorded(db)
     return last
+
+
+# A complete file this version embeds into (of ``files f``): an embedded one, or a PNG or GIF
+# that versions before their XMP stored as served (no ``metadata`` recorded).
+_EMBEDDABLE = (
+    "f.status IN ('downloaded', 'uptodate') AND f.path IS NOT NULL"
+    " AND (f.metadata = 'embedded' OR (f.metadata IS NULL AND"
+    " (f.content_type IN ('image/png', 'image/gif') OR lower(f.path) LIKE '%.png'"
+    " OR lower(f.path) LIKE '%.gif')))"
+)
 
 
 def _recorded(db: sqlite3.Connection) -> dict[str, Recorded]:

@@ -29,6 +29,9 @@ ACTIVITY_LAST_CALL = "activity.last_call"
 # The EMBED_FORMAT (flickr_crawl.metadata.exif) a clean photostream run brought every file of
 # the account to; none: 1, what versions before this key embedded.
 EMBED_FORMAT_STATE = "files.embed_format"
+# The same for the faves stored under Favorites/, brought there by a clean favorites run (an
+# incremental one lists only new faves, so it rebuilds the others from catalog.db once).
+FAVORITES_EMBED_FORMAT_STATE = "favorites.embed_format"
 
 
 def mark_gone_favorites(
