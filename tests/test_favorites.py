@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
+# the newest date_faved of a clean run (catalog.db sync_state)
+WATERMARK = "select value from sync_state where key = 'favorites.min_fave_date'"
+
+
 def _favorites(archive: Path) -> dict[str, dict[str, Any]]:
     return {k: v[0] for k, v in sidecars(archive).items() if v[0].get("collection") == "favorites"}
 
@@ -98,7 +102,7 @@ def test_calls_follow_the_same_saving_rules(faves):
 def test_incremental_runs_pick_up_new_faves_only(faves):
     sandbox, archive = faves.sandbox, faves.archive
     db = sqlite3.connect(archive / "catalog.db")
-    watermark = db.execute("select value from sync_state").fetchone()[0]
+    watermark = db.execute(WATERMARK).fetchone()[0]
     assert int(watermark) == max(f["date_faved"] for f in faves.account["owner_faves"])
     before = {p: p.stat().st_mtime_ns for p in (archive / "Favorites").rglob("*.jpg")}
     faved = {f["photo_id"] for f in faves.account["owner_faves"]}
@@ -139,7 +143,7 @@ def test_an_unfaved_photo_is_kept_and_marked(faves):
 def test_a_failed_run_does_not_move_the_watermark(faves):
     sandbox, archive = faves.sandbox, faves.archive
     db = sqlite3.connect(archive / "catalog.db")
-    before = db.execute("select value from sync_state").fetchone()[0]
+    before = db.execute(WATERMARK).fetchone()[0]
     faved = {f["photo_id"] for f in faves.account["owner_faves"]}
     late = [p["id"] for p in faves.account["other_photos"] if p["id"] not in faved][-1]
     sandbox.mutate([{"op": "owner_fave", "photo_id": late}])
@@ -149,7 +153,7 @@ def test_a_failed_run_does_not_move_the_watermark(faves):
     finally:
         sandbox.faults(rate=0, permanent_photo_ids=[])
     assert result.returncode == 2
-    assert db.execute("select value from sync_state").fetchone()[0] == before
+    assert db.execute(WATERMARK).fetchone()[0] == before
     again = crawl(sandbox, archive, spider="favorites")  # so the next run tries it again
     assert again.returncode == 0, again.stderr[-3000:]
     assert _favorites(archive)[late]["file"]["status"] == "downloaded"
