@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from flickr_crawl.archive.paths import catalog_path
 from flickr_crawl.catalog.views import items_from_catalog
 from flickr_crawl.extensions.lastrun import last_run
+from flickr_crawl.extensions.progress import TOTAL_STAT
 from flickr_crawl.flickr.api import FAVORITES_GET_LIST, PHOTO_EXTRAS, to_int
 from flickr_crawl.flickr.mapping import best_video_source, favorite_photo, iso_from_unix
 from flickr_crawl.items import FavoriteItem, FavoritesListedItem
@@ -159,6 +160,7 @@ class FavoritesSpider(PhotoSpider):
         items = items_from_catalog(
             self.catalog_path, wanted, me=self.creds.user_nsid, web_url=self.web_url
         )
+        self.crawler.stats.inc_value(TOTAL_STAT, len(items))  # type: ignore[union-attr]
         for item in items.values():
             self.emitted.add(item.id)
             self.no_deep.add(item.id)
