@@ -164,6 +164,9 @@ class FavoritesSpider(PhotoSpider):
         for item in items.values():
             self.emitted.add(item.id)
             self.no_deep.add(item.id)
+            known = self.known.get(item.id)
+            if known is not None and known.has_info:
+                self.deep_stored(item.id)
             yield item
 
     def _listed(self) -> FavoritesListedItem:

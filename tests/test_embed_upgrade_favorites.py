@@ -138,7 +138,8 @@ def test_the_next_favorites_run_upgrades_every_faved_file(old, tmp_path):
     assert _stat(run.log, UPGRADED) == len(old.faves), run.log[-3000:]
     assert f"Metadata upgraded in {len(old.faves)} files kept from earlier runs" in run.stderr
     progress = next(line for line in run.log.splitlines() if "Progress (finished)" in line)
-    assert f"photos {len(old.faves)}/{len(old.faves)}," in progress, progress
+    n = len(old.faves)
+    assert f"deep pass {n}/{n}, photos {n}/{n}," in progress, progress  # their getInfo stored
     records = _check_upgraded(old, archive, before)
     for pid in old.own:  # the photostream's files are the photostream run's to upgrade
         assert "embed_format" not in records[pid]["file"], pid
