@@ -139,6 +139,11 @@ def table_names(db: sqlite3.Connection) -> set[str]:
     return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
+def column_names(db: sqlite3.Connection, table: str) -> set[str]:
+    """The columns ``table`` has: what a reader of an older catalog (not yet migrated) may use."""
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
 # --- what every writer shares ------------------------------------------------------------------
 def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

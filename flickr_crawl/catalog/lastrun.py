@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flickr_crawl.archive.refile import Filed
-from flickr_crawl.catalog.db import read_catalog, table_names
+from flickr_crawl.catalog.db import column_names, read_catalog, table_names
 from flickr_crawl.catalog.runs import (
     ACTIVITY_LAST_CALL,
     ACTIVITY_WATERMARK,
@@ -182,8 +182,7 @@ class LastRun:
                 view.filed[photo_id] = set()
                 if not known.has_file:
                     view.incomplete.add(photo_id)
-        if (self.state_int(EMBED_FORMAT_STATE) or 1) < EMBED_FORMAT:
-            view.upgrade = self.embeddable & view.filed.keys()
+        view.upgrade = self.embeddable & view.filed.keys()  # (empty once the format is reached)
         for album_id, album in self.albums.items():
             for photo_id in album.photo_ids:
                 if photo_id in view.filed:
@@ -203,8 +202,7 @@ def _read(db: sqlite3.Connection) -> LastRun:
     if "sync_state" in table_names(db):  # a version 1 catalog has none (this run migrates it)
         last.state = {str(k): str(v) for k, v in db.execute("SELECT key, value FROM sync_state")}
     # A catalog from before getInfo could be owed (version 7) has no info_owed: none is.
-    photo_columns = {r["name"] for r in db.execute("PRAGMA table_info(photos)")}
-    owed = "COALESCE(info_owed, 0)" if "info_owed" in photo_columns else "0"
+    owed = "COALESCE(info_owed, 0)" if "info_owed" in column_names(db, "photos") else "0"
     for row in db.execute(
         "SELECT id, COALESCE(last_update_unix, 0), COALESCE(count_comments, 0),"
         " COALESCE(count_faves, 0), comments_raw IS NOT NULL, faves_raw IS NOT NULL,"
@@ -251,7 +249,7 @@ def _read(db: sqlite3.Connection) -> LastRun:
         last.favorites_upgrade = {row[0] for row in db.execute(
             "SELECT f.photo_id FROM files f JOIN favorites fv ON fv.photo_id = f.photo_id"
             f" WHERE fv.stored_as = 'favorite' AND {_EMBEDDABLE}")}  # fmt: skip
-    columns = {r["name"] for r in db.execute("PRAGMA table_info(files)")}
+    columns = column_names(db, "files")
     # A catalog from before videos had stills has no poster columns: this run migrates it.
     if "poster_key" in columns:
         for row in db.execute(

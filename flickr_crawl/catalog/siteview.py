@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flickr_crawl.catalog.db import open_snapshot, table_names
+from flickr_crawl.catalog.db import column_names, open_snapshot, table_names
 
 if TYPE_CHECKING:
     import sqlite3
@@ -37,7 +37,7 @@ GEO_IS_PUBLIC = """(SELECT max(CAST(json_extract(m.value, '$.geo_is_public') AS 
 def photos(db: sqlite3.Connection) -> Iterator[sqlite3.Row]:
     """Every photo with its data (not a stub) and its file's record, its video's still, and
     whether its location is public (``geo_is_public``)."""
-    columns = {r["name"] for r in db.execute("PRAGMA table_info(files)")}
+    columns = column_names(db, "files")
     posters = ("f.poster_path, f.poster_sha256" if "poster_path" in columns
                else "NULL AS poster_path, NULL AS poster_sha256")  # fmt: skip
     yield from db.execute(

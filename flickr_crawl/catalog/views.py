@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from flickr_crawl.catalog.db import open_read_only
+from flickr_crawl.catalog.db import column_names, open_read_only
 from flickr_crawl.flickr.api import FAVORITES_GET_LIST, PHOTOS_GET_SIZES
 from flickr_crawl.flickr.mapping import (
     best_video_source,
@@ -108,8 +108,7 @@ def estimate_basis(path: Path, owner: str) -> tuple[dict[str, int], float | None
     it is ''). sqlite3.Error if it cannot be read."""
     db = open_read_only(path)
     try:
-        columns = {r[1] for r in db.execute("PRAGMA table_info(photos)")}
-        owed = set() if "info_owed" not in columns else {  # (version 7 added the column)
+        owed = set() if "info_owed" not in column_names(db, "photos") else {  # (version 7)
             str(pid) for (pid,) in db.execute(
                 "SELECT id FROM photos WHERE info_owed IS NOT NULL AND deleted_on_flickr = 0"
                 " AND (owner = ? OR ? = '')", (owner, owner),
