@@ -25,8 +25,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from flickr_crawl.archive.paths import catalog_path
-from flickr_crawl.catalog.views import items_from_catalog
 from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.extensions.progress import TOTAL_STAT
 from flickr_crawl.flickr.api import FAVORITES_GET_LIST, PHOTO_EXTRAS, to_int
@@ -37,7 +35,6 @@ from spiders.metadata import LIST_PRIORITY, PhotoSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
-    from pathlib import Path
     from typing import Self
 
     import scrapy
@@ -51,7 +48,6 @@ LIST_METHOD = FAVORITES_GET_LIST
 
 class FavoritesSpider(PhotoSpider):
     name = "favorites"
-    catalog_path: Path  # set in from_crawler
 
     def __init__(self, full: str = "", **kwargs: Any):
         super().__init__(full=full, **kwargs)
@@ -66,7 +62,6 @@ class FavoritesSpider(PhotoSpider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.catalog_path = catalog_path(crawler.settings)
         # faves whose file an earlier version embedded less into (``LastRun.favorites_upgrade``)
         spider.upgrade = last_run(crawler).favorites_upgrade
         return spider
@@ -157,9 +152,7 @@ class FavoritesSpider(PhotoSpider):
         wanted = sorted(self.upgrade - self.faved.keys())
         if not wanted:
             return
-        items = items_from_catalog(
-            self.catalog_path, wanted, me=self.creds.user_nsid, web_url=self.web_url
-        )
+        items = self.stored_items(wanted)
         self.crawler.stats.inc_value(TOTAL_STAT, len(items))  # type: ignore[union-attr]
         for item in items.values():
             self.emitted.add(item.id)

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 
+from flickr_crawl.archive.paths import catalog_path
+from flickr_crawl.catalog.views import items_from_catalog
 from flickr_crawl.downloader.budget import running_budget
 from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.extensions.progress import DEEP_DONE_STAT, LEFT_ALONE_STAT, TOTAL_STAT
@@ -38,6 +40,7 @@ from spiders.base import STOP, FlickrSpider
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
+    from pathlib import Path
     from typing import Self
 
     import scrapy
@@ -85,6 +88,7 @@ class PhotoSpider(FlickrSpider):
         # run's queue, resumed), or fetched now; its size is the progress display's deep pass
         self.deep_done: set[str] = set()
         self.known: dict[str, Known] = {}  # what catalog.db held when this run began
+        self.catalog_path: Path  # set in from_crawler
         self.parts_asked: dict[str, set[str]] = {}  # photo id -> "comments", "faves" asked
 
     @classmethod
@@ -93,8 +97,16 @@ class PhotoSpider(FlickrSpider):
         spider.deep = crawler.settings.getbool("FLICKR_DEEP_METADATA_ENABLED", True)
         # Read before this run saves anything, so "known" means "known from earlier runs".
         spider.known = last_run(crawler).known
+        spider.catalog_path = catalog_path(crawler.settings)
         crawler.signals.connect(spider.start_deep_pass, signal=signals.spider_idle)
         return spider
+
+    def stored_items(self, photo_ids: list[str]) -> dict[str, PhotoItem]:
+        """The items of ``photo_ids`` rebuilt from catalog.db (no API call), without albums
+        and galleries."""
+        return items_from_catalog(
+            self.catalog_path, photo_ids, me=self.creds.user_nsid, web_url=self.web_url
+        )
 
     def plan_deep(self, total: int) -> None:
         """Once the account's photo count is known: may the deep pass run alongside?

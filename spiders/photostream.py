@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from scrapy import signals
 
-from flickr_crawl.archive.paths import album_folders, catalog_path
+from flickr_crawl.archive.paths import album_folders
 from flickr_crawl.catalog.lastrun import CatalogView, gallery_counts
-from flickr_crawl.catalog.views import items_from_catalog, note_counts
+from flickr_crawl.catalog.views import note_counts
 from flickr_crawl.extensions.lastrun import last_run
 from flickr_crawl.flickr.api import (
     ACTIVITY_PER_PAGE,
@@ -189,7 +189,6 @@ class PhotostreamSpider(PhotoSpider):
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
-        spider.catalog_path = catalog_path(settings)
         spider.view = last_run(crawler).view_for(spider.creds.user_nsid)
         spider.started = int(time.time())
         every = settings.getint("FLICKR_SWEEP_EVERY", 7)
@@ -787,13 +786,7 @@ class PhotostreamSpider(PhotoSpider):
         gives, so its sidecar and record are written again with the new comments and faves."""
         yield from self._settle_deep(named)
         rebuild = [pid for pid in named if pid not in self.emitted and pid in self.view.filed]
-        items = (
-            items_from_catalog(
-                self.catalog_path, rebuild, me=self.creds.user_nsid, web_url=self.web_url
-            )
-            if rebuild
-            else {}
-        )
+        items = self.stored_items(rebuild) if rebuild else {}
         stats = self.crawler.stats
         for photo_id, entry in named.items():
             parts = set(entry["parts"])
@@ -836,9 +829,7 @@ class PhotostreamSpider(PhotoSpider):
                 or item.last_update_unix <= known.last_update):  # fmt: skip
             return False
         try:
-            stored = items_from_catalog(
-                self.catalog_path, [item.id], me=self.creds.user_nsid, web_url=self.web_url
-            ).get(item.id)
+            stored = self.stored_items([item.id]).get(item.id)
             notes: int | None = note_counts(self.catalog_path, [item.id])[item.id]
         except sqlite3.Error as exc:
             self.logger.warning(
@@ -926,9 +917,7 @@ class PhotostreamSpider(PhotoSpider):
                 upgrade.append(photo_id)
         if not moved and not upgrade:
             return
-        items = items_from_catalog(
-            self.catalog_path, moved + upgrade, me=self.creds.user_nsid, web_url=self.web_url
-        )
+        items = self.stored_items(moved + upgrade)
         if moved:
             refiled = len(items.keys() & set(moved))
             self.crawler.stats.set_value("flickr/photo/refiled", refiled)  # type: ignore[union-attr]
