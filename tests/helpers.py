@@ -1,4 +1,5 @@
-"""Running our commands as a user does: ``python -m scrapy ...`` in a subprocess."""
+"""Running our commands as a user does: ``python -m scrapy ...`` (forked by tests/launcher.py
+where that gives the same outcome, else in a new interpreter)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from flickr_crawl.demo import sandbox_settings
+from tests import launcher
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -38,6 +41,8 @@ def scrapy(*args: str, timeout: float = 600, input: str | None = None,
     """Run ``scrapy ARGS`` from the project root; output captured as text."""
     full_env = dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings")
     full_env.update(env or {})
+    if launcher.forked(full_env):
+        return launcher.run(list(args), cwd=ROOT, env=full_env, timeout=timeout, input=input)
     return subprocess.run(
         [sys.executable, "-m", "scrapy", *args],
         cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, input=input,
@@ -64,17 +69,24 @@ def crawl(sandbox: Any, archive: Path, *extra: str, spider: str = "photostream",
 def signal_crawl_when(ready: Callable[[], bool], sandbox: Any, archive: Path, *extra: str,
                       sig: signal.Signals) -> int:  # fmt: skip
     """Start a crawl, send it ``sig`` once ``ready()`` says so, and return its exit code."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scrapy", *crawl_args(sandbox, archive, *extra)],
-        cwd=ROOT, env=dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings"),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and not ready():
-        time.sleep(0.02)
-    assert proc.poll() is None, f"the crawl ended before it could be sent {sig.name}"
-    proc.send_signal(sig)
-    return proc.wait(timeout=120)
+    env = dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings")
+    args = crawl_args(sandbox, archive, *extra)
+    with tempfile.NamedTemporaryFile(prefix="signalled-crawl-", suffix=".stderr") as err:
+        proc: launcher.Command | subprocess.Popen[bytes]
+        if launcher.forked(env):
+            proc = launcher.start(args, cwd=ROOT, env=env, stderr=err.name)
+        else:
+            proc = subprocess.Popen([sys.executable, "-m", "scrapy", *args], cwd=ROOT, env=env,
+                                    stdout=subprocess.DEVNULL, stderr=err)  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and not ready():
+            time.sleep(0.02)
+        if proc.poll() is not None:
+            tail = Path(err.name).read_text(encoding="utf-8", errors="replace")[-3000:]
+            pytest.fail(f"the crawl ended (exit {proc.poll()}) before it could be sent "
+                        f"{sig.name}; its stderr ends:\n{tail}")  # fmt: skip
+        proc.send_signal(sig)
+        return proc.wait(timeout=120)
 
 
 def kill_crawl_when(ready: Callable[[], bool], sandbox: Any, archive: Path, *extra: str) -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from flickr_crawl.demo import sandbox_settings
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import crawl, scrapy, sidecars
+from tests.helpers import crawl, run_log, scrapy, sidecars
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -113,7 +113,7 @@ def test_incremental_runs_pick_up_new_faves_only(faves):
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(max((archive / "logs").glob("*favorites.json")).read_text())
     # only what was faved since the last run (and the boundary fave, min_fave_date inclusive)
-    assert summary["photos_listed"] == 4
+    assert summary["photos_listed"] == 4, run_log(archive)[-3000:]
     assert summary["files_downloaded"] == 2  # the account's own photo is not stored again
     assert summary["files_uptodate"] == 1
     assert {p: p.stat().st_mtime_ns for p in before} == before

@@ -86,7 +86,9 @@ def fetched(tmp_path_factory):
         server.shutdown()
         server.server_close()
     assert result.returncode == 0, result.stderr
-    return json.loads(out.read_text()), tmp
+    results = json.loads(out.read_text())
+    assert set(Handler.files) <= set(results), result.stderr[-3000:]  # the spider saw each file
+    return results, tmp
 
 
 def embedded_afterwards(tmp: Path, name: str) -> tuple[bytes, str]:
