@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from flickr_crawl.archive.paths import MAX_NAME_BYTES
+from flickr_crawl.extensions.jobdir import MARKER, recover_unclean
 from flickr_crawl.sandbox.process import Sandbox
 from tests.helpers import QUICK_BACKOFF, crawl, kill_crawl_when, sidecars
 
@@ -381,6 +383,30 @@ def test_a_hard_killed_jobdir_crawl_is_recovered(tmp_path):
         assert {p: (archive / p).stat().st_mtime_ns for p in complete} == complete
         assert not list(archive.rglob("*.part"))
         assert list(tmp_path.glob("job.unclean-*"))
+
+
+def test_a_jobdir_killed_twice_within_a_second_keeps_both_set_asides(tmp_path):
+    """The name of a set-aside JOBDIR has a one-second stamp; a second kill within that second
+    must not fail the next start (rename onto a full folder) nor merge the two."""
+    job = tmp_path / "job"
+    now = datetime.now(UTC)
+    taken = []
+    for later in (0, 1):  # the stamp of this second and the next, in case the second turns
+        stamp = (now + timedelta(seconds=later)).strftime("%Y%m%dT%H%M%SZ")
+        earlier = tmp_path / f"job.unclean-{stamp}"
+        earlier.mkdir()
+        (earlier / "requests.queue").write_text(f"earlier {later}")
+        taken.append(earlier)
+    job.mkdir()
+    (job / MARKER).write_text("running")
+    (job / "requests.queue").write_text("latest")
+    aside = recover_unclean(job)
+    assert aside is not None
+    assert aside not in taken
+    assert (aside / "requests.queue").read_text() == "latest"
+    assert [(d / "requests.queue").read_text() for d in taken] == ["earlier 0", "earlier 1"]
+    assert not job.exists()
+    assert recover_unclean(job) is None  # nothing left to set aside
 
 
 def test_a_no_change_rerun_spends_only_listing_calls(stream):

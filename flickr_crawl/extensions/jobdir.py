@@ -35,6 +35,10 @@ def recover_unclean(jobdir: Path) -> Path | None:
         return None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     aside = jobdir.with_name(f"{jobdir.name}.unclean-{stamp}")
+    n = 1
+    while aside.exists():  # killed twice within a second: keep both, never merge into one
+        n += 1
+        aside = jobdir.with_name(f"{jobdir.name}.unclean-{stamp}-{n}")
     jobdir.rename(aside)
     return aside
 
