@@ -27,8 +27,10 @@ _CALLED = re.compile(r"\b([A-Za-z_]\w*)\(")
 def private_state(tmp_path_factory: pytest.TempPathFactory) -> None:
     """The hourly API budget files (per key, in the user's state folder) of this session's
     crawls go to a folder of its own (XDG_STATE_HOME, inherited by every command the tests
-    run): never the user's, and no budget left by an earlier session."""
+    run): never the user's, and no budget left by an earlier session. HOME is private too, so
+    a command given no auth file reads none rather than the user's ~/.config/flickr-crawl."""
     os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
+    os.environ["HOME"] = str(tmp_path_factory.mktemp("home"))
 
 
 @pytest.fixture(scope="session")

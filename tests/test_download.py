@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from flickr_crawl.sandbox.process import Sandbox
-from tests.helpers import ROOT, crawl, crawl_args, scrapy, web_session
+from tests.helpers import crawl, crawl_args, runspider, scrapy, web_session
 
 BIG = bytes(range(256)) * 40_000  # ~10 MB
 
@@ -157,8 +157,8 @@ def fetched(server, tmp_path_factory):
         "name": "session", "value": "1", "domain": "127.0.0.1", "path": "/", "secure": False,
     }]}))  # fmt: skip
     out = tmp / "out.json"
-    result = scrapy(
-        "runspider", str(ROOT / "tests" / "scripts" / "media_spider.py"),
+    result = runspider(
+        "media_spider.py", tmp,
         "-a", f"base={server}", "-a", f"out={out}", "-a", f"parts={tmp}",
         "-a", f"names={','.join(NAMES)}", "-a", "session=hop",
         "-s", "LOG_LEVEL=WARNING", "-s", "FLICKR_MEDIA_CONCURRENCY=3", "-s", "RETRY_TIMES=2",
@@ -171,8 +171,8 @@ def fetched(server, tmp_path_factory):
 
 def test_api_slot_is_sequential(server, tmp_path):
     out = tmp_path / "out.json"
-    result = scrapy(
-        "runspider", str(ROOT / "tests" / "scripts" / "probe_spider.py"),
+    result = runspider(
+        "probe_spider.py", tmp_path,
         "-a", f"base={server}", "-a", f"out={out}", "-s", "LOG_LEVEL=WARNING",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -197,8 +197,8 @@ def test_media_slot_honours_flickr_media_concurrency(server, tmp_path):
     """12 files asked for at once, each taking 0.1 s to serve: 3 at a time, no more."""
     out = tmp_path / "out.json"
     names = ",".join(f"slowmedia{i}" for i in range(12))
-    result = scrapy(
-        "runspider", str(ROOT / "tests" / "scripts" / "media_spider.py"),
+    result = runspider(
+        "media_spider.py", tmp_path,
         "-a", f"base={server}", "-a", f"out={out}", "-a", f"parts={tmp_path}",
         "-a", f"names={names}", "-s", "LOG_LEVEL=WARNING", "-s", "FLICKR_MEDIA_CONCURRENCY=3",
     )  # fmt: skip
@@ -275,8 +275,8 @@ def test_a_silent_server_times_out_but_a_slow_one_finishes(fetched):
 
 def test_download_maxsize_applies_to_media(server, tmp_path):
     out = tmp_path / "out.json"
-    result = scrapy(
-        "runspider", str(ROOT / "tests" / "scripts" / "media_spider.py"),
+    result = runspider(
+        "media_spider.py", tmp_path,
         "-a", f"base={server}", "-a", f"out={out}", "-a", f"parts={tmp_path}",
         "-a", "names=big2,chunked", "-s", "LOG_LEVEL=WARNING",
         "-s", f"DOWNLOAD_MAXSIZE={len(BIG) // 2}",

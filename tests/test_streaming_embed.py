@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from flickr_crawl.metadata.exif import embed_exif
-from tests.helpers import ROOT, scrapy
+from tests.helpers import runspider
 from tests.test_exif import camera_exif, make_jpeg, make_photo
 from tests.test_pnggif import OWN_XMP, animated_gif, png_file
 
@@ -76,8 +76,8 @@ def fetched(tmp_path_factory):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     out = tmp / "out.json"
     try:
-        result = scrapy(
-            "runspider", str(ROOT / "tests" / "scripts" / "media_spider.py"),
+        result = runspider(
+            "media_spider.py", tmp,
             "-a", f"base=http://127.0.0.1:{server.server_port}", "-a", f"out={out}",
             "-a", f"parts={tmp}", "-a", f"names={','.join(Handler.files)}", "-a", "embed=1",
             "-s", "LOG_LEVEL=WARNING", "-s", "RETRY_ENABLED=0",
