@@ -37,9 +37,9 @@ SYSTEM_TOOLS = {
     "redis-server": "redis-server",
 }
 # The suite waits much on other processes (sandbox, crawls, Chromium): three pytest workers
-# (pytest-xdist; on two cores, 290 s against 340 s with two and 312 s with four), each test
-# file on one of them so its module fixtures (a sandbox world, a crawl) run once. A later -n
-# on the command line wins (-n 0: one process).
+# (pytest-xdist; on one two-core machine on 2026-12-06, 268 s against 322 s with two and 277 s
+# with four), each test file on one of them so its module fixtures (a sandbox world, a crawl)
+# run once. A later -n on the command line wins (-n 0: one process).
 TEST_WORKERS = ("-n", "3", "--dist", "loadfile")
 
 

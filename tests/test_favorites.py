@@ -111,7 +111,7 @@ def test_incremental_runs_pick_up_new_faves_only(faves):
     sandbox.mutate([{"op": "owner_fave", "photo_id": pid} for pid in [*new, own]])
     result = crawl(sandbox, archive, spider="favorites")
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(max((archive / "logs").glob("*favorites.json")).read_text())
+    summary = json.loads(max((archive / "logs").glob("*-favorites*.json")).read_text())
     # only what was faved since the last run (and the boundary fave, min_fave_date inclusive)
     assert summary["photos_listed"] == 4, run_log(archive)[-3000:]
     assert summary["files_downloaded"] == 2  # the account's own photo is not stored again
