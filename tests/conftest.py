@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from flickr_crawl.sandbox.process import Sandbox
+from tests.helpers import ROOT
 from tests.redis_server import start_redis
 
 if TYPE_CHECKING:
@@ -31,6 +32,22 @@ def private_state(tmp_path_factory: pytest.TempPathFactory) -> None:
     a command given no auth file reads none rather than the user's ~/.config/flickr-crawl."""
     os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state"))
     os.environ["HOME"] = str(tmp_path_factory.mktemp("home"))
+
+
+# Where a command given no FLICKR_ARCHIVE_DIR writes (the folder our commands run in): perhaps
+# the user's own backup, and a lock every test worker would contend for.
+DEFAULT_ARCHIVE = ROOT / "archive"
+_default_archive_made = [DEFAULT_ARCHIVE.exists()]  # by the user before the session, or by us
+
+
+@pytest.fixture(autouse=True)
+def no_default_archive() -> Iterator[None]:
+    """Fail the test in which a command (run by any means, in a fixture of any scope) first
+    creates ``archive`` in the clone: whatever it runs must name an archive of its own."""
+    yield
+    if not _default_archive_made[0] and DEFAULT_ARCHIVE.exists():
+        _default_archive_made[0] = True
+        pytest.fail(f"a command wrote to {DEFAULT_ARCHIVE}: give it FLICKR_ARCHIVE_DIR")
 
 
 @pytest.fixture(scope="session")

@@ -38,27 +38,16 @@ QUICK_BACKOFF = ("-s", "FLICKR_BACKOFF_START=0.02", "-s", "FLICKR_BACKOFF_MAX=0.
 
 def scrapy(*args: str, timeout: float = 600, input: str | None = None,
            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
-    """Run ``scrapy ARGS`` from the project root; output captured as text.
-
-    A command given no FLICKR_ARCHIVE_DIR writes to ``archive`` in the project root, which
-    may be the user's own backup and which every test worker would contend for: the first
-    command that creates it fails its test."""
+    """Run ``scrapy ARGS`` from the project root; output captured as text."""
     full_env = dict(os.environ, SCRAPY_SETTINGS_MODULE="flickr_crawl.settings")
     full_env.update(env or {})
-    default_archive = ROOT / "archive"
-    there_before = default_archive.exists()
     if launcher.forked(full_env):
-        result = launcher.run(list(args), cwd=ROOT, env=full_env, timeout=timeout, input=input)
-    else:
-        result = subprocess.run(
-            [sys.executable, "-m", "scrapy", *args],
-            cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout,
-            input=input, check=False,
-        )  # fmt: skip
-    assert there_before or not default_archive.exists(), (
-        f"scrapy {' '.join(args)} wrote to {default_archive}: give it FLICKR_ARCHIVE_DIR"
-    )
-    return result
+        return launcher.run(list(args), cwd=ROOT, env=full_env, timeout=timeout, input=input)
+    return subprocess.run(
+        [sys.executable, "-m", "scrapy", *args],
+        cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=timeout, input=input,
+        check=False,
+    )  # fmt: skip
 
 
 def runspider(script: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
